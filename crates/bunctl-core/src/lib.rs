@@ -1,0 +1,244 @@
+//! Types shared by `bunctl` and every layer of its log subsystem.
+//!
+//! * [`AppId`]: the name of a supervised app, validated so that it is always safe to use as a
+//!   file name: no app id can address a file outside the directory it is joined to.
+//! * [`fs`]: the filesystem seam. Every layer that touches files does so through
+//!   [`fs::Filesystem`], so tests can inject real error kinds (ENOSPC, EACCES, EIO) at any step
+//!   without root and without a full disk.
+//!
+//! ```
+//! use bunctl_core::AppId;
+//!
+//! let app = AppId::new("web-1").unwrap();
+//! assert_eq!(app.as_str(), "web-1");
+//! assert!(AppId::new("../etc/passwd").is_err());
+//! assert!(AppId::new("nul").is_err()); // a Windows device name
+//! ```
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod fs;
+
+use std::fmt;
+
+/// The longest app id accepted, in bytes (all accepted characters are ASCII).
+pub const MAX_APP_ID_LEN: usize = 64;
+
+/// Names Windows reserves for devices, in any case and with any extension (`nul.txt` is `nul`).
+const WINDOWS_DEVICE_NAMES: &[&str] = &[
+    "con", "prn", "aux", "nul", "com0", "com1", "com2", "com3", "com4", "com5", "com6", "com7",
+    "com8", "com9", "lpt0", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
+    "conin$", "conout$",
+];
+
+/// The validated name of a supervised app.
+///
+/// An `AppId` is 1 to [`MAX_APP_ID_LEN`] characters of `[A-Za-z0-9._-]`, does not start with
+/// `.` or `-`, and is not a Windows device name (`con`, `nul`, `com1`, ... with or without an
+/// extension). It is therefore safe as a file name on every platform: it contains no separator,
+/// cannot be `.` or `..`, and cannot be mistaken for an option on a command line.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct AppId(String);
+
+impl AppId {
+    /// Validates `id` and wraps it.
+    ///
+    /// # Errors
+    /// [`AppIdError`] saying which rule `id` breaks.
+    pub fn new(id: impl Into<String>) -> Result<Self, AppIdError> {
+        let id = id.into();
+        validate(&id).map_err(|reason| AppIdError {
+            id: id.clone(),
+            reason,
+        })?;
+        Ok(Self(id))
+    }
+
+    /// The id as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+fn validate(id: &str) -> Result<(), AppIdErrorKind> {
+    if id.is_empty() {
+        return Err(AppIdErrorKind::Empty);
+    }
+    if id.len() > MAX_APP_ID_LEN {
+        return Err(AppIdErrorKind::TooLong(id.len()));
+    }
+    if let Some(c) = id
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+    {
+        return Err(AppIdErrorKind::InvalidChar(c));
+    }
+    if id.starts_with('.') || id.starts_with('-') {
+        return Err(AppIdErrorKind::BadStart);
+    }
+    // Windows ignores everything after the first dot when it matches device names.
+    let base = id.split('.').next().unwrap_or(id).to_ascii_lowercase();
+    if WINDOWS_DEVICE_NAMES.contains(&base.as_str()) {
+        return Err(AppIdErrorKind::ReservedName);
+    }
+    Ok(())
+}
+
+impl fmt::Display for AppId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl fmt::Debug for AppId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "AppId({:?})", self.0)
+    }
+}
+
+impl AsRef<str> for AppId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::str::FromStr for AppId {
+    type Err = AppIdError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::new(s)
+    }
+}
+
+impl TryFrom<String> for AppId {
+    type Error = AppIdError;
+    fn try_from(s: String) -> Result<Self, Self::Error> {
+        Self::new(s)
+    }
+}
+
+impl TryFrom<&str> for AppId {
+    type Error = AppIdError;
+    fn try_from(s: &str) -> Result<Self, Self::Error> {
+        Self::new(s)
+    }
+}
+
+/// Why a string was rejected as an [`AppId`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppIdError {
+    id: String,
+    reason: AppIdErrorKind,
+}
+
+impl AppIdError {
+    /// The rejected input.
+    pub fn input(&self) -> &str {
+        &self.id
+    }
+
+    /// The rule it breaks.
+    pub fn kind(&self) -> &AppIdErrorKind {
+        &self.reason
+    }
+}
+
+/// The rule an invalid app id breaks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AppIdErrorKind {
+    /// The id is empty.
+    Empty,
+    /// The id is longer than [`MAX_APP_ID_LEN`] bytes (the length is given).
+    TooLong(usize),
+    /// The id contains a character outside `[A-Za-z0-9._-]`.
+    InvalidChar(char),
+    /// The id starts with `.` or `-`.
+    BadStart,
+    /// The id is a Windows device name such as `con` or `nul`.
+    ReservedName,
+}
+
+impl fmt::Display for AppIdError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "invalid app id {:?}: ", self.id)?;
+        match &self.reason {
+            AppIdErrorKind::Empty => f.write_str("it is empty"),
+            AppIdErrorKind::TooLong(n) => {
+                write!(f, "it is {n} bytes long, the limit is {MAX_APP_ID_LEN}")
+            }
+            AppIdErrorKind::InvalidChar(c) => write!(
+                f,
+                "it contains {c:?}; only letters, digits, '.', '_' and '-' are allowed"
+            ),
+            AppIdErrorKind::BadStart => f.write_str("it starts with '.' or '-'"),
+            AppIdErrorKind::ReservedName => f.write_str("it is a reserved device name on Windows"),
+        }
+    }
+}
+
+impl std::error::Error for AppIdError {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn accepts_ordinary_names() {
+        for ok in [
+            "a",
+            "my-app",
+            "web_1",
+            "A.b-c_d",
+            "x".repeat(64).as_str(),
+            "console",
+            "com10",
+        ] {
+            assert!(AppId::new(ok).is_ok(), "{ok} should be accepted");
+        }
+    }
+
+    #[test]
+    fn rejects_unsafe_names() {
+        let long = "x".repeat(65);
+        let cases: &[(&str, AppIdErrorKind)] = &[
+            ("", AppIdErrorKind::Empty),
+            (".", AppIdErrorKind::BadStart),
+            ("..", AppIdErrorKind::BadStart),
+            (".hidden", AppIdErrorKind::BadStart),
+            ("-rf", AppIdErrorKind::BadStart),
+            ("a/b", AppIdErrorKind::InvalidChar('/')),
+            ("a\\b", AppIdErrorKind::InvalidChar('\\')),
+            ("../etc", AppIdErrorKind::InvalidChar('/')),
+            ("a\0b", AppIdErrorKind::InvalidChar('\0')),
+            ("a\nb", AppIdErrorKind::InvalidChar('\n')),
+            ("a\x1bb", AppIdErrorKind::InvalidChar('\x1b')),
+            ("a b", AppIdErrorKind::InvalidChar(' ')),
+            ("a:b", AppIdErrorKind::InvalidChar(':')),
+            ("é", AppIdErrorKind::InvalidChar('é')),
+            ("con", AppIdErrorKind::ReservedName),
+            ("NUL", AppIdErrorKind::ReservedName),
+            ("com1", AppIdErrorKind::ReservedName),
+            ("Lpt9.log", AppIdErrorKind::ReservedName),
+            ("aux.x.y", AppIdErrorKind::ReservedName),
+            (long.as_str(), AppIdErrorKind::TooLong(65)),
+        ];
+        for (bad, kind) in cases {
+            let err = AppId::new(*bad).unwrap_err();
+            assert_eq!(err.kind(), kind, "{bad:?}");
+            assert_eq!(err.input(), *bad);
+            assert!(err.to_string().contains("invalid app id"));
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn accepted_ids_are_plain_file_names(s in ".{0,80}") {
+            if let Ok(id) = AppId::new(s.clone()) {
+                let p = std::path::Path::new("/base").join(format!("{id}.log"));
+                prop_assert_eq!(p.parent(), Some(std::path::Path::new("/base")));
+                prop_assert!(!id.as_str().contains(['/', '\\', '\0']));
+                prop_assert!(id.as_str().len() <= MAX_APP_ID_LEN);
+            }
+        }
+    }
+}
