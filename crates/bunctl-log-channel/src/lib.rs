@@ -1,1 +1,715 @@
-//! placeholder
+//! The backpressure channel: many producers hand whole lines to one writer task.
+//!
+//! # Design
+//!
+//! A channel message per line is the pattern to avoid: it costs an allocation and a wake-up per
+//! line and hands the writer kilobyte-sized writes. Instead producers append whole lines to one
+//! shared byte buffer under a short mutex, and the writer swaps that buffer for an empty one and
+//! writes the full one with a single `write(2)` while producers fill the other. The lock is held
+//! for a `memcpy` of one line, never across I/O.
+//!
+//! * **Bounded by lines and bytes.** The buffer accepts a write only if the buffered lines stay
+//!   within [`ChannelConfig::max_lines`] and the buffered bytes within
+//!   [`ChannelConfig::max_bytes`], so a burst of huge lines cannot exhaust memory. What is in
+//!   flight is at most one full buffer plus the batch being written.
+//! * **Three ways to send when full**: [`Sender::send_or_drop`] drops the line and counts it
+//!   (the next accepted line is preceded by a marker line giving the count, so the file shows the
+//!   gap); [`Sender::try_send`] returns [`TrySendError::Full`]; [`Sender::send`] waits for room
+//!   and loses nothing ([`Sender::send_blocking`] does the same on a plain thread).
+//! * **Batching.** The writer takes a batch as soon as [`ChannelConfig::batch_bytes`] are
+//!   buffered, when a flush is requested, when producers wait for room, at close, or
+//!   [`ChannelConfig::flush_interval`] after the first byte of a batch arrived. An idle writer
+//!   waits without a timer: nothing wakes it until a byte arrives.
+//! * **Few wake-ups.** Producers notify the writer only when it is idle or lingering for more,
+//!   and the writer wakes producers only when some are waiting for room.
+//!
+//! Messages are encoded into lines by [`bunctl_log_buffer::encode_message`]: a trailing `\n` is
+//! not doubled, an inner `\n` starts a new line, and lines over `max_line_len` are split with a
+//! visible marker. Bytes are otherwise kept as they came.
+//!
+//! ```
+//! use bunctl_log_channel::{channel, ChannelConfig};
+//!
+//! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
+//! let (tx, mut rx) = channel(ChannelConfig::default());
+//! tx.send(b"hello").await.unwrap();
+//! tx.send_or_drop(b"world").unwrap();
+//! tx.close();
+//! let batch = rx.recv(Vec::new()).await.unwrap();
+//! assert_eq!(batch.bytes, b"hello\nworld\n");
+//! assert_eq!(batch.lines, 2);
+//! rx.complete(batch.generation);
+//! assert!(rx.recv(batch.bytes).await.is_none());
+//! # });
+//! ```
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+mod block_on;
+
+use std::fmt;
+use std::io::Write as _;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use bunctl_log_buffer::{encode_message, is_single_line, Lines, CONTINUATION_MARKER};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// The text of the marker line written where lines were dropped: `<prefix><count><suffix>`.
+pub const DROP_MARKER_PREFIX: &[u8] = b"[bunctl-log] ";
+/// See [`DROP_MARKER_PREFIX`].
+pub const DROP_MARKER_SUFFIX: &[u8] = b" lines dropped here: the writer was full\n";
+
+/// Limits and timing of a channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelConfig {
+    /// Most lines buffered at once (not counting the batch being written).
+    pub max_lines: usize,
+    /// Most bytes buffered at once (not counting the batch being written).
+    pub max_bytes: usize,
+    /// The writer takes a batch as soon as this many bytes are buffered.
+    pub batch_bytes: usize,
+    /// The writer takes a batch at the latest this long after its first byte arrived.
+    pub flush_interval: Duration,
+    /// Lines longer than this are split into marked pieces.
+    pub max_line_len: usize,
+}
+
+impl Default for ChannelConfig {
+    fn default() -> Self {
+        Self {
+            max_lines: 1000,
+            max_bytes: 4 << 20,
+            batch_bytes: 64 << 10,
+            flush_interval: Duration::from_millis(100),
+            max_line_len: bunctl_log_buffer::DEFAULT_MAX_LINE_LEN,
+        }
+    }
+}
+
+impl ChannelConfig {
+    /// The config with its limits made consistent: every piece of a split line must fit into an
+    /// empty buffer, so `max_bytes` is raised to at least one maximal piece, and every count is
+    /// at least 1.
+    pub fn normalized(mut self) -> Self {
+        self.max_line_len = self.max_line_len.max(1);
+        self.max_lines = self.max_lines.max(1);
+        let piece = self.max_line_len + CONTINUATION_MARKER.len() + 1;
+        self.max_bytes = self.max_bytes.max(piece);
+        self.batch_bytes = self.batch_bytes.clamp(1, self.max_bytes);
+        self
+    }
+}
+
+/// Why [`Sender::try_send`] did not take a message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TrySendError {
+    /// The buffer has no room now; the message was not taken.
+    Full,
+    /// The channel is closed.
+    Closed,
+    /// The message can never fit at once: it is larger than the whole buffer. Use
+    /// [`Sender::send`], which writes it piece by piece.
+    TooLarge {
+        /// Bytes the message takes once encoded.
+        bytes: usize,
+        /// Lines the message takes once encoded.
+        lines: usize,
+    },
+}
+
+impl fmt::Display for TrySendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Full => f.write_str("the log buffer is full"),
+            Self::Closed => f.write_str("the log writer is closed"),
+            Self::TooLarge { bytes, lines } => write!(
+                f,
+                "the message ({bytes} bytes, {lines} lines) is larger than the whole log buffer"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for TrySendError {}
+
+/// The channel is closed: the message was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Closed;
+
+impl fmt::Display for Closed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the log writer is closed")
+    }
+}
+
+impl std::error::Error for Closed {}
+
+/// A batch of whole lines for the writer.
+#[derive(Debug)]
+pub struct Batch {
+    /// The lines, each ending in `\n`, including any drop markers.
+    pub bytes: Vec<u8>,
+    /// How many producer lines `bytes` holds (drop markers not counted).
+    pub lines: u64,
+    /// The batch's number; pass it to [`Receiver::complete`] once it is written.
+    pub generation: u64,
+}
+
+/// Counters the channel keeps.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ChannelStats {
+    /// Lines dropped by [`Sender::send_or_drop`] because the buffer was full.
+    pub dropped_lines: u64,
+    /// Writes that found the buffer full (dropped, refused with `Full`, or made to wait).
+    pub overflows: u64,
+    /// Lines buffered now.
+    pub buffered_lines: usize,
+    /// Bytes buffered now.
+    pub buffered_bytes: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WriterState {
+    /// Writing, or about to look at the buffer: needs no wake-up.
+    Busy,
+    /// Waiting for the first byte: wake on any write.
+    Idle,
+    /// Waiting for a batch to fill up: wake when `batch_bytes` are buffered or room is short.
+    Lingering,
+}
+
+struct State {
+    buf: Vec<u8>,
+    lines: usize,
+    closed: bool,
+    writer: WriterState,
+    room_waiters: usize,
+    flush_requested: bool,
+    /// Number of the batch now accumulating in `buf`.
+    generation: u64,
+    /// Lines dropped since the last marker was written.
+    dropped_since_marker: u64,
+    dropped_total: u64,
+    overflows: u64,
+}
+
+struct Shared {
+    config: ChannelConfig,
+    state: Mutex<State>,
+    /// Wakes the writer.
+    writer_wake: Notify,
+    /// Wakes producers waiting for room.
+    room: Notify,
+    /// Wakes flush waiters.
+    flushed: Notify,
+    /// Highest batch number written (all below it are written too).
+    completed: AtomicU64,
+    senders: AtomicUsize,
+    receiver_alive: AtomicBool,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A poisoned lock only means a thread panicked while appending bytes; the state is
+        // still a valid buffer, so carry on rather than spread the panic.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether `bytes`/`lines` fit now; the drop marker is allowed to overshoot.
+    fn fits(&self, st: &State, bytes: usize, lines: usize) -> bool {
+        st.buf.len() + bytes <= self.config.max_bytes && st.lines + lines <= self.config.max_lines
+    }
+
+    /// Whether a message of this size can ever fit at once.
+    fn can_ever_fit(&self, bytes: usize, lines: usize) -> bool {
+        bytes <= self.config.max_bytes && lines <= self.config.max_lines
+    }
+
+    /// Appends whole lines under the lock and says whether the writer must be woken.
+    fn append(&self, st: &mut State, bytes: &[u8], newline: bool, lines: usize) -> bool {
+        if st.dropped_since_marker > 0 {
+            st.buf.extend_from_slice(DROP_MARKER_PREFIX);
+            // Writing a number into a Vec cannot fail.
+            let _ = write!(st.buf, "{}", st.dropped_since_marker);
+            st.buf.extend_from_slice(DROP_MARKER_SUFFIX);
+            st.dropped_since_marker = 0;
+        }
+        st.buf.extend_from_slice(bytes);
+        if newline {
+            st.buf.push(b'\n');
+        }
+        st.lines += lines;
+        self.writer_should_wake(st)
+    }
+
+    /// Marks the writer busy and returns true if it is waiting for what just happened.
+    fn writer_should_wake(&self, st: &mut State) -> bool {
+        let wake = match st.writer {
+            WriterState::Busy => false,
+            WriterState::Idle => true,
+            WriterState::Lingering => {
+                st.buf.len() >= self.config.batch_bytes
+                    || st.lines >= self.config.max_lines
+                    || st.room_waiters > 0
+                    || st.flush_requested
+                    || st.closed
+            }
+        };
+        if wake {
+            st.writer = WriterState::Busy;
+        }
+        wake
+    }
+
+    /// A write found no room: count it and make sure the writer takes the buffer now.
+    fn overflow(&self, st: &mut State) -> bool {
+        st.overflows += 1;
+        if st.writer == WriterState::Lingering {
+            st.writer = WriterState::Busy;
+            return true;
+        }
+        false
+    }
+
+    fn stats(&self) -> ChannelStats {
+        let st = self.lock();
+        ChannelStats {
+            dropped_lines: st.dropped_total,
+            overflows: st.overflows,
+            buffered_lines: st.lines,
+            buffered_bytes: st.buf.len(),
+        }
+    }
+
+    fn close(&self) {
+        let wake = {
+            let mut st = self.lock();
+            st.closed = true;
+            self.writer_should_wake(&mut st)
+        };
+        if wake {
+            self.writer_wake.notify_one();
+        }
+        self.room.notify_waiters();
+        self.flushed.notify_waiters();
+    }
+}
+
+/// Creates a channel: producers hold the [`Sender`], the writer task the [`Receiver`].
+pub fn channel(config: ChannelConfig) -> (Sender, Receiver) {
+    let config = config.normalized();
+    let shared = Arc::new(Shared {
+        state: Mutex::new(State {
+            buf: Vec::new(),
+            lines: 0,
+            closed: false,
+            writer: WriterState::Busy,
+            room_waiters: 0,
+            flush_requested: false,
+            generation: 1,
+            dropped_since_marker: 0,
+            dropped_total: 0,
+            overflows: 0,
+        }),
+        config,
+        writer_wake: Notify::new(),
+        room: Notify::new(),
+        flushed: Notify::new(),
+        completed: AtomicU64::new(0),
+        senders: AtomicUsize::new(1),
+        receiver_alive: AtomicBool::new(true),
+    });
+    (
+        Sender {
+            shared: shared.clone(),
+        },
+        Receiver {
+            shared,
+            deadline: None,
+        },
+    )
+}
+
+/// A message prepared for the buffer.
+enum Encoded<'a> {
+    /// One line without its newline: the common case, copied straight in.
+    Line(&'a [u8]),
+    /// Whole lines, already terminated.
+    Block(Vec<u8>, usize),
+}
+
+impl Encoded<'_> {
+    fn size(&self) -> (usize, usize) {
+        match self {
+            Encoded::Line(l) => (l.len() + 1, 1),
+            Encoded::Block(b, n) => (b.len(), *n),
+        }
+    }
+}
+
+/// The producer side. Cheap to clone; the channel closes when the last sender is dropped or
+/// [`Sender::close`] is called.
+pub struct Sender {
+    shared: Arc<Shared>,
+}
+
+impl Clone for Sender {
+    fn clone(&self) -> Self {
+        self.shared.senders.fetch_add(1, Ordering::Relaxed);
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        if self.shared.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.shared.close();
+        }
+    }
+}
+
+impl fmt::Debug for Sender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sender {
+    fn encode<'a>(&self, msg: &'a [u8]) -> Encoded<'a> {
+        let max = self.shared.config.max_line_len;
+        if is_single_line(msg, max) {
+            Encoded::Line(msg)
+        } else {
+            let mut out = Vec::with_capacity(msg.len() + 1);
+            let n = encode_message(msg, max, &mut out);
+            Encoded::Block(out, n)
+        }
+    }
+
+    /// Takes the message if it fits now. Returns `Ok(true)` if taken, `Ok(false)` if full.
+    fn push_now(&self, enc: &Encoded<'_>) -> Result<bool, Closed> {
+        let (bytes, lines) = enc.size();
+        let mut st = self.shared.lock();
+        if st.closed {
+            return Err(Closed);
+        }
+        if !self.shared.fits(&st, bytes, lines) {
+            return Ok(false);
+        }
+        let wake = match enc {
+            Encoded::Line(l) => self.shared.append(&mut st, l, true, 1),
+            Encoded::Block(b, n) => self.shared.append(&mut st, b, false, *n),
+        };
+        drop(st);
+        if wake {
+            self.shared.writer_wake.notify_one();
+        }
+        Ok(true)
+    }
+
+    /// Sends without waiting; a full buffer drops the message, counts it, and leaves a marker
+    /// line with the count in front of the next line that is taken.
+    ///
+    /// # Errors
+    /// [`Closed`] once the channel is closed.
+    pub fn send_or_drop(&self, msg: &[u8]) -> Result<(), Closed> {
+        let enc = self.encode(msg);
+        if self.push_now(&enc)? {
+            return Ok(());
+        }
+        let (_, lines) = enc.size();
+        let wake = {
+            let mut st = self.shared.lock();
+            st.dropped_since_marker += lines as u64;
+            st.dropped_total += lines as u64;
+            self.shared.overflow(&mut st)
+        };
+        if wake {
+            self.shared.writer_wake.notify_one();
+        }
+        Ok(())
+    }
+
+    /// Sends without waiting, or says why not.
+    ///
+    /// # Errors
+    /// [`TrySendError::Full`] if there is no room now (counted as an overflow),
+    /// [`TrySendError::TooLarge`] if there never will be, [`TrySendError::Closed`].
+    pub fn try_send(&self, msg: &[u8]) -> Result<(), TrySendError> {
+        let enc = self.encode(msg);
+        let (bytes, lines) = enc.size();
+        if !self.shared.can_ever_fit(bytes, lines) {
+            return Err(TrySendError::TooLarge { bytes, lines });
+        }
+        match self.push_now(&enc) {
+            Ok(true) => Ok(()),
+            Err(Closed) => Err(TrySendError::Closed),
+            Ok(false) => {
+                let wake = self.shared.overflow(&mut self.shared.lock());
+                if wake {
+                    self.shared.writer_wake.notify_one();
+                }
+                Err(TrySendError::Full)
+            }
+        }
+    }
+
+    /// Sends, waiting for room: loses nothing. A message larger than the whole buffer is sent
+    /// line by line (other producers' lines may come between its lines, never inside one).
+    ///
+    /// # Errors
+    /// [`Closed`] if the channel is closed before the message is taken.
+    pub async fn send(&self, msg: &[u8]) -> Result<(), Closed> {
+        let enc = self.encode(msg);
+        let (bytes, lines) = enc.size();
+        if self.shared.can_ever_fit(bytes, lines) {
+            return self.send_encoded(&enc).await;
+        }
+        let Encoded::Block(block, _) = enc else {
+            // A single line always fits an empty buffer (see `ChannelConfig::normalized`).
+            return self.send_encoded(&enc).await;
+        };
+        self.send_lines_one_by_one(&block).await
+    }
+
+    /// Sends whole lines (as a [`bunctl_log_buffer::LineBuffer`] yields them), waiting for
+    /// room. Used for captured streams: one lock per chunk of lines instead of per line.
+    ///
+    /// # Errors
+    /// [`Closed`] if the channel is closed before the lines are taken.
+    pub async fn send_lines(&self, lines: Lines<'_>) -> Result<(), Closed> {
+        if self.shared.can_ever_fit(lines.bytes.len(), lines.count) {
+            let enc = Encoded::Block(lines.bytes.to_vec(), lines.count);
+            self.send_encoded(&enc).await
+        } else {
+            self.send_lines_one_by_one(lines.bytes).await
+        }
+    }
+
+    async fn send_lines_one_by_one(&self, block: &[u8]) -> Result<(), Closed> {
+        let mut start = 0;
+        while start < block.len() {
+            let end = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |i| start + i + 1);
+            let enc = Encoded::Block(block[start..end].to_vec(), 1);
+            self.send_encoded(&enc).await?;
+            start = end;
+        }
+        Ok(())
+    }
+
+    async fn send_encoded(&self, enc: &Encoded<'_>) -> Result<(), Closed> {
+        if self.push_now(enc)? {
+            return Ok(());
+        }
+        let (bytes, lines) = enc.size();
+        let mut counted = false;
+        loop {
+            let notified = self.shared.room.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a wake-up between check and await is not lost.
+            notified.as_mut().enable();
+            let wake = {
+                let mut st = self.shared.lock();
+                if st.closed {
+                    return Err(Closed);
+                }
+                if self.shared.fits(&st, bytes, lines) {
+                    let wake = match enc {
+                        Encoded::Line(l) => self.shared.append(&mut st, l, true, 1),
+                        Encoded::Block(b, n) => self.shared.append(&mut st, b, false, *n),
+                    };
+                    drop(st);
+                    if wake {
+                        self.shared.writer_wake.notify_one();
+                    }
+                    return Ok(());
+                }
+                st.room_waiters += 1;
+                if !counted {
+                    counted = true;
+                    st.overflows += 1;
+                }
+                self.shared.writer_should_wake(&mut st)
+            };
+            if wake {
+                self.shared.writer_wake.notify_one();
+            }
+            notified.await;
+        }
+    }
+
+    /// [`Sender::send`] for plain threads: blocks the calling thread until the message is
+    /// taken. Do not call it on an async runtime's worker thread.
+    ///
+    /// # Errors
+    /// [`Closed`] if the channel is closed before the message is taken.
+    pub fn send_blocking(&self, msg: &[u8]) -> Result<(), Closed> {
+        block_on::block_on(self.send(msg))
+    }
+
+    /// Asks the writer to take what is buffered now, and returns the number of the batch that
+    /// holds the last line sent so far; [`Sender::flushed`] waits for it.
+    pub fn request_flush(&self) -> u64 {
+        let (target, wake) = {
+            let mut st = self.shared.lock();
+            if st.buf.is_empty() {
+                (st.generation - 1, false)
+            } else {
+                st.flush_requested = true;
+                (st.generation, self.shared.writer_should_wake(&mut st))
+            }
+        };
+        if wake {
+            self.shared.writer_wake.notify_one();
+        }
+        target
+    }
+
+    /// Waits until batch `generation` (from [`Sender::request_flush`]) has been written.
+    ///
+    /// # Errors
+    /// [`Closed`] if the receiver went away before writing it.
+    pub async fn flushed(&self, generation: u64) -> Result<(), Closed> {
+        loop {
+            let notified = self.shared.flushed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.shared.completed.load(Ordering::Acquire) >= generation {
+                return Ok(());
+            }
+            if !self.shared.receiver_alive.load(Ordering::Acquire) {
+                return Err(Closed);
+            }
+            notified.await;
+        }
+    }
+
+    /// Closes the channel: later sends fail with [`Closed`]; what is buffered is still
+    /// delivered to the receiver.
+    pub fn close(&self) {
+        self.shared.close();
+    }
+
+    /// Whether the channel is closed.
+    pub fn is_closed(&self) -> bool {
+        self.shared.lock().closed
+    }
+
+    /// The channel's counters.
+    pub fn stats(&self) -> ChannelStats {
+        self.shared.stats()
+    }
+
+    /// The limits in force (after [`ChannelConfig::normalized`]).
+    pub fn config(&self) -> &ChannelConfig {
+        &self.shared.config
+    }
+}
+
+/// The writer side.
+pub struct Receiver {
+    shared: Arc<Shared>,
+    /// When the batch now accumulating must be taken at the latest.
+    deadline: Option<Instant>,
+}
+
+impl fmt::Debug for Receiver {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Receiver").finish_non_exhaustive()
+    }
+}
+
+impl Receiver {
+    /// Waits for the next batch; `spare` is an emptied buffer to swap in (its allocation is
+    /// reused). Returns `None` once the channel is closed and everything was handed out.
+    pub async fn recv(&mut self, mut spare: Vec<u8>) -> Option<Batch> {
+        spare.clear();
+        let cfg = &self.shared.config;
+        loop {
+            let sleep_until = {
+                let mut st = self.shared.lock();
+                if !st.buf.is_empty() {
+                    let due = st.closed
+                        || st.flush_requested
+                        || st.buf.len() >= cfg.batch_bytes
+                        || st.lines >= cfg.max_lines
+                        || st.room_waiters > 0
+                        || self.deadline.is_some_and(|d| Instant::now() >= d);
+                    if due {
+                        std::mem::swap(&mut st.buf, &mut spare);
+                        let batch = Batch {
+                            bytes: spare,
+                            lines: st.lines as u64,
+                            generation: st.generation,
+                        };
+                        st.lines = 0;
+                        st.generation += 1;
+                        st.flush_requested = false;
+                        st.writer = WriterState::Busy;
+                        let wake_producers = st.room_waiters > 0;
+                        st.room_waiters = 0;
+                        drop(st);
+                        if wake_producers {
+                            self.shared.room.notify_waiters();
+                        }
+                        self.deadline = None;
+                        return Some(batch);
+                    }
+                    let deadline = *self
+                        .deadline
+                        .get_or_insert_with(|| Instant::now() + cfg.flush_interval);
+                    st.writer = WriterState::Lingering;
+                    Some(deadline)
+                } else {
+                    st.flush_requested = false;
+                    if st.closed {
+                        return None;
+                    }
+                    st.writer = WriterState::Idle;
+                    self.deadline = None;
+                    None
+                }
+            };
+            match sleep_until {
+                None => self.shared.writer_wake.notified().await,
+                Some(deadline) => {
+                    tokio::select! {
+                        () = self.shared.writer_wake.notified() => {}
+                        () = tokio::time::sleep_until(deadline) => {}
+                    }
+                }
+            }
+        }
+    }
+
+    /// Reports that batch `generation` (and every earlier one) is written; wakes flushers.
+    pub fn complete(&self, generation: u64) {
+        self.shared
+            .completed
+            .fetch_max(generation, Ordering::AcqRel);
+        self.shared.flushed.notify_waiters();
+    }
+
+    /// Closes the channel from the writer's side (for example when the writer must stop).
+    pub fn close(&self) {
+        self.shared.close();
+    }
+
+    /// The channel's counters.
+    pub fn stats(&self) -> ChannelStats {
+        self.shared.stats()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        self.shared.receiver_alive.store(false, Ordering::Release);
+        self.shared.close();
+    }
+}
