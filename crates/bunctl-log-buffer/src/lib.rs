@@ -31,6 +31,8 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 use memchr::{memchr, memchr_iter};
+#[doc(hidden)]
+pub mod fuzzing;
 
 /// The default longest line, in bytes, before it is split: 1 MiB.
 pub const DEFAULT_MAX_LINE_LEN: usize = 1 << 20;
@@ -127,6 +129,27 @@ impl LineBuffer {
         }
         // 3. Keep the unfinished tail.
         self.append_partial(&rest[line_start..], &mut emit);
+    }
+
+    /// [`push`](Self::push) that appends the completed lines to `out`; returns how many.
+    /// Handy where lines are handed on asynchronously, after the call.
+    pub fn push_into(&mut self, chunk: &[u8], out: &mut Vec<u8>) -> usize {
+        let mut count = 0;
+        self.push(chunk, |l| {
+            out.extend_from_slice(l.bytes);
+            count += l.count;
+        });
+        count
+    }
+
+    /// [`finish`](Self::finish) that appends the last line, if any, to `out`; returns 0 or 1.
+    pub fn finish_into(&mut self, out: &mut Vec<u8>) -> usize {
+        let mut count = 0;
+        self.finish(|l| {
+            out.extend_from_slice(l.bytes);
+            count += l.count;
+        });
+        count
     }
 
     /// Ends the stream: a partial last line is emitted with a newline added.

@@ -1,1 +1,542 @@
-//! placeholder
+//! Lock-free counters of one log writer, snapshots of them, and export through `metrics`.
+//!
+//! A [`LogMetrics`] is shared (usually in an `Arc`) by the producers of one writer, which count
+//! dropped lines and buffer overflows, and by the writer thread, which counts bytes, lines,
+//! flushes, rotations and errors. Design:
+//!
+//! * **Nothing on the hot path waits.** Every `record_*` method takes `&self` and does one or
+//!   two `fetch_add`s with [`Ordering::Relaxed`]: no lock, no allocation, no system call.
+//! * **No false sharing.** Each counter lives in its own [`CachePadded`] cell, so a producer
+//!   counting a dropped line never invalidates the cache line the writer thread is adding bytes
+//!   to, and the other way round.
+//! * **Consistent enough, not transactional.** [`LogMetrics::snapshot`] reads each counter once.
+//!   Counters that change while it reads may be taken at slightly different instants (say,
+//!   `bytes_written` of one batch and `lines_written` of the one before), which is the price of
+//!   a writer that never waits for a reader. Every counter is monotonic, so each value is one
+//!   the counter really had, and a later snapshot is never below an earlier one.
+//! * **Averages from totals.** Latencies are kept as a total in nanoseconds and a count; a
+//!   snapshot divides them ([`MetricsSnapshot::avg_write_latency_us`] is per written batch,
+//!   [`MetricsSnapshot::avg_flush_latency_us`] per flush), so the average covers the writer's
+//!   whole life and costs nothing to maintain.
+//! * **Export is separate from counting.** [`MetricsSnapshot::export`] publishes a snapshot
+//!   through the [`metrics`] facade, labelled with the app, to whatever recorder the program
+//!   installed (Prometheus, statsd, ...). Without a recorder it does nothing.
+//!
+//! Counters wrap at `u64::MAX` (584 years of nanoseconds of latency, or 16 EiB written).
+//!
+//! ```
+//! use std::time::Duration;
+//! use bunctl_log_metrics::LogMetrics;
+//!
+//! let metrics = LogMetrics::new();
+//! metrics.record_write(4096, 40, Duration::from_micros(30));
+//! metrics.record_write(1024, 10, Duration::from_micros(10));
+//! metrics.record_flush(Duration::from_micros(500));
+//! metrics.record_overflow();
+//! metrics.record_dropped(3);
+//!
+//! let snap = metrics.snapshot();
+//! assert_eq!(snap.bytes_written, 5120);
+//! assert_eq!(snap.lines_written, 50);
+//! assert_eq!(snap.avg_write_latency_us, 20.0);
+//! assert_eq!(snap.avg_flush_latency_us, 500.0);
+//! assert_eq!((snap.buffer_overflows, snap.dropped_messages), (1, 3));
+//!
+//! // Publish through the `metrics` facade (a no-op unless a recorder is installed).
+//! snap.export("web-1");
+//!
+//! // Totals over several writers.
+//! let total = snap.merge(&LogMetrics::new().snapshot());
+//! assert_eq!(total.lines_written, 50);
+//! ```
+#![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crossbeam_utils::CachePadded;
+
+/// Names of the metrics [`MetricsSnapshot::export`] publishes, all labelled `app=<app id>`.
+pub mod names {
+    /// Counter: bytes written to the log files.
+    pub const BYTES_WRITTEN: &str = "bunctl_log_bytes_written_total";
+    /// Counter: lines written to the log files.
+    pub const LINES_WRITTEN: &str = "bunctl_log_lines_written_total";
+    /// Counter: failed writes (each failed attempt counts once).
+    pub const WRITE_ERRORS: &str = "bunctl_log_write_errors_total";
+    /// Counter: accepted lines that could not be written because of I/O failures.
+    pub const LINES_LOST: &str = "bunctl_log_lines_lost_total";
+    /// Counter: flushes.
+    pub const FLUSHES: &str = "bunctl_log_flushes_total";
+    /// Counter: file rotations.
+    pub const ROTATIONS: &str = "bunctl_log_rotations_total";
+    /// Counter: writes that found the buffer full.
+    pub const BUFFER_OVERFLOWS: &str = "bunctl_log_buffer_overflows_total";
+    /// Counter: lines dropped because the writer was full.
+    pub const DROPPED_MESSAGES: &str = "bunctl_log_dropped_messages_total";
+    /// Gauge: average latency of one written batch, in microseconds.
+    pub const AVG_WRITE_LATENCY_US: &str = "bunctl_log_avg_write_latency_us";
+    /// Gauge: average latency of one flush, in microseconds.
+    pub const AVG_FLUSH_LATENCY_US: &str = "bunctl_log_avg_flush_latency_us";
+    /// Gauge: seconds since the writer's metrics were created.
+    pub const UPTIME_SECONDS: &str = "bunctl_log_uptime_seconds";
+}
+
+/// One counter, alone on its cache line.
+type Counter = CachePadded<AtomicU64>;
+
+fn counter() -> Counter {
+    CachePadded::new(AtomicU64::new(0))
+}
+
+fn add(c: &Counter, n: u64) {
+    c.fetch_add(n, Ordering::Relaxed);
+}
+
+fn get(c: &Counter) -> u64 {
+    c.load(Ordering::Relaxed)
+}
+
+/// A duration in whole nanoseconds, saturating at `u64::MAX` (584 years).
+fn nanos(d: Duration) -> u64 {
+    u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)
+}
+
+/// `total_ns / count` in microseconds, or 0.0 when nothing was counted.
+fn average_us(total_ns: u64, count: u64) -> f64 {
+    if count == 0 {
+        0.0
+    } else {
+        total_ns as f64 / count as f64 / 1_000.0
+    }
+}
+
+/// The counters of one log writer. See the [crate docs](crate).
+///
+/// Every method takes `&self`, uses [`Ordering::Relaxed`] atomics and never blocks, so one
+/// instance is shared by the producers and the writer thread (put it in an `Arc`). Each
+/// counter sits in its own [`CachePadded`] cell so that producers and the writer thread never
+/// share a cache line.
+#[derive(Debug)]
+pub struct LogMetrics {
+    started: Instant,
+    bytes_written: Counter,
+    lines_written: Counter,
+    /// Batches passed to [`LogMetrics::record_write`]: the divisor of the write latency.
+    write_batches: Counter,
+    write_latency_ns: Counter,
+    write_errors: Counter,
+    lines_lost: Counter,
+    flush_count: Counter,
+    flush_latency_ns: Counter,
+    rotation_count: Counter,
+    buffer_overflows: Counter,
+    dropped_messages: Counter,
+}
+
+impl LogMetrics {
+    /// All counters at zero; uptime counts from now.
+    pub fn new() -> Self {
+        Self {
+            started: Instant::now(),
+            bytes_written: counter(),
+            lines_written: counter(),
+            write_batches: counter(),
+            write_latency_ns: counter(),
+            write_errors: counter(),
+            lines_lost: counter(),
+            flush_count: counter(),
+            flush_latency_ns: counter(),
+            rotation_count: counter(),
+            buffer_overflows: counter(),
+            dropped_messages: counter(),
+        }
+    }
+
+    /// One batch was written: `bytes` bytes holding `lines` lines, in `latency`.
+    ///
+    /// The write latency average is per batch (per call), not per line.
+    pub fn record_write(&self, bytes: u64, lines: u64, latency: Duration) {
+        add(&self.bytes_written, bytes);
+        add(&self.lines_written, lines);
+        // Total before count: see `snapshot`.
+        add(&self.write_latency_ns, nanos(latency));
+        add(&self.write_batches, 1);
+    }
+
+    /// `lines` more lines are in the file. For writers whose sink layer records bytes and
+    /// latency ([`record_write`](Self::record_write) with 0 lines) while the writer, which
+    /// knows the line count of each batch without scanning it, records the lines.
+    pub fn record_lines_written(&self, lines: u64) {
+        add(&self.lines_written, lines);
+    }
+
+    /// A write failed (each failed attempt counts, retried or not).
+    pub fn record_write_error(&self) {
+        add(&self.write_errors, 1);
+    }
+
+    /// `lines` accepted lines could not be written because of I/O failures and are gone.
+    pub fn record_lines_lost(&self, lines: u64) {
+        add(&self.lines_lost, lines);
+    }
+
+    /// One flush completed in `latency`.
+    pub fn record_flush(&self, latency: Duration) {
+        add(&self.flush_latency_ns, nanos(latency));
+        add(&self.flush_count, 1);
+    }
+
+    /// The log file was rotated.
+    pub fn record_rotation(&self) {
+        add(&self.rotation_count, 1);
+    }
+
+    /// `lines` lines were dropped because the writer was full (`write_line`).
+    pub fn record_dropped(&self, lines: u64) {
+        add(&self.dropped_messages, lines);
+    }
+
+    /// A write found the buffer full (`write_line` or `try_write_line`).
+    pub fn record_overflow(&self) {
+        add(&self.buffer_overflows, 1);
+    }
+
+    /// The counters now, each read once (see the [crate docs](crate) for what "now" means
+    /// while writers are running), with averages computed and the uptime in whole seconds.
+    pub fn snapshot(&self) -> MetricsSnapshot {
+        // Counts are read before totals, the reverse of the order `record_*` adds them in.
+        // With Relaxed atomics nothing is promised across counters, but in practice a batch
+        // recorded during the snapshot then lands in the total only, nudging the average up
+        // by one batch, rather than in the count only.
+        let write_batches = get(&self.write_batches);
+        let flush_count = get(&self.flush_count);
+        let write_latency_ns = get(&self.write_latency_ns);
+        let flush_latency_ns = get(&self.flush_latency_ns);
+        MetricsSnapshot {
+            bytes_written: get(&self.bytes_written),
+            lines_written: get(&self.lines_written),
+            write_errors: get(&self.write_errors),
+            lines_lost: get(&self.lines_lost),
+            flush_count,
+            rotation_count: get(&self.rotation_count),
+            buffer_overflows: get(&self.buffer_overflows),
+            dropped_messages: get(&self.dropped_messages),
+            avg_write_latency_us: average_us(write_latency_ns, write_batches),
+            avg_flush_latency_us: average_us(flush_latency_ns, flush_count),
+            uptime_seconds: self.started.elapsed().as_secs(),
+        }
+    }
+
+    /// When these metrics were created: the start of [`MetricsSnapshot::uptime_seconds`].
+    pub fn started_at(&self) -> Instant {
+        self.started
+    }
+}
+
+impl Default for LogMetrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The counters of a writer at one moment, as plain numbers.
+///
+/// Taken with [`LogMetrics::snapshot`]; combine several with [`MetricsSnapshot::merge`] and
+/// publish with [`MetricsSnapshot::export`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct MetricsSnapshot {
+    /// Bytes written to the log files.
+    pub bytes_written: u64,
+    /// Lines written to the log files.
+    pub lines_written: u64,
+    /// Failed writes (each failed attempt counts once).
+    pub write_errors: u64,
+    /// Accepted lines that could not be written because of I/O failures.
+    pub lines_lost: u64,
+    /// Flushes completed.
+    pub flush_count: u64,
+    /// Rotations of the log file.
+    pub rotation_count: u64,
+    /// Writes that found the buffer full (`write_line` or `try_write_line`).
+    pub buffer_overflows: u64,
+    /// Lines dropped because the writer was full (`write_line`).
+    pub dropped_messages: u64,
+    /// Average latency of one written batch, in microseconds (0.0 before the first write).
+    pub avg_write_latency_us: f64,
+    /// Average latency of one flush, in microseconds (0.0 before the first flush).
+    pub avg_flush_latency_us: f64,
+    /// Whole seconds since the metrics were created.
+    pub uptime_seconds: u64,
+}
+
+impl MetricsSnapshot {
+    /// Publishes this snapshot through the [`metrics`] facade, labelled `app=<app>`.
+    ///
+    /// Counters are set to their absolute values (so exporting the same writer again is
+    /// idempotent): [`names::BYTES_WRITTEN`], [`names::LINES_WRITTEN`],
+    /// [`names::WRITE_ERRORS`], [`names::LINES_LOST`], [`names::FLUSHES`],
+    /// [`names::ROTATIONS`], [`names::BUFFER_OVERFLOWS`], [`names::DROPPED_MESSAGES`].
+    /// Gauges are set: [`names::AVG_WRITE_LATENCY_US`], [`names::AVG_FLUSH_LATENCY_US`],
+    /// [`names::UPTIME_SECONDS`]. With no recorder installed this does nothing.
+    pub fn export(&self, app: &str) {
+        let counters = [
+            (names::BYTES_WRITTEN, self.bytes_written),
+            (names::LINES_WRITTEN, self.lines_written),
+            (names::WRITE_ERRORS, self.write_errors),
+            (names::LINES_LOST, self.lines_lost),
+            (names::FLUSHES, self.flush_count),
+            (names::ROTATIONS, self.rotation_count),
+            (names::BUFFER_OVERFLOWS, self.buffer_overflows),
+            (names::DROPPED_MESSAGES, self.dropped_messages),
+        ];
+        for (name, value) in counters {
+            metrics::counter!(name, "app" => app.to_owned()).absolute(value);
+        }
+        let gauges = [
+            (names::AVG_WRITE_LATENCY_US, self.avg_write_latency_us),
+            (names::AVG_FLUSH_LATENCY_US, self.avg_flush_latency_us),
+            (names::UPTIME_SECONDS, self.uptime_seconds as f64),
+        ];
+        for (name, value) in gauges {
+            metrics::gauge!(name, "app" => app.to_owned()).set(value);
+        }
+    }
+
+    /// The total of two snapshots, to report many writers as one.
+    ///
+    /// Counters are added (saturating at `u64::MAX`). A snapshot does not keep the number of
+    /// batches behind its write latency average, so averages cannot be weighted: the result
+    /// holds the larger of the two averages (the slower writer's, an upper bound of the true
+    /// combined average), and the larger uptime (the oldest writer's).
+    #[must_use]
+    pub fn merge(&self, other: &MetricsSnapshot) -> MetricsSnapshot {
+        MetricsSnapshot {
+            bytes_written: self.bytes_written.saturating_add(other.bytes_written),
+            lines_written: self.lines_written.saturating_add(other.lines_written),
+            write_errors: self.write_errors.saturating_add(other.write_errors),
+            lines_lost: self.lines_lost.saturating_add(other.lines_lost),
+            flush_count: self.flush_count.saturating_add(other.flush_count),
+            rotation_count: self.rotation_count.saturating_add(other.rotation_count),
+            buffer_overflows: self.buffer_overflows.saturating_add(other.buffer_overflows),
+            dropped_messages: self.dropped_messages.saturating_add(other.dropped_messages),
+            avg_write_latency_us: self.avg_write_latency_us.max(other.avg_write_latency_us),
+            avg_flush_latency_us: self.avg_flush_latency_us.max(other.avg_flush_latency_us),
+            uptime_seconds: self.uptime_seconds.max(other.uptime_seconds),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use metrics_util::debugging::{DebugValue, DebuggingRecorder};
+    use metrics_util::MetricKind;
+
+    #[test]
+    fn starts_at_zero() {
+        let snap = LogMetrics::default().snapshot();
+        assert_eq!(
+            snap,
+            MetricsSnapshot {
+                uptime_seconds: snap.uptime_seconds,
+                ..MetricsSnapshot::default()
+            }
+        );
+        assert_eq!(snap.avg_write_latency_us, 0.0);
+        assert_eq!(snap.avg_flush_latency_us, 0.0);
+    }
+
+    #[test]
+    fn concurrent_records_are_exact() {
+        const THREADS: u64 = 4;
+        const PER_THREAD: u64 = 100_000;
+        let m = LogMetrics::new();
+        std::thread::scope(|s| {
+            for _ in 0..THREADS {
+                s.spawn(|| {
+                    for _ in 0..PER_THREAD {
+                        m.record_write(100, 2, Duration::from_nanos(1_000));
+                        m.record_write_error();
+                        m.record_lines_lost(3);
+                        m.record_flush(Duration::from_nanos(2_000));
+                        m.record_rotation();
+                        m.record_dropped(5);
+                        m.record_overflow();
+                    }
+                });
+            }
+        });
+        let n = THREADS * PER_THREAD;
+        let snap = m.snapshot();
+        assert_eq!(snap.bytes_written, 100 * n);
+        assert_eq!(snap.lines_written, 2 * n);
+        assert_eq!(snap.write_errors, n);
+        assert_eq!(snap.lines_lost, 3 * n);
+        assert_eq!(snap.flush_count, n);
+        assert_eq!(snap.rotation_count, n);
+        assert_eq!(snap.dropped_messages, 5 * n);
+        assert_eq!(snap.buffer_overflows, n);
+        assert_eq!(snap.avg_write_latency_us, 1.0);
+        assert_eq!(snap.avg_flush_latency_us, 2.0);
+    }
+
+    #[test]
+    fn snapshots_while_recording_never_go_backwards() {
+        let m = LogMetrics::new();
+        std::thread::scope(|s| {
+            s.spawn(|| {
+                for _ in 0..100_000 {
+                    m.record_write(10, 1, Duration::from_micros(3));
+                }
+            });
+            let mut last = m.snapshot();
+            for _ in 0..1_000 {
+                let snap = m.snapshot();
+                assert!(snap.bytes_written >= last.bytes_written);
+                assert!(snap.lines_written >= last.lines_written);
+                last = snap;
+            }
+        });
+        assert_eq!(m.snapshot().lines_written, 100_000);
+    }
+
+    #[test]
+    fn averages_are_per_batch_and_per_flush_in_microseconds() {
+        let m = LogMetrics::new();
+        m.record_write(1, 100, Duration::from_micros(10));
+        m.record_write(1, 1, Duration::from_micros(20));
+        m.record_write(1, 1, Duration::from_nanos(30_500));
+        m.record_flush(Duration::from_millis(1));
+        m.record_flush(Duration::from_millis(2));
+        let snap = m.snapshot();
+        assert!((snap.avg_write_latency_us - 20.166_666).abs() < 1e-3);
+        assert_eq!(snap.avg_flush_latency_us, 1_500.0);
+        // Sub-microsecond latencies are kept, not rounded away.
+        let m = LogMetrics::new();
+        m.record_flush(Duration::from_nanos(250));
+        assert_eq!(m.snapshot().avg_flush_latency_us, 0.25);
+    }
+
+    #[test]
+    fn huge_latency_saturates_instead_of_panicking() {
+        let m = LogMetrics::new();
+        m.record_flush(Duration::MAX);
+        assert!(m.snapshot().avg_flush_latency_us > 1e15);
+    }
+
+    #[test]
+    fn uptime_is_monotonic() {
+        let m = LogMetrics::new();
+        let mut last = m.snapshot().uptime_seconds;
+        for _ in 0..100 {
+            let now = m.snapshot().uptime_seconds;
+            assert!(now >= last);
+            last = now;
+        }
+        assert!(m.started_at() <= Instant::now());
+        // The value is whole seconds since creation.
+        assert!(last <= m.started_at().elapsed().as_secs());
+        std::thread::sleep(Duration::from_millis(1_050));
+        assert!(m.snapshot().uptime_seconds >= 1);
+    }
+
+    #[test]
+    fn merge_adds_counters_and_takes_max_of_averages_and_uptime() {
+        let a = MetricsSnapshot {
+            bytes_written: 10,
+            lines_written: 1,
+            write_errors: 2,
+            lines_lost: 3,
+            flush_count: 4,
+            rotation_count: 5,
+            buffer_overflows: 6,
+            dropped_messages: 7,
+            avg_write_latency_us: 1.5,
+            avg_flush_latency_us: 9.0,
+            uptime_seconds: 100,
+        };
+        let b = MetricsSnapshot {
+            bytes_written: u64::MAX,
+            lines_written: 10,
+            write_errors: 20,
+            lines_lost: 30,
+            flush_count: 40,
+            rotation_count: 50,
+            buffer_overflows: 60,
+            dropped_messages: 70,
+            avg_write_latency_us: 2.5,
+            avg_flush_latency_us: 3.0,
+            uptime_seconds: 7,
+        };
+        let want = MetricsSnapshot {
+            bytes_written: u64::MAX,
+            lines_written: 11,
+            write_errors: 22,
+            lines_lost: 33,
+            flush_count: 44,
+            rotation_count: 55,
+            buffer_overflows: 66,
+            dropped_messages: 77,
+            avg_write_latency_us: 2.5,
+            avg_flush_latency_us: 9.0,
+            uptime_seconds: 100,
+        };
+        assert_eq!(a.merge(&b), want);
+        assert_eq!(b.merge(&a), want);
+        assert_eq!(a.merge(&MetricsSnapshot::default()), a);
+    }
+
+    #[test]
+    fn export_publishes_every_metric_with_the_app_label() {
+        let m = LogMetrics::new();
+        m.record_write(4096, 40, Duration::from_micros(8));
+        m.record_write(4096, 2, Duration::from_micros(4));
+        m.record_flush(Duration::from_micros(250));
+        m.record_dropped(9);
+        let snap = m.snapshot();
+
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        metrics::with_local_recorder(&recorder, || {
+            snap.export("web-1");
+            snap.export("web-1"); // absolute values: exporting twice changes nothing
+        });
+
+        let entries = snapshotter.snapshot().into_vec();
+        assert_eq!(entries.len(), 11, "{entries:#?}");
+        let find = |name: &str| {
+            let (key, _, _, value) = entries
+                .iter()
+                .find(|(k, ..)| k.key().name() == name)
+                .unwrap_or_else(|| panic!("{name} not exported: {entries:#?}"));
+            let labels: Vec<_> = key
+                .key()
+                .labels()
+                .map(|l| (l.key().to_owned(), l.value().to_owned()))
+                .collect();
+            assert_eq!(labels, [("app".to_owned(), "web-1".to_owned())], "{name}");
+            let value = match value {
+                DebugValue::Counter(v) => *v as f64,
+                DebugValue::Gauge(v) => v.into_inner(),
+                DebugValue::Histogram(_) => panic!("{name} is a histogram"),
+            };
+            (key.kind(), value)
+        };
+        use MetricKind::{Counter, Gauge};
+        assert_eq!(find(names::BYTES_WRITTEN), (Counter, 8192.0));
+        assert_eq!(find(names::LINES_WRITTEN), (Counter, 42.0));
+        assert_eq!(find(names::WRITE_ERRORS), (Counter, 0.0));
+        assert_eq!(find(names::LINES_LOST), (Counter, 0.0));
+        assert_eq!(find(names::FLUSHES), (Counter, 1.0));
+        assert_eq!(find(names::ROTATIONS), (Counter, 0.0));
+        assert_eq!(find(names::BUFFER_OVERFLOWS), (Counter, 0.0));
+        assert_eq!(find(names::DROPPED_MESSAGES), (Counter, 9.0));
+        assert_eq!(find(names::AVG_WRITE_LATENCY_US), (Gauge, 6.0));
+        assert_eq!(find(names::AVG_FLUSH_LATENCY_US), (Gauge, 250.0));
+        assert_eq!(
+            find(names::UPTIME_SECONDS),
+            (Gauge, snap.uptime_seconds as f64)
+        );
+    }
+}

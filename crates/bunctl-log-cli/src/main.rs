@@ -1,0 +1,158 @@
+//! `bunctl-log`: the log subsystem's main job from a shell.
+//!
+//! `bunctl-log pipe --app NAME` reads stdin until EOF into `./logs/NAME.log`, rotated at a size,
+//! compressed and bounded, losing nothing (when the disk is slower than the input, reading
+//! stops and the producer waits on its full pipe, as with s6-log or multilog). `files` and
+//! `cat` read the logs back, oldest first. Run `bunctl-log --help` for the flags.
+
+mod args;
+
+use std::io::{Read, Write};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use args::{Command, Options, USAGE};
+use bunctl_logging::{AppId, AsyncLogWriter, LineBuffer, Lines, LogConfig, LogWriterConfig};
+use tokio::io::AsyncReadExt;
+
+fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let command = match args::parse(&argv) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("bunctl-log: {e}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match command {
+        Command::Help => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Command::Pipe(o) => run_async(pipe(o)),
+        Command::Files(o) => files(&o),
+        Command::Cat(o) => cat(&o),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        // `bunctl-log cat ... | head`: the reader has what it wanted.
+        Err(e) if is_broken_pipe(e.as_ref()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bunctl-log: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
+    e.downcast_ref::<std::io::Error>()
+        .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+}
+
+type CliResult = Result<(), Box<dyn std::error::Error>>;
+
+fn run_async(fut: impl std::future::Future<Output = CliResult>) -> CliResult {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?
+        .block_on(fut)
+}
+
+/// The manager-level configuration the flags describe, and the app's live file.
+fn log_config(o: &Options) -> Result<(LogConfig, std::path::PathBuf), Box<dyn std::error::Error>> {
+    let app = AppId::new(o.app.clone())?;
+    let config = LogConfig {
+        base_dir: o.dir.clone(),
+        max_file_size: o.max_size,
+        max_files: o.keep,
+        compression: o.compress,
+        ..LogConfig::default()
+    };
+    let live = config.log_path(&app);
+    Ok((config, live))
+}
+
+fn writer_config(o: &Options) -> Result<LogWriterConfig, Box<dyn std::error::Error>> {
+    let (config, live) = log_config(o)?;
+    Ok(LogWriterConfig {
+        // A pipe is read in 64 KiB chunks: batch in the same unit.
+        buffer_size: 64 << 10,
+        ..config.writer_config(&live)
+    })
+}
+
+async fn pipe(o: Options) -> CliResult {
+    let start = Instant::now();
+    let writer = AsyncLogWriter::new(writer_config(&o)?).await?;
+    let mut stdin = tokio::io::stdin();
+    let mut lines = LineBuffer::default();
+    let mut chunk = vec![0u8; 64 << 10];
+    // Whole lines of one chunk, gathered so they are handed over with one call.
+    let mut block = Vec::with_capacity(128 << 10);
+    loop {
+        let n = stdin.read(&mut chunk).await?;
+        let count = if n == 0 {
+            lines.finish_into(&mut block)
+        } else {
+            lines.push_into(&chunk[..n], &mut block)
+        };
+        if count > 0 {
+            writer
+                .write_lines(Lines {
+                    bytes: &block,
+                    count,
+                })
+                .await?;
+            block.clear();
+        }
+        if n == 0 {
+            break;
+        }
+    }
+    writer.shutdown().await?;
+    let m = writer.get_metrics().await;
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "bunctl-log: {} lines, {} bytes, {} rotations, {} dropped, {} lost in {:.2} s ({:.0} lines/s) -> {}",
+        m.lines_written,
+        m.bytes_written,
+        m.rotation_count,
+        m.dropped_messages,
+        m.lines_lost,
+        secs,
+        m.lines_written as f64 / secs.max(1e-9),
+        writer.path().display()
+    );
+    Ok(())
+}
+
+fn log_files(o: &Options) -> Result<Vec<std::path::PathBuf>, Box<dyn std::error::Error>> {
+    let (_, live) = log_config(o)?;
+    Ok(bunctl_logging::layers::sink::list_log_files(
+        &bunctl_logging::layers::fs::StdFs,
+        &live,
+    )?)
+}
+
+fn files(o: &Options) -> CliResult {
+    let mut out = std::io::stdout().lock();
+    for f in log_files(o)? {
+        writeln!(out, "{}", f.display())?;
+    }
+    Ok(())
+}
+
+fn cat(o: &Options) -> CliResult {
+    let mut out = std::io::stdout().lock();
+    for f in log_files(o)? {
+        let file = std::fs::File::open(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+        let mut reader: Box<dyn Read> = if f.extension().is_some_and(|e| e == "gz") {
+            Box::new(flate2::read::MultiGzDecoder::new(file))
+        } else {
+            Box::new(file)
+        };
+        std::io::copy(&mut reader, &mut out)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,452 @@
+//! Gzip of rotated archives, crash-safe, off the writer's thread.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use bunctl_core::fs::{parent_dir, Filesystem};
+use flate2::write::GzEncoder;
+use flate2::Compression;
+
+use crate::naming::{with_suffix, ArchiveNaming, GZ_SUFFIX, TMP_SUFFIX};
+use crate::retention::Retention;
+
+/// Compresses `path` (a plain archive) with gzip: writes `path.gz.tmp`, `sync_data`, renames it
+/// to `path.gz`, `sync_dir`, then removes `path`. Returns the `.gz` path.
+///
+/// The rename is the commit point: before it, `path` is the archive and the temp file is
+/// garbage; after it, the `.gz` is complete and durable and `path` is redundant (if the process
+/// dies before removing it, [`recover`](crate::recover) does). No file is ever half-written
+/// under a final name.
+///
+/// # Errors
+/// Any error of the underlying operations. Before the commit point, the temp file is removed
+/// (best effort) and `path` is left as it was. After it (the `sync_dir` or the removal of
+/// `path` failed), the `.gz` stays, and so does `path`: both are whole copies of the archive.
+pub fn compress_file(fs: &dyn Filesystem, path: &Path, level: Compression) -> io::Result<PathBuf> {
+    let gz = with_suffix(path, GZ_SUFFIX);
+    let tmp = with_suffix(&gz, TMP_SUFFIX);
+    if let Err(e) = write_gzip(fs, path, &tmp, &gz, level) {
+        match fs.remove_file(&tmp) {
+            Ok(()) => {}
+            Err(re) if re.kind() == io::ErrorKind::NotFound => {}
+            Err(re) => {
+                tracing::warn!(path = %tmp.display(), error = %re, "cannot remove temporary file of failed compression");
+            }
+        }
+        return Err(e);
+    }
+    fs.sync_dir(&parent_dir(path))?;
+    match fs.remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    Ok(gz)
+}
+
+/// Everything up to and including the commit point (the rename of `tmp` to `gz`).
+fn write_gzip(
+    fs: &dyn Filesystem,
+    src: &Path,
+    tmp: &Path,
+    gz: &Path,
+    level: Compression,
+) -> io::Result<()> {
+    let mut input = fs.open_read(src)?;
+    let out = fs.create(tmp)?;
+    let mut enc = GzEncoder::new(out, level);
+    io::copy(&mut input, &mut enc)?;
+    let mut out = enc.finish()?;
+    out.flush()?;
+    out.sync_data()?;
+    drop(out);
+    fs.rename(tmp, gz)
+}
+
+/// What the worker and the callers share.
+struct Shared {
+    fs: Arc<dyn Filesystem>,
+    naming: ArchiveNaming,
+    retention: Option<Retention>,
+    level: Compression,
+    state: Mutex<State>,
+    /// Signalled when the worker finishes a job or exits.
+    idle: Condvar,
+    completed: AtomicU64,
+    failed: AtomicU64,
+}
+
+#[derive(Default)]
+struct State {
+    queue: VecDeque<PathBuf>,
+    /// A worker (thread, or the inline fallback) is draining the queue.
+    running: bool,
+    /// The worker is in the middle of a job (popped from `queue`, not finished).
+    busy: bool,
+    /// The first error since the last `wait_idle`.
+    first_error: Option<io::Error>,
+}
+
+impl Shared {
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // The lock is never held across I/O or user code, so poisoning can only come from a
+        // panic in trivial code; the state is still consistent.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Drains the queue, then marks the worker stopped. Runs on the worker thread (or inline
+    /// in `submit` if no thread could be started).
+    fn run(self: &Arc<Self>) {
+        // Marks the worker stopped however this function exits, a panic included, so
+        // `wait_idle` cannot wait forever and the next `submit` starts a new worker.
+        struct Stopped<'a>(&'a Shared);
+        impl Drop for Stopped<'_> {
+            fn drop(&mut self) {
+                let mut st = self.0.lock();
+                st.running = false;
+                st.busy = false;
+                drop(st);
+                self.0.idle.notify_all();
+            }
+        }
+        let _stopped = Stopped(self);
+        loop {
+            let job = {
+                let mut st = self.lock();
+                match st.queue.pop_front() {
+                    Some(job) => {
+                        st.busy = true;
+                        job
+                    }
+                    None => return,
+                }
+            };
+            let err = self.job(&job);
+            let mut st = self.lock();
+            st.busy = false;
+            if let Some(e) = err {
+                st.first_error.get_or_insert(e);
+            }
+            drop(st);
+            self.idle.notify_all();
+        }
+    }
+
+    /// Compresses one archive and applies the retention; returns the first error.
+    fn job(&self, path: &Path) -> Option<io::Error> {
+        let mut first = None;
+        match compress_file(&*self.fs, path, self.level) {
+            Ok(gz) => {
+                self.completed.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(path = %gz.display(), "log archive compressed");
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound && self.vanished(path) => {
+                // Retention (or an operator) deleted the archive while it waited in the queue:
+                // nothing left to compress, and nothing lost that was meant to be kept.
+                tracing::debug!(path = %path.display(), "log archive gone before compression");
+            }
+            Err(e) => {
+                self.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(path = %path.display(), error = %e,
+                    "cannot compress log archive; it is kept uncompressed");
+                first = Some(e);
+            }
+        }
+        if let Some(r) = &self.retention {
+            if let Err(e) = r.apply(&self.naming, &*self.fs) {
+                tracing::warn!(live = %self.naming.live_path().display(), error = %e,
+                    "log retention failed");
+                first.get_or_insert(e);
+            }
+        }
+        first
+    }
+
+    fn vanished(&self, path: &Path) -> bool {
+        matches!(self.fs.metadata(path), Err(e) if e.kind() == io::ErrorKind::NotFound)
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Makes `spawn_worker` fail on this thread, to test the inline fallback.
+    static FAIL_SPAWN: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Starts a worker thread draining `shared`'s queue.
+fn spawn_worker(shared: Arc<Shared>) -> io::Result<()> {
+    #[cfg(test)]
+    if FAIL_SPAWN.with(std::cell::Cell::get) {
+        return Err(io::Error::new(
+            io::ErrorKind::WouldBlock,
+            "thread limit (test)",
+        ));
+    }
+    std::thread::Builder::new()
+        .name("bunctl-log-gzip".into())
+        .spawn(move || shared.run())
+        .map(drop)
+}
+
+/// Compresses archives on a background thread so the writer never waits for gzip.
+///
+/// [`submit`](Self::submit) never blocks on I/O: it queues the path and starts a worker thread
+/// if none is running. The thread exits when the queue is empty, so an idle writer has no
+/// thread. After each job the worker applies the [`Retention`] (if any), so the number of
+/// archives stays bounded even while compression lags. Errors are logged with
+/// `tracing::warn!`, counted ([`failed`](Self::failed)), reported once by
+/// [`wait_idle`](Self::wait_idle), and the plain archive is left in place: it is still a valid
+/// log file, and the next [`recover`](crate::recover) offers it for compression again.
+///
+/// Dropping a `Compressor` does not wait: a running worker finishes the queued jobs in the
+/// background and exits. Call [`wait_idle`](Self::wait_idle) (or
+/// [`wait_idle_timeout`](Self::wait_idle_timeout)) at shutdown to be sure they are done.
+///
+/// ```
+/// use bunctl_core::fs::StdFs;
+/// use bunctl_log_rotation::{ArchiveNaming, Compressor, Retention};
+/// use chrono::Utc;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let naming = ArchiveNaming::new(&dir.path().join("app.log")).unwrap();
+/// let c = Compressor::new(StdFs::shared(), naming.clone(), Some(Retention::max_files(5)),
+///                         flate2::Compression::fast());
+/// let archive = naming.archive_path(Utc::now(), 1);
+/// std::fs::write(&archive, b"hello\n").unwrap();
+/// c.submit(archive.clone());
+/// c.wait_idle().unwrap();
+/// assert_eq!(c.completed(), 1);
+/// assert!(!archive.exists());
+/// ```
+pub struct Compressor {
+    shared: Arc<Shared>,
+}
+
+impl fmt::Debug for Compressor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let st = self.shared.lock();
+        f.debug_struct("Compressor")
+            .field("live", &self.shared.naming.live_path())
+            .field("retention", &self.shared.retention)
+            .field("level", &self.shared.level)
+            .field("queued", &st.queue.len())
+            .field("running", &st.running)
+            .field("completed", &self.completed())
+            .field("failed", &self.failed())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Compressor {
+    /// A compressor for the archives of `naming`'s live file, applying `retention` after each
+    /// job. No thread is started until the first [`submit`](Self::submit).
+    pub fn new(
+        fs: Arc<dyn Filesystem>,
+        naming: ArchiveNaming,
+        retention: Option<Retention>,
+        level: Compression,
+    ) -> Self {
+        Self {
+            shared: Arc::new(Shared {
+                fs,
+                naming,
+                retention,
+                level,
+                state: Mutex::new(State::default()),
+                idle: Condvar::new(),
+                completed: AtomicU64::new(0),
+                failed: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// Queues `plain_archive` for compression and returns at once.
+    pub fn submit(&self, plain_archive: PathBuf) {
+        {
+            let mut st = self.shared.lock();
+            st.queue.push_back(plain_archive);
+            if st.running {
+                return; // the running worker will take it
+            }
+            st.running = true;
+        }
+        if let Err(e) = spawn_worker(Arc::clone(&self.shared)) {
+            // No thread (resource limits): rather than lose the job or panic, compress inline,
+            // on the caller's thread. This blocks the writer for the duration, which is the
+            // lesser evil; `running` is still set, so concurrent submits just queue.
+            tracing::warn!(error = %e, "cannot start the log compression thread; compressing inline");
+            self.shared.run();
+        }
+    }
+
+    /// Blocks until every submitted job is done (used by shutdown).
+    ///
+    /// # Errors
+    /// The first error since the last call, if any (compression or retention).
+    pub fn wait_idle(&self) -> io::Result<()> {
+        let mut st = self.shared.lock();
+        while st.running || !st.queue.is_empty() {
+            st = self
+                .shared
+                .idle
+                .wait(st)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
+        match st.first_error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
+    /// Like [`wait_idle`](Self::wait_idle), but gives up after `timeout`: `Ok(true)` if idle,
+    /// `Ok(false)` if jobs are still running (a bounded shutdown may then leave them: the
+    /// plain archives stay valid logs and [`recover`](crate::recover) finds them next time).
+    ///
+    /// # Errors
+    /// The first error since the last call, if any, once idle.
+    pub fn wait_idle_timeout(&self, timeout: Duration) -> io::Result<bool> {
+        let deadline = Instant::now().checked_add(timeout);
+        let mut st = self.shared.lock();
+        while st.running || !st.queue.is_empty() {
+            let left = match deadline {
+                Some(d) => d.saturating_duration_since(Instant::now()),
+                None => Duration::MAX,
+            };
+            if left.is_zero() {
+                return Ok(false);
+            }
+            st = self
+                .shared
+                .idle
+                .wait_timeout(st, left)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+        }
+        match st.first_error.take() {
+            Some(e) => Err(e),
+            None => Ok(true),
+        }
+    }
+
+    /// Jobs queued or in progress.
+    pub fn pending(&self) -> usize {
+        let st = self.shared.lock();
+        st.queue.len() + usize::from(st.busy)
+    }
+
+    /// Files compressed so far.
+    pub fn completed(&self) -> u64 {
+        self.shared.completed.load(Ordering::Relaxed)
+    }
+
+    /// Files that could not be compressed so far (they are kept uncompressed).
+    pub fn failed(&self) -> u64 {
+        self.shared.failed.load(Ordering::Relaxed)
+    }
+
+    /// The naming of the archives this compressor handles.
+    pub fn naming(&self) -> &ArchiveNaming {
+        &self.shared.naming
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bunctl_core::fs::{FileMeta, StdFs, WriteFile};
+    use chrono::{TimeZone, Utc};
+    use std::io::Read;
+    use std::sync::mpsc;
+
+    fn setup() -> (tempfile::TempDir, ArchiveNaming, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let naming = ArchiveNaming::new(&dir.path().join("app.log")).unwrap();
+        let t = Utc.with_ymd_and_hms(2026, 11, 25, 16, 0, 0).unwrap();
+        let p = naming.archive_path(t, 1);
+        std::fs::write(&p, b"hello\n").unwrap();
+        (dir, naming, p)
+    }
+
+    #[test]
+    fn falls_back_to_inline_when_no_thread_can_start() {
+        let (_dir, naming, p) = setup();
+        let c = Compressor::new(StdFs::shared(), naming, None, Compression::fast());
+        FAIL_SPAWN.with(|f| f.set(true));
+        c.submit(p.clone());
+        FAIL_SPAWN.with(|f| f.set(false));
+        // done by the time submit returned
+        assert_eq!(c.completed(), 1);
+        assert_eq!(c.pending(), 0);
+        assert!(!p.exists());
+        c.wait_idle().unwrap();
+    }
+
+    /// StdFs whose `create` waits for a signal: a compression stuck in I/O.
+    struct Gate(Mutex<mpsc::Receiver<()>>);
+
+    impl Filesystem for Gate {
+        fn open_append(&self, p: &Path) -> io::Result<Box<dyn WriteFile>> {
+            StdFs.open_append(p)
+        }
+        fn create(&self, p: &Path) -> io::Result<Box<dyn WriteFile>> {
+            let _ = self.0.lock().unwrap().recv();
+            StdFs.create(p)
+        }
+        fn open_read(&self, p: &Path) -> io::Result<Box<dyn Read + Send>> {
+            StdFs.open_read(p)
+        }
+        fn last_byte(&self, p: &Path) -> io::Result<Option<u8>> {
+            StdFs.last_byte(p)
+        }
+        fn rename(&self, a: &Path, b: &Path) -> io::Result<()> {
+            StdFs.rename(a, b)
+        }
+        fn remove_file(&self, p: &Path) -> io::Result<()> {
+            StdFs.remove_file(p)
+        }
+        fn sync_dir(&self, d: &Path) -> io::Result<()> {
+            StdFs.sync_dir(d)
+        }
+        fn metadata(&self, p: &Path) -> io::Result<FileMeta> {
+            StdFs.metadata(p)
+        }
+        fn read_dir(&self, d: &Path) -> io::Result<Vec<String>> {
+            StdFs.read_dir(d)
+        }
+        fn create_dir_all(&self, d: &Path) -> io::Result<()> {
+            StdFs.create_dir_all(d)
+        }
+    }
+
+    #[test]
+    fn submit_does_not_wait_for_io_and_wait_idle_timeout_gives_up() {
+        let (_dir, naming, p) = setup();
+        let (open, gate) = mpsc::channel();
+        let c = Compressor::new(
+            Arc::new(Gate(Mutex::new(gate))),
+            naming.clone(),
+            None,
+            Compression::fast(),
+        );
+        let t = Instant::now();
+        c.submit(p.clone());
+        let p2 = with_suffix(&p, ".second");
+        c.submit(p2.clone()); // queued behind the stuck job
+        assert!(t.elapsed() < Duration::from_secs(2));
+        assert!(!c.wait_idle_timeout(Duration::from_millis(50)).unwrap());
+        assert_eq!(c.pending(), 2);
+        assert!(format!("{c:?}").contains("running: true"));
+        open.send(()).unwrap();
+        open.send(()).unwrap();
+        // the second job's source does not exist: skipped as vanished, not a failure
+        assert!(c.wait_idle_timeout(Duration::from_secs(30)).unwrap());
+        assert_eq!((c.completed(), c.failed()), (1, 0));
+        assert_eq!(c.naming(), &naming);
+        assert!(!p.exists());
+    }
+}

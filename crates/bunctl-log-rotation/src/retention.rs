@@ -1,0 +1,383 @@
+//! Which archives to delete, and the cleanup after a crash.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use bunctl_core::fs::Filesystem;
+
+use crate::naming::ArchiveNaming;
+
+/// How many rotated archives of a live file to keep.
+///
+/// ```
+/// use bunctl_log_rotation::Retention;
+///
+/// let keep_ten = Retention { max_files: 10, max_total_bytes: None };
+/// let keep_1_gib = Retention { max_files: usize::MAX, max_total_bytes: Some(1 << 30) };
+/// # let _ = (keep_ten, keep_1_gib);
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Retention {
+    /// The most archives kept (the live file does not count).
+    pub max_files: usize,
+    /// The most bytes the kept archives may take together, if set.
+    pub max_total_bytes: Option<u64>,
+}
+
+/// Removes `path`; `Ok(false)` if it was already gone.
+fn remove_if_exists(fs: &dyn Filesystem, path: &Path) -> io::Result<bool> {
+    match fs.remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+impl Retention {
+    /// Keeps at most `max_files` archives and no size limit.
+    pub fn max_files(max_files: usize) -> Self {
+        Self {
+            max_files,
+            max_total_bytes: None,
+        }
+    }
+
+    /// Deletes the oldest archives (all forms of that seq: the `.gz` and a plain leftover)
+    /// until at most `max_files` remain and, if set, their total size is at most
+    /// `max_total_bytes` (the newest archive is kept even if alone it is larger). Returns the
+    /// deleted paths.
+    ///
+    /// The size of an archive is that of all its files on disk (`.gz` plus a plain leftover).
+    /// A file that vanished meanwhile (`NotFound`) is not an error: it is neither counted nor
+    /// reported as deleted. `.gz.tmp` files are left to [`recover`], as one may belong to a
+    /// compression in progress.
+    ///
+    /// # Errors
+    /// Listing the directory fails, or removing or measuring a file fails with another error
+    /// than `NotFound`. Deletion goes on past such a file, so that one undeletable archive does
+    /// not stop retention; the first error is returned at the end.
+    pub fn apply(&self, naming: &ArchiveNaming, fs: &dyn Filesystem) -> io::Result<Vec<PathBuf>> {
+        let scan = naming.scan(fs)?;
+        let mut first_err: Option<io::Error> = None;
+
+        // (files of the archive, its size), oldest first; vanished files are left out.
+        let mut archives: Vec<(Vec<PathBuf>, u64)> = Vec::with_capacity(scan.archives.len());
+        for a in scan.archives {
+            let mut files = Vec::with_capacity(2);
+            let mut size = 0u64;
+            for p in std::iter::once(a.path).chain(a.plain_leftover) {
+                match fs.metadata(&p) {
+                    Ok(m) => {
+                        size = size.saturating_add(m.len);
+                        files.push(p);
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        // Unknown size: keep the file in the count, but its size unknown (0)
+                        // errs on the side of keeping data.
+                        tracing::warn!(path = %p.display(), error = %e, "log retention: cannot measure archive");
+                        first_err.get_or_insert(e);
+                        files.push(p);
+                    }
+                }
+            }
+            if !files.is_empty() {
+                archives.push((files, size));
+            }
+        }
+
+        let mut remaining = archives.len();
+        let mut total: u64 = archives
+            .iter()
+            .map(|(_, s)| *s)
+            .fold(0, u64::saturating_add);
+        let mut deleted = Vec::new();
+        for (files, size) in archives {
+            let over_count = remaining > self.max_files;
+            let over_bytes = remaining > 1 && self.max_total_bytes.is_some_and(|max| total > max);
+            if !over_count && !over_bytes {
+                break;
+            }
+            for p in files {
+                match remove_if_exists(fs, &p) {
+                    Ok(true) => deleted.push(p),
+                    Ok(false) => {}
+                    Err(e) => {
+                        tracing::warn!(path = %p.display(), error = %e, "log retention: cannot delete archive");
+                        first_err.get_or_insert(e);
+                    }
+                }
+            }
+            remaining -= 1;
+            total = total.saturating_sub(size);
+        }
+        match first_err {
+            Some(e) => Err(e),
+            None => Ok(deleted),
+        }
+    }
+}
+
+/// Crash recovery, called once when a writer opens its live file.
+///
+/// Removes `.gz.tmp` leftovers (a compression that did not reach its commit point), removes a
+/// plain archive whose `.gz` also exists (the rename to `.gz` is the commit point, so a
+/// complete `.gz` wins), and returns the plain archives that still need compression, oldest
+/// first. Files that vanished meanwhile are not an error.
+///
+/// Call it before any [`Compressor`](crate::Compressor) for this live file runs: a `.gz.tmp`
+/// being written at that moment would be removed under it.
+///
+/// # Errors
+/// Listing the directory or removing a file fails (other than `NotFound`).
+pub fn recover(naming: &ArchiveNaming, fs: &dyn Filesystem) -> io::Result<Vec<PathBuf>> {
+    let scan = naming.scan(fs)?;
+    for tmp in &scan.temp_files {
+        if remove_if_exists(fs, tmp)? {
+            tracing::info!(path = %tmp.display(), "log recovery: removed unfinished compression");
+        }
+    }
+    let mut pending = Vec::new();
+    for a in scan.archives {
+        if let Some(plain) = &a.plain_leftover {
+            if remove_if_exists(fs, plain)? {
+                tracing::info!(path = %plain.display(), "log recovery: removed plain archive already compressed");
+            }
+        }
+        if !a.compressed {
+            pending.push(a.path);
+        }
+    }
+    Ok(pending)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::naming::with_suffix;
+    use bunctl_core::fs::{FileMeta, StdFs, WriteFile};
+    use chrono::{TimeZone, Utc};
+    use std::io::Read;
+    use std::sync::Mutex;
+
+    fn setup() -> (tempfile::TempDir, ArchiveNaming) {
+        let dir = tempfile::tempdir().unwrap();
+        let n = ArchiveNaming::new(&dir.path().join("app.log")).unwrap();
+        (dir, n)
+    }
+
+    fn make(n: &ArchiveNaming, seq: u64, suffix: &str, len: usize) -> PathBuf {
+        let t = Utc.with_ymd_and_hms(2026, 11, 25, 0, 0, 0).unwrap();
+        let p = with_suffix(&n.archive_path(t, seq), suffix);
+        std::fs::write(&p, vec![b'x'; len]).unwrap();
+        p
+    }
+
+    fn seqs(n: &ArchiveNaming) -> Vec<u64> {
+        n.scan(&StdFs)
+            .unwrap()
+            .archives
+            .iter()
+            .map(|a| a.seq)
+            .collect()
+    }
+
+    #[test]
+    fn by_count() {
+        let (dir, n) = setup();
+        std::fs::write(dir.path().join("app.log"), b"live").unwrap();
+        std::fs::write(
+            dir.path().join("app2.20261125T000000Z-000001.log"),
+            b"other",
+        )
+        .unwrap();
+        let p1 = make(&n, 1, ".gz", 10);
+        let p2 = make(&n, 2, "", 10);
+        let p2gz = make(&n, 2, ".gz", 10);
+        for s in 3..=5 {
+            make(&n, s, "", 10);
+        }
+        let r = Retention::max_files(3);
+        let mut deleted = r.apply(&n, &StdFs).unwrap();
+        deleted.sort();
+        let mut want = vec![p1, p2, p2gz];
+        want.sort();
+        assert_eq!(deleted, want);
+        assert_eq!(seqs(&n), vec![3, 4, 5]);
+        // idempotent
+        assert!(r.apply(&n, &StdFs).unwrap().is_empty());
+        // others untouched
+        assert!(dir.path().join("app.log").exists());
+        assert!(dir.path().join("app2.20261125T000000Z-000001.log").exists());
+        // zero keeps nothing
+        assert_eq!(Retention::max_files(0).apply(&n, &StdFs).unwrap().len(), 3);
+        assert!(seqs(&n).is_empty());
+    }
+
+    #[test]
+    fn by_total_bytes() {
+        let (_dir, n) = setup();
+        for (s, len) in [(1, 100), (2, 100), (3, 50), (4, 60)] {
+            make(&n, s, ".gz", len);
+        }
+        let r = Retention {
+            max_files: 10,
+            max_total_bytes: Some(120),
+        };
+        let deleted = r.apply(&n, &StdFs).unwrap();
+        assert_eq!(deleted.len(), 2);
+        assert_eq!(seqs(&n), vec![3, 4]);
+
+        // the newest is kept even if alone it is too big
+        make(&n, 5, "", 1000);
+        r.apply(&n, &StdFs).unwrap();
+        assert_eq!(seqs(&n), vec![5]);
+        // exactly at the limit is fine
+        let r = Retention {
+            max_files: 10,
+            max_total_bytes: Some(1000),
+        };
+        assert!(r.apply(&n, &StdFs).unwrap().is_empty());
+    }
+
+    #[test]
+    fn empty_dir_and_missing_dir() {
+        let (dir, n) = setup();
+        assert!(Retention::max_files(0)
+            .apply(&n, &StdFs)
+            .unwrap()
+            .is_empty());
+        let missing = ArchiveNaming::new(&dir.path().join("x/app.log")).unwrap();
+        assert!(Retention::max_files(0)
+            .apply(&missing, &StdFs)
+            .unwrap()
+            .is_empty());
+    }
+
+    /// Lets "someone else" delete chosen files at awkward moments, or fails removals.
+    #[derive(Default)]
+    struct Racy {
+        /// Deleted by someone else just before our own remove_file of it.
+        vanish_before_remove: Mutex<Vec<PathBuf>>,
+        /// Deleted by someone else right after the directory was listed.
+        vanish_after_list: Option<PathBuf>,
+        deny_remove: Option<PathBuf>,
+    }
+
+    impl Filesystem for Racy {
+        fn open_append(&self, p: &Path) -> io::Result<Box<dyn WriteFile>> {
+            StdFs.open_append(p)
+        }
+        fn create(&self, p: &Path) -> io::Result<Box<dyn WriteFile>> {
+            StdFs.create(p)
+        }
+        fn open_read(&self, p: &Path) -> io::Result<Box<dyn Read + Send>> {
+            StdFs.open_read(p)
+        }
+        fn last_byte(&self, p: &Path) -> io::Result<Option<u8>> {
+            StdFs.last_byte(p)
+        }
+        fn rename(&self, a: &Path, b: &Path) -> io::Result<()> {
+            StdFs.rename(a, b)
+        }
+        fn remove_file(&self, p: &Path) -> io::Result<()> {
+            if self.deny_remove.as_deref() == Some(p) {
+                return Err(io::Error::from(io::ErrorKind::PermissionDenied));
+            }
+            let mut v = self.vanish_before_remove.lock().unwrap();
+            if let Some(i) = v.iter().position(|x| x == p) {
+                v.remove(i);
+                std::fs::remove_file(p)?;
+            }
+            StdFs.remove_file(p)
+        }
+        fn sync_dir(&self, d: &Path) -> io::Result<()> {
+            StdFs.sync_dir(d)
+        }
+        fn metadata(&self, p: &Path) -> io::Result<FileMeta> {
+            StdFs.metadata(p)
+        }
+        fn read_dir(&self, d: &Path) -> io::Result<Vec<String>> {
+            let names = StdFs.read_dir(d)?;
+            if let Some(p) = &self.vanish_after_list {
+                let _ = std::fs::remove_file(p);
+            }
+            Ok(names)
+        }
+        fn create_dir_all(&self, d: &Path) -> io::Result<()> {
+            StdFs.create_dir_all(d)
+        }
+    }
+
+    #[test]
+    fn not_found_is_tolerated() {
+        let (_dir, n) = setup();
+        let p1 = make(&n, 1, ".gz", 10);
+        let p2 = make(&n, 2, ".gz", 10);
+        make(&n, 3, ".gz", 10);
+        // p1 is removed by someone else just before retention removes it
+        let fs = Racy {
+            vanish_before_remove: Mutex::new(vec![p1.clone()]),
+            ..Racy::default()
+        };
+        let deleted = Retention::max_files(1).apply(&n, &fs).unwrap();
+        assert_eq!(deleted, vec![p2]);
+        assert_eq!(seqs(&n), vec![3]);
+        assert!(!p1.exists());
+
+        // seq 3 vanishes between listing and measuring: it no longer counts, so the two
+        // archives left (3 gone, 4, 5) fit in max_files 2 and nothing is deleted
+        let p3 = n.scan(&StdFs).unwrap().archives[0].path.clone();
+        make(&n, 4, ".gz", 10);
+        make(&n, 5, ".gz", 10);
+        let fs = Racy {
+            vanish_after_list: Some(p3),
+            ..Racy::default()
+        };
+        let deleted = Retention::max_files(2).apply(&n, &fs).unwrap();
+        assert!(deleted.is_empty(), "{deleted:?}");
+        assert_eq!(seqs(&n), vec![4, 5]);
+    }
+
+    #[test]
+    fn an_undeletable_archive_does_not_stop_retention() {
+        let (_dir, n) = setup();
+        let p1 = make(&n, 1, ".gz", 10);
+        let p2 = make(&n, 2, ".gz", 10);
+        make(&n, 3, ".gz", 10);
+        let fs = Racy {
+            deny_remove: Some(p1.clone()),
+            ..Racy::default()
+        };
+        let e = Retention::max_files(1).apply(&n, &fs).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
+        assert!(p1.exists());
+        assert!(!p2.exists());
+        assert_eq!(seqs(&n), vec![1, 3]);
+    }
+
+    #[test]
+    fn recover_cleans_up() {
+        let (dir, n) = setup();
+        std::fs::write(dir.path().join("app.log"), b"live").unwrap();
+        let other_tmp = dir.path().join("app2.20261125T000000Z-000001.log.gz.tmp");
+        std::fs::write(&other_tmp, b"x").unwrap();
+        let gz1 = make(&n, 1, ".gz", 5);
+        let plain1 = make(&n, 1, "", 50); // compressed, but the plain was not removed yet
+        let plain2 = make(&n, 2, "", 50);
+        let tmp2 = make(&n, 2, ".gz.tmp", 3); // interrupted compression
+        let plain3 = make(&n, 3, "", 50);
+        let pending = recover(&n, &StdFs).unwrap();
+        assert_eq!(pending, vec![plain2.clone(), plain3.clone()]);
+        assert!(gz1.exists());
+        assert!(!plain1.exists());
+        assert!(!tmp2.exists());
+        assert!(plain2.exists() && plain3.exists());
+        assert!(other_tmp.exists(), "another app's temp file is not ours");
+        let scan = n.scan(&StdFs).unwrap();
+        assert!(scan.temp_files.is_empty());
+        assert!(scan.archives.iter().all(|a| a.plain_leftover.is_none()));
+        // nothing left to do the second time
+        assert_eq!(recover(&n, &StdFs).unwrap(), vec![plain2, plain3]);
+    }
+}

@@ -1,0 +1,353 @@
+//! compress_file and Compressor against real files, with injected errors.
+
+use std::io::{self, Read};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bunctl_core::fs::{FileMeta, Filesystem, StdFs, WriteFile};
+use bunctl_log_rotation::{compress_file, recover, ArchiveNaming, Compressor, Retention};
+use chrono::{TimeZone, Utc};
+use flate2::read::GzDecoder;
+use flate2::Compression;
+
+/// StdFs, except that `rename` fails with ENOSPC while `fail_rename` is set.
+#[derive(Default)]
+struct FailRename {
+    fail_rename: AtomicBool,
+}
+
+impl FailRename {
+    fn failing() -> Self {
+        Self {
+            fail_rename: AtomicBool::new(true),
+        }
+    }
+}
+
+impl Filesystem for FailRename {
+    fn open_append(&self, p: &Path) -> io::Result<Box<dyn WriteFile>> {
+        StdFs.open_append(p)
+    }
+    fn create(&self, p: &Path) -> io::Result<Box<dyn WriteFile>> {
+        StdFs.create(p)
+    }
+    fn open_read(&self, p: &Path) -> io::Result<Box<dyn Read + Send>> {
+        StdFs.open_read(p)
+    }
+    fn last_byte(&self, p: &Path) -> io::Result<Option<u8>> {
+        StdFs.last_byte(p)
+    }
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        if self.fail_rename.load(Ordering::SeqCst) {
+            return Err(io::Error::from(io::ErrorKind::StorageFull));
+        }
+        StdFs.rename(from, to)
+    }
+    fn remove_file(&self, p: &Path) -> io::Result<()> {
+        StdFs.remove_file(p)
+    }
+    fn sync_dir(&self, d: &Path) -> io::Result<()> {
+        StdFs.sync_dir(d)
+    }
+    fn metadata(&self, p: &Path) -> io::Result<FileMeta> {
+        StdFs.metadata(p)
+    }
+    fn read_dir(&self, d: &Path) -> io::Result<Vec<String>> {
+        StdFs.read_dir(d)
+    }
+    fn create_dir_all(&self, d: &Path) -> io::Result<()> {
+        StdFs.create_dir_all(d)
+    }
+}
+
+fn gunzip(p: &Path) -> Vec<u8> {
+    let mut out = Vec::new();
+    GzDecoder::new(std::fs::File::open(p).unwrap())
+        .read_to_end(&mut out)
+        .unwrap();
+    out
+}
+
+/// Log-like content with some binary bytes, `lines` lines long.
+fn content(lines: usize) -> Vec<u8> {
+    let mut v = Vec::new();
+    for i in 0..lines {
+        v.extend_from_slice(format!("[INFO] line {i} \u{e9}").as_bytes());
+        v.extend_from_slice(b"\r\x00\xff\n");
+    }
+    v
+}
+
+fn dir_names(d: &Path) -> Vec<String> {
+    let mut v = StdFs.read_dir(d).unwrap();
+    v.sort();
+    v
+}
+
+fn archive(naming: &ArchiveNaming, seq: u64, body: &[u8]) -> PathBuf {
+    let t = Utc.with_ymd_and_hms(2026, 11, 25, 16, 0, 0).unwrap();
+    let p = naming.archive_path(t + chrono::TimeDelta::seconds(seq as i64), seq);
+    std::fs::write(&p, body).unwrap();
+    p
+}
+
+#[test]
+fn compress_file_round_trips_and_removes_the_original() {
+    let dir = tempfile::tempdir().unwrap();
+    let naming = ArchiveNaming::new(&dir.path().join("app.log")).unwrap();
+    for (seq, body) in [(1, content(5000)), (2, Vec::new())] {
+        let p = archive(&naming, seq, &body);
+        let gz = compress_file(&StdFs, &p, Compression::default()).unwrap();
+        assert_eq!(gz, PathBuf::from(format!("{}.gz", p.display())));
+        assert!(!p.exists());
+        assert_eq!(gunzip(&gz), body);
+    }
+    assert_eq!(dir_names(dir.path()).len(), 2);
+    assert!(dir_names(dir.path()).iter().all(|n| n.ends_with(".log.gz")));
+}
+
+#[test]
+fn compress_file_error_leaves_original_and_no_temp() {
+    let dir = tempfile::tempdir().unwrap();
+    let naming = ArchiveNaming::new(&dir.path().join("app.log")).unwrap();
+    let body = content(100);
+    let p = archive(&naming, 1, &body);
+    let before = dir_names(dir.path());
+    let e = compress_file(&FailRename::failing(), &p, Compression::fast()).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::StorageFull);
+    assert_eq!(std::fs::read(&p).unwrap(), body);
+    assert_eq!(dir_names(dir.path()), before, "no .gz and no .gz.tmp left");
+
+    // a missing source is an error too, and leaves nothing behind
+    let missing = dir.path().join("app.20261125T160000Z-000009.log");
+    let e = compress_file(&StdFs, &missing, Compression::fast()).unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::NotFound);
+    assert_eq!(dir_names(dir.path()), before);
+}
+
+#[test]
+fn compressor_compresses_everything_and_applies_retention() {
+    let dir = tempfile::tempdir().unwrap();
+    let naming = ArchiveNaming::new(&dir.path().join("app.log")).unwrap();
+    std::fs::write(naming.live_path(), b"live\n").unwrap();
+    let c = Compressor::new(
+        StdFs::shared(),
+        naming.clone(),
+        Some(Retention::max_files(3)),
+        Compression::fast(),
+    );
+    assert_eq!(c.pending(), 0);
+    c.wait_idle().unwrap(); // idle before any job
+    let mut bodies = Vec::new();
+    for seq in 1..=6u64 {
+        let body = content(200 * seq as usize);
+        c.submit(archive(&naming, seq, &body));
+        bodies.push(body);
+    }
+    c.wait_idle().unwrap();
+    assert_eq!(c.pending(), 0);
+    assert_eq!(c.failed(), 0);
+    // retention may have deleted queued plain archives before their turn: those are skipped,
+    // not failures
+    assert!(
+        c.completed() >= 3 && c.completed() <= 6,
+        "{}",
+        c.completed()
+    );
+    let scan = naming.scan(&StdFs).unwrap();
+    assert_eq!(
+        scan.archives.iter().map(|a| a.seq).collect::<Vec<_>>(),
+        vec![4, 5, 6]
+    );
+    for a in &scan.archives {
+        assert!(a.compressed, "{a:?}");
+        assert_eq!(a.plain_leftover, None);
+        assert_eq!(gunzip(&a.path), bodies[a.seq as usize - 1]);
+    }
+    assert!(scan.temp_files.is_empty());
+    assert_eq!(std::fs::read(naming.live_path()).unwrap(), b"live\n");
+    assert!(format!("{c:?}").contains("Compressor"));
+
+    // the worker exited when the queue emptied; a later submit starts a new one
+    c.submit(archive(&naming, 7, b"seven\n"));
+    c.wait_idle().unwrap();
+    let seqs: Vec<u64> = naming
+        .scan(&StdFs)
+        .unwrap()
+        .archives
+        .iter()
+        .map(|a| a.seq)
+        .collect();
+    assert_eq!(seqs, vec![5, 6, 7]);
+}
+
+#[test]
+fn compressor_without_retention_keeps_all() {
+    let dir = tempfile::tempdir().unwrap();
+    let naming = ArchiveNaming::new(&dir.path().join("app")).unwrap();
+    let c = Compressor::new(StdFs::shared(), naming.clone(), None, Compression::best());
+    for seq in 1..=20u64 {
+        c.submit(archive(&naming, seq, format!("{seq}\n").as_bytes()));
+    }
+    assert!(c.wait_idle_timeout(Duration::from_secs(30)).unwrap());
+    assert_eq!(c.completed(), 20);
+    let scan = naming.scan(&StdFs).unwrap();
+    assert_eq!(scan.archives.len(), 20);
+    assert!(scan.archives.iter().all(|a| a.compressed));
+}
+
+#[test]
+fn compressor_errors_are_counted_reported_once_and_keep_the_plain_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let naming = ArchiveNaming::new(&dir.path().join("app.log")).unwrap();
+    let fs = Arc::new(FailRename::failing());
+    let c = Compressor::new(
+        fs.clone(),
+        naming.clone(),
+        Some(Retention::max_files(10)),
+        Compression::fast(),
+    );
+    let p1 = archive(&naming, 1, b"one\n");
+    let p2 = archive(&naming, 2, b"two\n");
+    c.submit(p1.clone());
+    c.submit(p2.clone());
+    let e = c.wait_idle().unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::StorageFull);
+    assert_eq!(c.failed(), 2);
+    assert_eq!(c.completed(), 0);
+    assert_eq!(std::fs::read(&p1).unwrap(), b"one\n");
+    assert_eq!(std::fs::read(&p2).unwrap(), b"two\n");
+    let scan = naming.scan(&StdFs).unwrap();
+    assert!(scan.temp_files.is_empty());
+    assert!(scan.archives.iter().all(|a| !a.compressed));
+    // reported once
+    c.wait_idle().unwrap();
+
+    // the disk recovers: recover() offers the plain archives again
+    fs.fail_rename.store(false, Ordering::SeqCst);
+    let pending = recover(&naming, &*fs).unwrap();
+    assert_eq!(pending, vec![p1, p2]);
+    for p in pending {
+        c.submit(p);
+    }
+    c.wait_idle().unwrap();
+    assert_eq!(c.completed(), 2);
+    assert!(naming
+        .scan(&StdFs)
+        .unwrap()
+        .archives
+        .iter()
+        .all(|a| a.compressed));
+}
+
+#[test]
+fn retention_error_is_reported() {
+    /// read_dir fails: compression works, retention cannot list the directory.
+    struct NoList;
+    impl Filesystem for NoList {
+        fn open_append(&self, p: &Path) -> io::Result<Box<dyn WriteFile>> {
+            StdFs.open_append(p)
+        }
+        fn create(&self, p: &Path) -> io::Result<Box<dyn WriteFile>> {
+            StdFs.create(p)
+        }
+        fn open_read(&self, p: &Path) -> io::Result<Box<dyn Read + Send>> {
+            StdFs.open_read(p)
+        }
+        fn last_byte(&self, p: &Path) -> io::Result<Option<u8>> {
+            StdFs.last_byte(p)
+        }
+        fn rename(&self, a: &Path, b: &Path) -> io::Result<()> {
+            StdFs.rename(a, b)
+        }
+        fn remove_file(&self, p: &Path) -> io::Result<()> {
+            StdFs.remove_file(p)
+        }
+        fn sync_dir(&self, d: &Path) -> io::Result<()> {
+            StdFs.sync_dir(d)
+        }
+        fn metadata(&self, p: &Path) -> io::Result<FileMeta> {
+            StdFs.metadata(p)
+        }
+        fn read_dir(&self, _d: &Path) -> io::Result<Vec<String>> {
+            Err(io::Error::from(io::ErrorKind::PermissionDenied))
+        }
+        fn create_dir_all(&self, d: &Path) -> io::Result<()> {
+            StdFs.create_dir_all(d)
+        }
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let naming = ArchiveNaming::new(&dir.path().join("app.log")).unwrap();
+    let c = Compressor::new(
+        Arc::new(NoList),
+        naming.clone(),
+        Some(Retention::max_files(0)),
+        Compression::fast(),
+    );
+    let p = archive(&naming, 1, b"x\n");
+    c.submit(p.clone());
+    let e = c.wait_idle().unwrap_err();
+    assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
+    assert_eq!(c.completed(), 1);
+    assert_eq!(c.failed(), 0);
+    assert!(PathBuf::from(format!("{}.gz", p.display())).exists());
+}
+
+#[test]
+fn many_threads_submit_concurrently() {
+    let dir = tempfile::tempdir().unwrap();
+    let naming = ArchiveNaming::new(&dir.path().join("app.log")).unwrap();
+    let c = Arc::new(Compressor::new(
+        StdFs::shared(),
+        naming.clone(),
+        None,
+        Compression::fast(),
+    ));
+    let handles: Vec<_> = (0..4u64)
+        .map(|t| {
+            let c = Arc::clone(&c);
+            let naming = naming.clone();
+            std::thread::spawn(move || {
+                for i in 0..10u64 {
+                    let seq = t * 100 + i + 1;
+                    c.submit(archive(&naming, seq, format!("{seq}\n").as_bytes()));
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    c.wait_idle().unwrap();
+    assert_eq!(c.completed(), 40);
+    let scan = naming.scan(&StdFs).unwrap();
+    assert_eq!(scan.archives.len(), 40);
+    assert!(scan.archives.iter().all(|a| a.compressed));
+}
+
+#[test]
+fn drop_does_not_block_and_the_worker_finishes() {
+    let dir = tempfile::tempdir().unwrap();
+    let naming = ArchiveNaming::new(&dir.path().join("app.log")).unwrap();
+    let paths: Vec<PathBuf> = (1..=5)
+        .map(|s| archive(&naming, s, &content(2000)))
+        .collect();
+    let c = Compressor::new(StdFs::shared(), naming.clone(), None, Compression::best());
+    for p in &paths {
+        c.submit(p.clone());
+    }
+    let t = Instant::now();
+    drop(c);
+    assert!(t.elapsed() < Duration::from_secs(5));
+    // the detached worker completes the queue
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while paths.iter().any(|p| p.exists()) {
+        assert!(Instant::now() < deadline, "worker did not finish");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let scan = naming.scan(&StdFs).unwrap();
+    assert_eq!(scan.archives.len(), 5);
+    assert!(scan.archives.iter().all(|a| a.compressed));
+}

@@ -1,0 +1,468 @@
+//! [`AsyncLogWriter`]: the handle producers write to, and the task that writes the file.
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use bunctl_core::fs::{parent_dir, Filesystem, StdFs};
+use bunctl_log_buffer::Lines;
+use bunctl_log_channel::{
+    channel, Batch, ChannelConfig, Receiver, Sender, TrySendError, DROP_MARKER_PREFIX,
+    DROP_MARKER_SUFFIX,
+};
+use bunctl_log_metrics::{LogMetrics, MetricsSnapshot};
+use bunctl_log_rotation::{Clock, SystemClock};
+use bunctl_log_sink::{
+    list_log_files, MeteredSink, RetryingSink, RotatingSink, RotatingSinkConfig, Sink,
+};
+use tokio::task::JoinHandle;
+
+use crate::{Error, LogWriterConfig, Result};
+
+/// Writes lines to one log file, rotating, compressing and expiring it, without ever making
+/// the caller wait for I/O.
+///
+/// Producers append whole lines to a shared buffer; one background task takes the buffer in
+/// batches and writes each with one `write(2)` through the sink stack
+/// `MeteredSink(RetryingSink(RotatingSink(FileSink)))`, on tokio's blocking pool so file I/O
+/// never stalls the async runtime. Three ways to write, so callers choose between never
+/// blocking and never losing:
+///
+/// | method | when the buffer is full |
+/// |---|---|
+/// | [`write_line`](Self::write_line) | drops the line, counts it, marks the gap in the file |
+/// | [`try_write_line`](Self::try_write_line) | returns [`Error::Full`] |
+/// | [`write_line_async`](Self::write_line_async) | waits for room: lossless |
+///
+/// Must be created inside a tokio runtime with the time driver enabled.
+pub struct AsyncLogWriter {
+    tx: Sender,
+    path: PathBuf,
+    fs: Arc<dyn Filesystem>,
+    metrics: Arc<LogMetrics>,
+    shared: Arc<TaskShared>,
+    task: tokio::sync::Mutex<Option<JoinHandle<io::Result<()>>>>,
+    shutdown_timeout: std::time::Duration,
+}
+
+/// What the writer task shares with the handle.
+#[derive(Default)]
+struct TaskShared {
+    /// Lines of the batch being written, for the shutdown-timeout report.
+    in_flight: AtomicU64,
+    /// The last write error, for flush's report.
+    last_error: std::sync::Mutex<Option<String>>,
+}
+
+impl std::fmt::Debug for AsyncLogWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsyncLogWriter")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl AsyncLogWriter {
+    /// Opens the writer: creates the file's directory if missing, opens the live file for
+    /// appending (recovering from a crash: see [`RotatingSink::open`]) and starts the writer
+    /// task. Errors such as a directory without permission are reported here, with the path.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`] or [`Error::Io`] naming the directory or file.
+    pub async fn new(config: LogWriterConfig) -> Result<Self> {
+        Self::open_with(config, StdFs::shared(), Arc::new(SystemClock)).await
+    }
+
+    /// [`AsyncLogWriter::new`] with another filesystem and clock (for tests, error injection
+    /// and simulated time).
+    ///
+    /// # Errors
+    /// As [`AsyncLogWriter::new`].
+    pub async fn open_with(
+        config: LogWriterConfig,
+        fs: Arc<dyn Filesystem>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
+        config.validate()?;
+        let metrics = Arc::new(LogMetrics::new());
+        let sink = {
+            let fs = fs.clone();
+            let metrics = metrics.clone();
+            let sink_config = config.clone();
+            tokio::task::spawn_blocking(move || open_sink(&sink_config, fs, clock, metrics))
+                .await
+                .map_err(|e| Error::Io {
+                    action: "open log file",
+                    path: config.path.clone(),
+                    source: io::Error::other(e.to_string()),
+                })??
+        };
+        let (tx, rx) = channel(ChannelConfig {
+            max_lines: config.max_concurrent_writes,
+            max_bytes: config.max_buffered_bytes,
+            batch_bytes: config.buffer_size,
+            flush_interval: config.flush_interval,
+            max_line_len: config.max_line_len,
+        });
+        let shared = Arc::new(TaskShared::default());
+        let task = WriterTask {
+            rx,
+            sink: Some(sink),
+            metrics: metrics.clone(),
+            shared: shared.clone(),
+            lost_since_marker: 0,
+            mid_line: false,
+        };
+        let handle = tokio::spawn(task.run());
+        Ok(Self {
+            tx,
+            path: config.path,
+            fs,
+            metrics,
+            shared,
+            task: tokio::sync::Mutex::new(Some(handle)),
+            shutdown_timeout: config.shutdown_timeout,
+        })
+    }
+
+    /// Writes one line (a `\n` is added; a trailing one is not doubled). Never blocks: when
+    /// the buffer is full the line is dropped and counted (`dropped_messages`,
+    /// `buffer_overflows`), and the file gets a marker line with the count at the gap.
+    ///
+    /// # Errors
+    /// [`Error::Closed`] once the writer is shut down; nothing else.
+    pub fn write_line(&self, line: impl AsRef<[u8]>) -> Result<()> {
+        self.tx
+            .send_or_drop(line.as_ref())
+            .map_err(|_| Error::Closed)
+    }
+
+    /// Writes one line if there is room now. Never blocks.
+    ///
+    /// # Errors
+    /// [`Error::Full`] if the buffer is full (counted in `buffer_overflows`; the line was not
+    /// taken), [`Error::TooLarge`] if it never fits at once, [`Error::Closed`].
+    pub fn try_write_line(&self, line: impl AsRef<[u8]>) -> Result<()> {
+        self.tx.try_send(line.as_ref()).map_err(|e| match e {
+            TrySendError::Full => Error::Full,
+            TrySendError::Closed => Error::Closed,
+            TrySendError::TooLarge { bytes, lines } => Error::TooLarge { bytes, lines },
+        })
+    }
+
+    /// Writes one line, waiting for room: lossless. A line larger than the whole buffer is
+    /// written in marked pieces.
+    ///
+    /// # Errors
+    /// [`Error::Closed`] if the writer is shut down before the line is taken.
+    pub async fn write_line_async(&self, line: impl AsRef<[u8]>) -> Result<()> {
+        self.tx.send(line.as_ref()).await.map_err(|_| Error::Closed)
+    }
+
+    /// [`write_line_async`](Self::write_line_async) for plain threads: blocks the calling
+    /// thread until the line is taken. Do not call it on an async runtime's worker thread.
+    ///
+    /// # Errors
+    /// [`Error::Closed`] if the writer is shut down before the line is taken.
+    pub fn write_line_blocking(&self, line: impl AsRef<[u8]>) -> Result<()> {
+        self.tx
+            .send_blocking(line.as_ref())
+            .map_err(|_| Error::Closed)
+    }
+
+    /// Writes whole lines as a [`LineBuffer`](bunctl_log_buffer::LineBuffer) yields them,
+    /// waiting for room: the lossless path for captured streams (one lock per chunk).
+    ///
+    /// # Errors
+    /// [`Error::Closed`] if the writer is shut down before the lines are taken.
+    pub async fn write_lines(&self, lines: Lines<'_>) -> Result<()> {
+        self.tx.send_lines(lines).await.map_err(|_| Error::Closed)
+    }
+
+    /// Waits until every line accepted before the call is in the file (the OS page cache).
+    ///
+    /// # Errors
+    /// [`Error::WriteFailed`] if lines were lost to I/O errors meanwhile, [`Error::Closed`] if
+    /// the writer task ended first.
+    pub async fn flush(&self) -> Result<()> {
+        let lost_before = self.metrics.snapshot().lines_lost;
+        let generation = self.tx.request_flush();
+        self.tx
+            .flushed(generation)
+            .await
+            .map_err(|_| Error::Closed)?;
+        self.check_losses(lost_before)
+    }
+
+    fn check_losses(&self, lost_before: u64) -> Result<()> {
+        let lost = self.metrics.snapshot().lines_lost - lost_before;
+        if lost == 0 {
+            return Ok(());
+        }
+        let reason = self
+            .shared
+            .last_error
+            .lock()
+            .ok()
+            .and_then(|e| e.clone())
+            .unwrap_or_else(|| "write failed".to_owned());
+        Err(Error::WriteFailed {
+            path: self.path.clone(),
+            lines_lost: lost,
+            reason,
+        })
+    }
+
+    /// Flushes, finishes pending rotation, compression and retention, and stops the writer
+    /// task; later writes fail with [`Error::Closed`]. Bounded by
+    /// [`LogWriterConfig::shutdown_timeout`]: a writer stuck in I/O is aborted and the error
+    /// says how many lines were not written. Calling it again returns `Ok(())`.
+    ///
+    /// # Errors
+    /// [`Error::ShutdownTimeout`], [`Error::WriteFailed`] if lines were lost to I/O errors,
+    /// [`Error::Io`] if the final fsync, compression or retention failed.
+    pub async fn shutdown(&self) -> Result<()> {
+        self.tx.close();
+        let mut guard = self.task.lock().await;
+        let Some(handle) = guard.as_mut() else {
+            return Ok(());
+        };
+        let outcome = tokio::time::timeout(self.shutdown_timeout, &mut *handle).await;
+        let result = match outcome {
+            Ok(Ok(Ok(()))) => Ok(()),
+            Ok(Ok(Err(source))) => Err(Error::Io {
+                action: "close log file",
+                path: self.path.clone(),
+                source,
+            }),
+            Ok(Err(join)) => Err(Error::Io {
+                action: "write log file",
+                path: self.path.clone(),
+                source: io::Error::other(format!("the writer task failed: {join}")),
+            }),
+            Err(_elapsed) => {
+                handle.abort();
+                let unwritten = self.tx.stats().buffered_lines as u64
+                    + self.shared.in_flight.load(Ordering::Acquire);
+                self.metrics.record_lines_lost(unwritten);
+                Err(Error::ShutdownTimeout {
+                    path: self.path.clone(),
+                    timeout: self.shutdown_timeout,
+                    unwritten_lines: unwritten,
+                })
+            }
+        };
+        *guard = None;
+        result
+    }
+
+    /// Whether the writer is closed.
+    pub fn is_closed(&self) -> bool {
+        self.tx.is_closed()
+    }
+
+    /// The writer's counters. `lines_written` counts lines in the file, not marker lines.
+    pub async fn get_metrics(&self) -> MetricsSnapshot {
+        self.metrics_snapshot()
+    }
+
+    /// [`get_metrics`](Self::get_metrics) without `async`.
+    pub fn metrics_snapshot(&self) -> MetricsSnapshot {
+        let mut snapshot = self.metrics.snapshot();
+        let stats = self.tx.stats();
+        snapshot.dropped_messages = stats.dropped_lines;
+        snapshot.buffer_overflows = stats.overflows;
+        snapshot
+    }
+
+    /// The live file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// This writer's files, oldest first: rotated ones (compressed or not), then the live file.
+    ///
+    /// # Errors
+    /// [`Error::Io`] if the directory cannot be read.
+    pub fn log_files(&self) -> Result<Vec<PathBuf>> {
+        list_log_files(self.fs.as_ref(), &self.path).map_err(|source| Error::Io {
+            action: "list log files in",
+            path: parent_dir(&self.path),
+            source,
+        })
+    }
+}
+
+fn open_sink(
+    config: &LogWriterConfig,
+    fs: Arc<dyn Filesystem>,
+    clock: Arc<dyn Clock>,
+    metrics: Arc<LogMetrics>,
+) -> Result<Box<dyn Sink>> {
+    let dir = parent_dir(&config.path);
+    fs.create_dir_all(&dir).map_err(|source| Error::Io {
+        action: "create log directory",
+        path: dir.clone(),
+        source,
+    })?;
+    let rotating = RotatingSink::open(
+        RotatingSinkConfig {
+            live: config.path.clone(),
+            policy: config.rotation.strategy.policy(),
+            max_files: config.rotation.max_files,
+            max_total_bytes: None,
+            compression: config.rotation.compression && config.enable_compression,
+            ..RotatingSinkConfig::new(&config.path)
+        },
+        fs,
+        clock,
+    )
+    .map_err(|source| Error::Io {
+        action: "open log file",
+        path: config.path.clone(),
+        source,
+    })?
+    .with_metrics(metrics.clone());
+    let retrying = RetryingSink::new(rotating, config.retry.clone());
+    Ok(Box::new(MeteredSink::new(retrying, metrics)))
+}
+
+/// The background task: takes batches from the channel and writes them through the sink.
+struct WriterTask {
+    rx: Receiver,
+    /// Moved to the blocking pool for each batch and back.
+    sink: Option<Box<dyn Sink>>,
+    metrics: Arc<LogMetrics>,
+    shared: Arc<TaskShared>,
+    /// Lines lost to write errors since the last marker made it into the file.
+    lost_since_marker: u64,
+    /// Whether a failed write left a line unfinished in the file.
+    mid_line: bool,
+}
+
+/// What writing one batch came to.
+struct Outcome {
+    /// Producer lines now in the file.
+    lines_done: u64,
+    error: Option<io::Error>,
+    lost_since_marker: u64,
+    mid_line: bool,
+}
+
+impl WriterTask {
+    async fn run(mut self) -> io::Result<()> {
+        let mut spare = Vec::new();
+        while let Some(batch) = self.rx.recv(spare).await {
+            let generation = batch.generation;
+            let lines = batch.lines;
+            self.shared.in_flight.store(lines, Ordering::Release);
+            let Some(sink) = self.sink.take() else {
+                return Err(io::Error::other("log sink lost"));
+            };
+            let (lost, mid) = (self.lost_since_marker, self.mid_line);
+            let step = tokio::task::spawn_blocking(move || {
+                let mut sink = sink;
+                let outcome = write_batch(sink.as_mut(), &batch, lost, mid);
+                (sink, batch, outcome)
+            });
+            let (sink, batch, written) = match step.await {
+                Ok(w) => w,
+                Err(join) => {
+                    // The sink panicked: this writer cannot go on. Count what is lost.
+                    self.metrics.record_lines_lost(lines);
+                    self.rx.close();
+                    return Err(io::Error::other(format!("log sink failed: {join}")));
+                }
+            };
+            self.metrics.record_lines_written(written.lines_done);
+            let lost = lines - written.lines_done.min(lines);
+            if lost > 0 {
+                self.metrics.record_lines_lost(lost);
+            }
+            if let Some(e) = &written.error {
+                if let Ok(mut last) = self.shared.last_error.lock() {
+                    *last = Some(e.to_string());
+                }
+            }
+            self.lost_since_marker = written.lost_since_marker + lost;
+            self.mid_line = written.mid_line;
+            self.sink = Some(sink);
+            self.shared.in_flight.store(0, Ordering::Release);
+            self.rx.complete(generation);
+            spare = batch.bytes;
+        }
+        let Some(mut sink) = self.sink.take() else {
+            return Ok(());
+        };
+        let (lost, mid) = (self.lost_since_marker, self.mid_line);
+        tokio::task::spawn_blocking(move || {
+            if lost > 0 {
+                write_loss_marker(sink.as_mut(), lost, mid);
+            }
+            sink.close()
+        })
+        .await
+        .map_err(|e| io::Error::other(format!("log sink failed: {e}")))?
+    }
+}
+
+/// Writes one batch (after a loss marker, if lines were lost before). Runs on the blocking
+/// pool.
+fn write_batch(sink: &mut dyn Sink, batch: &Batch, lost: u64, mid_line: bool) -> Outcome {
+    let mut outcome = Outcome {
+        lines_done: 0,
+        error: None,
+        lost_since_marker: lost,
+        mid_line,
+    };
+    if lost > 0 {
+        if !write_loss_marker(sink, lost, mid_line) {
+            // Still failing: this batch is lost too, without trying it.
+            outcome.error = Some(io::Error::other("the log file is still not writable"));
+            return outcome;
+        }
+        outcome.lost_since_marker = 0;
+        outcome.mid_line = false;
+    }
+    match sink.write_all(&batch.bytes) {
+        Ok(()) => {
+            outcome.lines_done = batch.lines;
+            // Hands buffered data to the OS (a no-op for files) and counts the flush.
+            if let Err(e) = sink.flush() {
+                outcome.error = Some(e);
+            }
+        }
+        Err(partial) => {
+            let done = &batch.bytes[..partial.written];
+            outcome.lines_done = count_producer_lines(done);
+            outcome.mid_line = done.last().is_some_and(|&b| b != b'\n');
+            outcome.error = Some(partial.error);
+        }
+    }
+    outcome
+}
+
+/// Writes "[bunctl-log] N lines lost here: ..." (ending a torn line first); true if it made it.
+fn write_loss_marker(sink: &mut dyn Sink, lost: u64, mid_line: bool) -> bool {
+    let marker = format!(
+        "{}[bunctl-log] {lost} lines lost here: the log file was not writable\n",
+        if mid_line { "\n" } else { "" }
+    );
+    sink.write_all(marker.as_bytes()).is_ok()
+}
+
+/// Producer lines in a written prefix: its newlines, less the channel's drop markers.
+fn count_producer_lines(done: &[u8]) -> u64 {
+    let mut count = 0;
+    let mut start = 0;
+    for nl in memchr::memchr_iter(b'\n', done) {
+        let line = &done[start..=nl];
+        let is_marker = line.starts_with(DROP_MARKER_PREFIX) && line.ends_with(DROP_MARKER_SUFFIX);
+        if !is_marker {
+            count += 1;
+        }
+        start = nl + 1;
+    }
+    count
+}
