@@ -1,1 +1,2 @@
-//! benches
+//! Benchmarks of bunctl-logging; see `benches/layers.rs` (criterion, one group per layer) and
+//! `benches/e2e.rs` (the end-to-end comparison run by `cargo xtask bench`).

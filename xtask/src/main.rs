@@ -1,1 +1,172 @@
-fn main() {}
+//! `cargo xtask`: the project's automation, in Rust, with no dependencies.
+//!
+//! ```text
+//! cargo xtask bench [ARGS...]         end-to-end benchmark (benches/benches/e2e.rs), e.g. --quick
+//! cargo xtask bench-layers [ARGS...]  criterion benchmarks per layer (benches/benches/layers.rs)
+//! cargo xtask fuzz [SECONDS]          fuzz the line buffer (default 60 s; installs cargo-fuzz)
+//! cargo xtask ci                      fmt check, clippy -D warnings, tests, quick benchmark
+//! ```
+//!
+//! Every command runs from the workspace root, inherits stdio and passes the exit code of the
+//! first failing step through. `CARGO_TARGET_DIR` is honoured where results are looked up.
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+const HELP: &str = "\
+cargo xtask: project automation
+
+USAGE:
+    cargo xtask <COMMAND> [ARGS...]
+
+COMMANDS:
+    bench [ARGS...]         Run the end-to-end benchmark (release build):
+                              cargo bench -p bunctl-log-benches --bench e2e -- ARGS...
+                            Useful ARGS: --quick, --runs N, --workloads a,b, --systems a,b,
+                            --out PATH (see `cargo xtask bench --help`).
+                            Results: <target>/bench/e2e-latest.json (and e2e-<unix time>.json).
+    bench-layers [ARGS...]  Run the criterion benchmarks per layer:
+                              cargo bench -p bunctl-log-benches --bench layers -- ARGS...
+    fuzz [SECONDS]          Fuzz the line buffer for SECONDS (default 60); installs cargo-fuzz
+                            if missing: cargo fuzz run --sanitizer none line_buffer
+    ci                      What CI runs: cargo fmt --all -- --check, cargo clippy --workspace
+                            --all-targets -- -D warnings, cargo test --workspace,
+                            cargo xtask bench --quick
+    help, --help, -h        Print this help
+
+ENVIRONMENT:
+    CARGO_TARGET_DIR        Where builds and benchmark results go (default <workspace>/target)
+";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args_os().skip(1);
+    let Some(command) = args.next() else {
+        eprint!("{HELP}");
+        return ExitCode::from(2);
+    };
+    let rest: Vec<OsString> = args.collect();
+    let result = match command.to_str() {
+        Some("bench") => bench("e2e", &rest),
+        Some("bench-layers") => bench("layers", &rest),
+        Some("fuzz") => fuzz(&rest),
+        Some("ci") => ci(&rest),
+        Some("help" | "--help" | "-h") => {
+            print!("{HELP}");
+            Ok(())
+        }
+        _ => {
+            eprintln!("xtask: unknown command {command:?}\n");
+            eprint!("{HELP}");
+            Err(2)
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(code) => ExitCode::from(u8::try_from(code.clamp(1, 255)).unwrap_or(1)),
+    }
+}
+
+/// The workspace root: the parent of this package's directory.
+fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+/// The target directory: `CARGO_TARGET_DIR` (relative to the root if relative) or `<root>/target`.
+fn target_dir() -> PathBuf {
+    let root = workspace_root();
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => root.join(dir),
+        _ => root.join("target"),
+    }
+}
+
+fn cargo() -> Command {
+    let mut command = Command::new(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into()));
+    command.current_dir(workspace_root());
+    command
+}
+
+/// Runs `command`, inheriting stdio; `Err(exit code)` if it failed.
+fn run(mut command: Command) -> Result<(), i32> {
+    eprintln!("xtask: running {command:?}");
+    match command.status() {
+        Ok(status) if status.success() => Ok(()),
+        Ok(status) => {
+            eprintln!("xtask: {command:?} failed: {status}");
+            Err(status.code().unwrap_or(1))
+        }
+        Err(e) => {
+            eprintln!("xtask: cannot run {command:?}: {e}");
+            Err(127)
+        }
+    }
+}
+
+fn bench(name: &str, args: &[OsString]) -> Result<(), i32> {
+    let mut command = cargo();
+    command
+        .args(["bench", "-p", "bunctl-log-benches", "--bench", name, "--"])
+        .args(args);
+    let result = run(command);
+    if name == "e2e" && result.is_ok() && !args.iter().any(|a| a == "--help" || a == "--one") {
+        let latest = target_dir().join("bench").join("e2e-latest.json");
+        if latest.exists() {
+            eprintln!("xtask: results in {}", latest.display());
+        }
+    }
+    result
+}
+
+fn fuzz(args: &[OsString]) -> Result<(), i32> {
+    let seconds: u64 = match args.first().map(|a| a.to_string_lossy().into_owned()) {
+        None => 60,
+        Some(s) => s.parse().map_err(|_| {
+            eprintln!("xtask fuzz: SECONDS must be a whole number, not {s:?}");
+            2
+        })?,
+    };
+    let has_cargo_fuzz = cargo()
+        .args(["fuzz", "--version"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_cargo_fuzz {
+        let mut install = cargo();
+        install.args(["install", "cargo-fuzz"]);
+        run(install)?;
+    }
+    let mut command = cargo();
+    command
+        .current_dir(workspace_root().join("fuzz"))
+        .args(["fuzz", "run", "--sanitizer", "none", "line_buffer", "--"])
+        .arg(format!("-max_total_time={seconds}"));
+    run(command)
+}
+
+fn ci(args: &[OsString]) -> Result<(), i32> {
+    if !args.is_empty() {
+        eprintln!("xtask ci: takes no arguments");
+        return Err(2);
+    }
+    let steps: [&[&str]; 3] = [
+        &["fmt", "--all", "--", "--check"],
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &["test", "--workspace"],
+    ];
+    for step in steps {
+        let mut command = cargo();
+        command.args(step);
+        run(command)?;
+    }
+    bench("e2e", &["--quick".into()])
+}

@@ -168,6 +168,9 @@ pub struct ChannelStats {
     pub buffered_lines: usize,
     /// Bytes buffered now.
     pub buffered_bytes: usize,
+    /// Times the receiver woke up from waiting (for a byte, a full batch or its deadline):
+    /// an idle channel must not add to it.
+    pub receiver_wakeups: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -193,6 +196,20 @@ struct State {
     dropped_since_marker: u64,
     dropped_total: u64,
     overflows: u64,
+    receiver_wakeups: u64,
+}
+
+impl State {
+    /// Puts the marker line for lines dropped since the last one, if any, into the buffer.
+    fn write_drop_marker(&mut self) {
+        if self.dropped_since_marker > 0 {
+            self.buf.extend_from_slice(DROP_MARKER_PREFIX);
+            // Writing a number into a Vec cannot fail.
+            let _ = write!(self.buf, "{}", self.dropped_since_marker);
+            self.buf.extend_from_slice(DROP_MARKER_SUFFIX);
+            self.dropped_since_marker = 0;
+        }
+    }
 }
 
 struct Shared {
@@ -229,13 +246,7 @@ impl Shared {
 
     /// Appends whole lines under the lock and says whether the writer must be woken.
     fn append(&self, st: &mut State, bytes: &[u8], newline: bool, lines: usize) -> bool {
-        if st.dropped_since_marker > 0 {
-            st.buf.extend_from_slice(DROP_MARKER_PREFIX);
-            // Writing a number into a Vec cannot fail.
-            let _ = write!(st.buf, "{}", st.dropped_since_marker);
-            st.buf.extend_from_slice(DROP_MARKER_SUFFIX);
-            st.dropped_since_marker = 0;
-        }
+        st.write_drop_marker();
         st.buf.extend_from_slice(bytes);
         if newline {
             st.buf.push(b'\n');
@@ -280,6 +291,7 @@ impl Shared {
             overflows: st.overflows,
             buffered_lines: st.lines,
             buffered_bytes: st.buf.len(),
+            receiver_wakeups: st.receiver_wakeups,
         }
     }
 
@@ -312,6 +324,7 @@ pub fn channel(config: ChannelConfig) -> (Sender, Receiver) {
             dropped_since_marker: 0,
             dropped_total: 0,
             overflows: 0,
+            receiver_wakeups: 0,
         }),
         config,
         writer_wake: Notify::new(),
@@ -634,6 +647,10 @@ impl Receiver {
         loop {
             let sleep_until = {
                 let mut st = self.shared.lock();
+                if st.closed {
+                    // Lines dropped after the last accepted one still get their marker.
+                    st.write_drop_marker();
+                }
                 if !st.buf.is_empty() {
                     let due = st.closed
                         || st.flush_requested
@@ -685,6 +702,7 @@ impl Receiver {
                     }
                 }
             }
+            self.shared.lock().receiver_wakeups += 1;
         }
     }
 

@@ -76,6 +76,22 @@ async fn full_buffer_drops_counts_and_marks_the_gap() {
 }
 
 #[tokio::test]
+async fn drops_after_the_last_line_are_marked_at_close() {
+    let (tx, mut rx) = channel(small(1, 1 << 10));
+    tx.send_or_drop(b"kept").unwrap();
+    tx.send_or_drop(b"dropped 1").unwrap();
+    tx.send_or_drop(b"dropped 2").unwrap();
+    tx.close();
+    let b = rx.recv(Vec::new()).await.unwrap();
+    assert_eq!(
+        b.bytes,
+        b"kept\n[bunctl-log] 2 lines dropped here: the writer was full\n"
+    );
+    assert_eq!(b.lines, 1);
+    assert!(rx.recv(Vec::new()).await.is_none());
+}
+
+#[tokio::test]
 async fn try_send_says_full_too_large_and_closed() {
     let (tx, mut rx) = channel(small(2, 200));
     tx.try_send(b"a").unwrap();
@@ -210,13 +226,21 @@ async fn a_trickle_is_written_after_the_flush_interval() {
 #[tokio::test(start_paused = true)]
 async fn an_idle_receiver_is_not_woken_by_a_timer() {
     let (tx, mut rx) = channel(ChannelConfig::default());
-    let recv = tokio::spawn(async move { rx.recv(Vec::new()).await.map(|b| b.bytes) });
-    // With time paused, any timer the receiver armed would fire as time auto-advances.
+    let stats = rx.stats();
+    let recv = tokio::spawn(async move {
+        let b = rx.recv(Vec::new()).await.map(|b| b.bytes);
+        (b, rx)
+    });
+    // With time paused, the runtime jumps from timer to timer: a periodic timer in the
+    // receiver would wake it many times during this hour.
     tokio::time::sleep(Duration::from_secs(3600)).await;
     assert!(!recv.is_finished());
+    assert_eq!(tx.stats().receiver_wakeups, stats.receiver_wakeups);
     tx.send(b"x").await.unwrap();
     tx.close();
-    assert_eq!(recv.await.unwrap(), Some(b"x\n".to_vec()));
+    let (bytes, _rx) = recv.await.unwrap();
+    assert_eq!(bytes, Some(b"x\n".to_vec()));
+    assert!(tx.stats().receiver_wakeups > stats.receiver_wakeups);
 }
 
 #[tokio::test]

@@ -1,0 +1,55 @@
+//! Helpers shared by the facade's integration tests.
+#![allow(dead_code)]
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+/// The contents of `files` in order, gzip ones decompressed (checking they are valid gzip).
+pub fn read_files(files: &[PathBuf]) -> Vec<u8> {
+    let mut all = Vec::new();
+    for f in files {
+        let raw = std::fs::read(f).unwrap();
+        if f.extension().is_some_and(|e| e == "gz") {
+            let mut d = flate2::read::GzDecoder::new(&raw[..]);
+            d.read_to_end(&mut all)
+                .unwrap_or_else(|e| panic!("{} is not valid gzip: {e}", f.display()));
+        } else {
+            all.extend_from_slice(&raw);
+        }
+    }
+    all
+}
+
+/// Lines of `bytes` (without their `\n`), which must end with `\n` if not empty.
+pub fn lines(bytes: &[u8]) -> Vec<&[u8]> {
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    assert_eq!(
+        bytes.last(),
+        Some(&b'\n'),
+        "file content does not end with a newline"
+    );
+    bytes[..bytes.len() - 1].split(|&b| b == b'\n').collect()
+}
+
+/// Whether `line` is a marker the writer put into the file (drops or losses).
+pub fn is_marker(line: &[u8]) -> bool {
+    line.starts_with(b"[bunctl-log] ")
+}
+
+/// The number in a marker line "[bunctl-log] N lines ...".
+pub fn marker_count(line: &[u8]) -> u64 {
+    let text = std::str::from_utf8(line).unwrap();
+    text.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+/// Names of the entries of `dir`, sorted.
+pub fn dir_names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
