@@ -50,7 +50,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
-use bunctl_core::fs::{Filesystem, StdFs};
+use bunctl_core::fs::StdFs;
 use bunctl_log_buffer::{encode_message, LineBuffer, DEFAULT_MAX_LINE_LEN};
 use bunctl_log_channel::{channel, ChannelConfig, Receiver, Sender};
 use bunctl_log_metrics::LogMetrics;

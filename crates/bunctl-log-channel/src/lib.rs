@@ -517,6 +517,7 @@ impl Sender {
     }
 
     async fn send_encoded(&self, enc: &Encoded<'_>) -> Result<(), Closed> {
+        // Fast path: no wait registration (it takes the Notify's own lock).
         if self.push_now(enc)? {
             return Ok(());
         }
@@ -527,21 +528,18 @@ impl Sender {
             tokio::pin!(notified);
             // Registered before the check, so a wake-up between check and await is not lost.
             notified.as_mut().enable();
+            if self.push_now(enc)? {
+                return Ok(());
+            }
             let wake = {
                 let mut st = self.shared.lock();
                 if st.closed {
                     return Err(Closed);
                 }
                 if self.shared.fits(&st, bytes, lines) {
-                    let wake = match enc {
-                        Encoded::Line(l) => self.shared.append(&mut st, l, true, 1),
-                        Encoded::Block(b, n) => self.shared.append(&mut st, b, false, *n),
-                    };
-                    drop(st);
-                    if wake {
-                        self.shared.writer_wake.notify_one();
-                    }
-                    return Ok(());
+                    // The writer made room between the two locks: try again rather than wait
+                    // for a wake-up that was already sent.
+                    continue;
                 }
                 st.room_waiters += 1;
                 if !counted {
