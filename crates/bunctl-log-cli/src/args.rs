@@ -6,12 +6,17 @@ use std::path::PathBuf;
 pub const USAGE: &str = "\
 usage:
   bunctl-log pipe  --app NAME [--dir DIR] [--max-size SIZE] [--keep N] [--no-compress]
+  bunctl-log run   --app NAME [--dir DIR] [--max-size SIZE] [--keep N] [--no-compress]
+                   [--merge] -- COMMAND [ARGS...]
   bunctl-log files --app NAME [--dir DIR]
   bunctl-log cat   --app NAME [--dir DIR]
 
   pipe   read stdin until EOF into DIR/NAME.log, rotating at SIZE and keeping N rotated
          files (gzipped unless --no-compress); nothing read is lost; prints a summary on
          stderr
+  run    run COMMAND, capturing its stdout into DIR/NAME.log and its stderr into
+         DIR/NAME.err.log (both into NAME.log, tagged [stdout]/[stderr], with --merge);
+         exits with COMMAND's exit code
   files  list NAME's log files, oldest first, the live file last
   cat    print NAME's logs, oldest first, decompressing rotated files
 
@@ -26,6 +31,8 @@ usage:
 pub enum Command {
     /// Capture stdin.
     Pipe(Options),
+    /// Run a command and capture its output.
+    Run(Options),
     /// List the files.
     Files(Options),
     /// Print the logs.
@@ -42,6 +49,10 @@ pub struct Options {
     pub max_size: u64,
     pub keep: usize,
     pub compress: bool,
+    /// `run`: stdout and stderr into one file, tagged.
+    pub merge: bool,
+    /// `run`: the command and its arguments.
+    pub command: Vec<String>,
 }
 
 /// Parses `args` (without the program name).
@@ -51,6 +62,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
     };
     let make: fn(Options) -> Command = match command.as_str() {
         "pipe" => Command::Pipe,
+        "run" => Command::Run,
         "files" => Command::Files,
         "cat" => Command::Cat,
         "-h" | "--help" | "help" => return Ok(Command::Help),
@@ -63,6 +75,8 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         max_size: 10 << 20,
         keep: 10,
         compress: true,
+        merge: false,
+        command: Vec::new(),
     };
     let mut it = rest.iter();
     while let Some(flag) = it.next() {
@@ -82,12 +96,26 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
                     .map_err(|_| format!("--keep takes a whole number, not {v:?}"))?;
             }
             "--no-compress" => opts.compress = false,
+            "--merge" => opts.merge = true,
+            "--" => {
+                opts.command = it.by_ref().cloned().collect();
+                break;
+            }
             "-h" | "--help" => return Ok(Command::Help),
             other => return Err(format!("unknown option {other:?}")),
         }
     }
     opts.app = app.ok_or("--app NAME is required")?;
-    Ok(make(opts))
+    let command = make(opts);
+    match &command {
+        Command::Run(o) if o.command.is_empty() => Err("run needs a command after --".into()),
+        Command::Pipe(o) | Command::Files(o) | Command::Cat(o)
+            if o.merge || !o.command.is_empty() =>
+        {
+            Err("--merge and -- COMMAND go with run only".into())
+        }
+        _ => Ok(command),
+    }
 }
 
 /// Parses `10M`, `512K`, `1G`, `4096` (also `10MB`, `10MiB`): powers of 1024.
@@ -156,7 +184,9 @@ mod tests {
                 dir: "/tmp/l".into(),
                 max_size: 1 << 20,
                 keep: 3,
-                compress: false
+                compress: false,
+                merge: false,
+                command: vec![],
             })
         );
     }
@@ -175,5 +205,16 @@ mod tests {
             assert!(parse(&args(bad)).is_err(), "{bad}");
         }
         assert_eq!(parse(&args("--help")), Ok(Command::Help));
+        assert!(parse(&args("run --app x")).is_err());
+        assert!(parse(&args("pipe --app x --merge")).is_err());
+    }
+
+    #[test]
+    fn run_takes_the_command_after_the_dashes() {
+        let Command::Run(o) = parse(&args("run --app x --merge -- sh -c --app")).unwrap() else {
+            panic!("not run")
+        };
+        assert!(o.merge);
+        assert_eq!(o.command, ["sh", "-c", "--app"]);
     }
 }

@@ -12,7 +12,9 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use args::{Command, Options, USAGE};
-use bunctl_logging::{AppId, AsyncLogWriter, LineBuffer, Lines, LogConfig, LogWriterConfig};
+use bunctl_logging::{
+    AppId, AsyncLogWriter, CaptureMode, LineBuffer, Lines, LogConfig, LogManager, LogWriterConfig,
+};
 use tokio::io::AsyncReadExt;
 
 fn main() -> ExitCode {
@@ -30,6 +32,11 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::Pipe(o) => run_async(pipe(o)),
+        Command::Run(o) => match run_async(run(o)) {
+            // The command's own exit code, as a supervisor or shell script expects.
+            Ok(code) => return ExitCode::from(code),
+            Err(e) => Err(e),
+        },
         Command::Files(o) => files(&o),
         Command::Cat(o) => cat(&o),
     };
@@ -51,7 +58,9 @@ fn is_broken_pipe(e: &(dyn std::error::Error + 'static)) -> bool {
 
 type CliResult = Result<(), Box<dyn std::error::Error>>;
 
-fn run_async(fut: impl std::future::Future<Output = CliResult>) -> CliResult {
+fn run_async<T>(
+    fut: impl std::future::Future<Output = Result<T, Box<dyn std::error::Error>>>,
+) -> Result<T, Box<dyn std::error::Error>> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -125,6 +134,44 @@ async fn pipe(o: Options) -> CliResult {
         writer.path().display()
     );
     Ok(())
+}
+
+async fn run(o: Options) -> Result<u8, Box<dyn std::error::Error>> {
+    let start = Instant::now();
+    let (config, _) = log_config(&o)?;
+    let app = AppId::new(o.app.clone())?;
+    let manager = LogManager::new(config);
+    let (program, args) = o.command.split_first().ok_or("run needs a command")?;
+    let mut child = tokio::process::Command::new(program)
+        .args(args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run {program:?}: {e}"))?;
+    let mode = if o.merge {
+        CaptureMode::Merged
+    } else {
+        CaptureMode::Separate
+    };
+    let capture = manager.capture_child(&app, &mut child, mode).await?;
+    let status = child.wait().await?;
+    let summary = capture.finish().await?;
+    let totals = manager.total_metrics().await;
+    manager.close_all().await?;
+    eprintln!(
+        "bunctl-log: {program} exited with {status}; {} stdout and {} stderr lines, {} dropped in {:.2} s",
+        summary.stdout.lines,
+        summary.stderr.lines,
+        totals.dropped_messages,
+        start.elapsed().as_secs_f64(),
+    );
+    // A signal has no exit code: report it as the shell does, 128 + signal.
+    #[cfg(unix)]
+    let signal = std::os::unix::process::ExitStatusExt::signal(&status);
+    #[cfg(not(unix))]
+    let signal: Option<i32> = None;
+    let code = status.code().or(signal.map(|s| 128 + s)).unwrap_or(1);
+    Ok(u8::try_from(code).unwrap_or(1))
 }
 
 fn log_files(o: &Options) -> Result<Vec<std::path::PathBuf>, Box<dyn std::error::Error>> {

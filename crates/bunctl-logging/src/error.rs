@@ -58,6 +58,13 @@ pub enum Error {
     },
     /// Several writers failed to close; one error per writer.
     Multiple(Vec<Error>),
+    /// A background task of the log subsystem ended abnormally (a bug: please report it).
+    TaskFailed {
+        /// The file the task served.
+        path: PathBuf,
+        /// What the runtime said.
+        reason: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -94,6 +101,11 @@ impl fmt::Display for Error {
                 f,
                 "log writer for {} did not shut down within {timeout:?}; \
                  {unwritten_lines} lines were not written",
+                path.display()
+            ),
+            Self::TaskFailed { path, reason } => write!(
+                f,
+                "the log task for {} ended abnormally: {reason}",
                 path.display()
             ),
             Self::Multiple(errors) => {

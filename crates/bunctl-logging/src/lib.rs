@@ -37,6 +37,7 @@
 //! ```
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod capture;
 mod config;
 mod error;
 mod manager;
@@ -48,7 +49,8 @@ pub use bunctl_log_metrics::MetricsSnapshot;
 pub use bunctl_log_sink::RetryConfig;
 pub use config::{LogConfig, LogWriterConfig, RotationConfig, RotationStrategy};
 pub use error::{Error, Result};
-pub use manager::LogManager;
+pub use capture::{CaptureMode, Stream};
+pub use manager::{Capture, CaptureSummary, LogManager};
 pub use writer::AsyncLogWriter;
 
 /// The layers below the facade, for callers that compose their own stack.

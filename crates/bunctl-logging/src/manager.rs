@@ -1,7 +1,7 @@
 //! [`LogManager`]: one writer per app under one directory.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use bunctl_core::fs::{Filesystem, StdFs};
@@ -10,6 +10,7 @@ use bunctl_log_metrics::MetricsSnapshot;
 use bunctl_log_rotation::{Clock, SystemClock};
 use tokio::sync::Mutex;
 
+use crate::capture::{pump, CaptureMode, PumpSummary, Stream};
 use crate::{AsyncLogWriter, Error, LogConfig, Result};
 
 /// Holds one [`AsyncLogWriter`] per app, writing `<base_dir>/<app>.log`.
@@ -21,7 +22,8 @@ pub struct LogManager {
     config: LogConfig,
     fs: Arc<dyn Filesystem>,
     clock: Arc<dyn Clock>,
-    writers: Mutex<HashMap<AppId, Arc<AsyncLogWriter>>>,
+    /// Writers by live file.
+    writers: Mutex<HashMap<PathBuf, Arc<AsyncLogWriter>>>,
 }
 
 impl std::fmt::Debug for LogManager {
@@ -58,40 +60,122 @@ impl LogManager {
         self.config.log_path(app)
     }
 
+    /// The live file of `app`'s stderr when streams are kept apart: `<base_dir>/<app>.err.log`.
+    pub fn err_log_path(&self, app: &AppId) -> PathBuf {
+        self.config.base_dir.join(format!("{app}.err.log"))
+    }
+
     /// The writer of `app`, created (with `base_dir`) on first use; the same writer on every
     /// call until it is closed.
     ///
     /// # Errors
     /// [`Error::Io`] naming the directory or file that could not be created or opened.
     pub async fn get_writer(&self, app: &AppId) -> Result<Arc<AsyncLogWriter>> {
+        self.writer_for(&self.log_path(app)).await
+    }
+
+    /// The writer for `stream` of `app`: stdout always goes to `<app>.log`; stderr goes to
+    /// `<app>.err.log` with [`CaptureMode::Separate`] and to `<app>.log` with
+    /// [`CaptureMode::Merged`].
+    ///
+    /// # Errors
+    /// As [`LogManager::get_writer`].
+    pub async fn get_stream_writer(
+        &self,
+        app: &AppId,
+        stream: Stream,
+        mode: CaptureMode,
+    ) -> Result<Arc<AsyncLogWriter>> {
+        match (stream, mode) {
+            (Stream::Stderr, CaptureMode::Separate) => {
+                self.writer_for(&self.err_log_path(app)).await
+            }
+            _ => self.get_writer(app).await,
+        }
+    }
+
+    async fn writer_for(&self, path: &Path) -> Result<Arc<AsyncLogWriter>> {
         let mut writers = self.writers.lock().await;
-        if let Some(w) = writers.get(app) {
+        if let Some(w) = writers.get(path) {
             if !w.is_closed() {
                 return Ok(w.clone());
             }
         }
-        let config = self.config.writer_config(&self.log_path(app));
-        let writer =
-            Arc::new(AsyncLogWriter::open_with(config, self.fs.clone(), self.clock.clone()).await?);
-        writers.insert(app.clone(), writer.clone());
+        let config = self.config.writer_config(path);
+        let writer = Arc::new(
+            AsyncLogWriter::open_with(config, self.fs.clone(), self.clock.clone()).await?,
+        );
+        writers.insert(path.to_path_buf(), writer.clone());
         Ok(writer)
     }
 
-    /// The apps that have a writer.
-    pub async fn apps(&self) -> Vec<AppId> {
+    /// Captures a child's output: takes its piped stdout and stderr (spawn it with
+    /// `Stdio::piped()`) and pumps each into `app`'s files, losslessly (a slow disk makes the
+    /// child wait on its pipe). Await [`Capture::finish`] after the child exits.
+    ///
+    /// # Errors
+    /// As [`LogManager::get_writer`].
+    pub async fn capture_child(
+        &self,
+        app: &AppId,
+        child: &mut tokio::process::Child,
+        mode: CaptureMode,
+    ) -> Result<Capture> {
+        let stdout = child.stdout.take();
+        let stderr = child.stderr.take();
+        self.capture(app, stdout, stderr, mode).await
+    }
+
+    /// Pumps the given streams into `app`'s files as [`LogManager::capture_child`] does.
+    ///
+    /// # Errors
+    /// As [`LogManager::get_writer`].
+    pub async fn capture<O, E>(
+        &self,
+        app: &AppId,
+        stdout: Option<O>,
+        stderr: Option<E>,
+        mode: CaptureMode,
+    ) -> Result<Capture>
+    where
+        O: tokio::io::AsyncRead + Unpin + Send + 'static,
+        E: tokio::io::AsyncRead + Unpin + Send + 'static,
+    {
+        let tag = |s: Stream| (mode == CaptureMode::Merged).then(|| s.tag());
+        let max_line = crate::LogWriterConfig::default().max_line_len;
+        let mut capture = Capture::default();
+        if let Some(out) = stdout {
+            let w = self.get_stream_writer(app, Stream::Stdout, mode).await?;
+            capture.stdout = Some(tokio::spawn(pump(out, w, tag(Stream::Stdout), max_line)));
+        }
+        if let Some(err) = stderr {
+            let w = self.get_stream_writer(app, Stream::Stderr, mode).await?;
+            capture.stderr = Some(tokio::spawn(pump(err, w, tag(Stream::Stderr), max_line)));
+        }
+        Ok(capture)
+    }
+
+    /// The apps' live files that have a writer.
+    pub async fn log_paths(&self) -> Vec<PathBuf> {
         self.writers.lock().await.keys().cloned().collect()
     }
 
-    /// Shuts down and forgets the writer of `app`, if any.
+    /// Shuts down and forgets the writers of `app` (stdout and stderr files), if any.
     ///
     /// # Errors
     /// As [`AsyncLogWriter::shutdown`].
     pub async fn close(&self, app: &AppId) -> Result<()> {
-        let writer = self.writers.lock().await.remove(app);
-        match writer {
-            Some(w) => w.shutdown().await,
-            None => Ok(()),
+        let removed: Vec<_> = {
+            let mut writers = self.writers.lock().await;
+            [self.log_path(app), self.err_log_path(app)]
+                .iter()
+                .filter_map(|p| writers.remove(p))
+                .collect()
+        };
+        for w in removed {
+            w.shutdown().await?;
         }
+        Ok(())
     }
 
     /// Shuts every writer down, concurrently, each bounded by its shutdown timeout. Every line
@@ -110,10 +194,9 @@ impl LogManager {
             match joined {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => errors.push(e),
-                Err(join) => errors.push(Error::Io {
-                    action: "shut down writer for",
+                Err(join) => errors.push(Error::TaskFailed {
                     path: self.config.base_dir.clone(),
-                    source: std::io::Error::other(join.to_string()),
+                    reason: join.to_string(),
                 }),
             }
         }
@@ -130,5 +213,49 @@ impl LogManager {
         writers.values().fold(MetricsSnapshot::default(), |acc, w| {
             acc.merge(&w.metrics_snapshot())
         })
+    }
+}
+
+/// The pumps of a capture; see [`LogManager::capture_child`].
+#[derive(Debug, Default)]
+pub struct Capture {
+    stdout: Option<tokio::task::JoinHandle<Result<PumpSummary>>>,
+    stderr: Option<tokio::task::JoinHandle<Result<PumpSummary>>>,
+}
+
+/// What a capture moved, per stream.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CaptureSummary {
+    /// The stdout pump.
+    pub stdout: PumpSummary,
+    /// The stderr pump.
+    pub stderr: PumpSummary,
+}
+
+impl Capture {
+    /// Waits until both streams reached EOF (the child exited and closed its pipes) and every
+    /// line read was handed to its writer.
+    ///
+    /// # Errors
+    /// The first pump's error.
+    pub async fn finish(self) -> Result<CaptureSummary> {
+        let stdout = join_pump(self.stdout).await;
+        let stderr = join_pump(self.stderr).await;
+        Ok(CaptureSummary {
+            stdout: stdout?,
+            stderr: stderr?,
+        })
+    }
+}
+
+async fn join_pump(
+    pump: Option<tokio::task::JoinHandle<Result<PumpSummary>>>,
+) -> Result<PumpSummary> {
+    match pump {
+        None => Ok(PumpSummary::default()),
+        Some(h) => h.await.map_err(|e| Error::TaskFailed {
+            path: PathBuf::from("<capture>"),
+            reason: e.to_string(),
+        })?,
     }
 }

@@ -92,10 +92,9 @@ impl AsyncLogWriter {
             let sink_config = config.clone();
             tokio::task::spawn_blocking(move || open_sink(&sink_config, fs, clock, metrics))
                 .await
-                .map_err(|e| Error::Io {
-                    action: "open log file",
+                .map_err(|e| Error::TaskFailed {
                     path: config.path.clone(),
-                    source: io::Error::other(e.to_string()),
+                    reason: e.to_string(),
                 })??
         };
         let (tx, rx) = channel(ChannelConfig {
@@ -236,10 +235,9 @@ impl AsyncLogWriter {
                 path: self.path.clone(),
                 source,
             }),
-            Ok(Err(join)) => Err(Error::Io {
-                action: "write log file",
+            Ok(Err(join)) => Err(Error::TaskFailed {
                 path: self.path.clone(),
-                source: io::Error::other(format!("the writer task failed: {join}")),
+                reason: join.to_string(),
             }),
             Err(_elapsed) => {
                 handle.abort();
