@@ -68,6 +68,8 @@ pub struct RotatingSink {
     next_seq: u64,
     /// Whether the last byte written ended a line (rotation waits for that).
     at_line_start: bool,
+    /// [`RotatingSink::rotate`] was called in the middle of a line: rotate when it ends.
+    rotate_pending: bool,
     metrics: Option<Arc<LogMetrics>>,
 }
 
@@ -131,6 +133,7 @@ impl RotatingSink {
             opened_at,
             next_seq,
             at_line_start: true,
+            rotate_pending: false,
             metrics: None,
         })
     }
@@ -169,13 +172,20 @@ impl RotatingSink {
         }
     }
 
-    /// Rotates the live file now (if it has content).
+    /// Rotates the live file now (if it has content). In the middle of a line (after a short
+    /// write or a batch without its last `\n`) the rotation waits until that line is finished,
+    /// so that the line is not torn across two files.
     ///
     /// # Errors
     /// The I/O error of the step that failed; a failed rename leaves everything as it was.
     pub fn rotate(&mut self) -> io::Result<()> {
+        if !self.at_line_start {
+            self.rotate_pending = true;
+            return Ok(());
+        }
         let live = self.live()?;
         if live.size() == 0 {
+            self.rotate_pending = false;
             return Ok(());
         }
         live.flush()?;
@@ -184,6 +194,7 @@ impl RotatingSink {
         self.fs.rename(self.naming.live_path(), &archive)?;
         // The old handle now writes to the archive: never use it again.
         self.live = None;
+        self.rotate_pending = false;
         self.next_seq += 1;
         self.opened_at = self.clock.now();
         self.at_line_start = true;
@@ -205,6 +216,9 @@ impl RotatingSink {
     /// How much of `batch`, which starts at a line boundary, goes into the live file now;
     /// rotates first if the policy says so.
     fn chunk_len(&mut self, batch: &[u8]) -> io::Result<usize> {
+        if self.rotate_pending {
+            self.rotate()?;
+        }
         let now = self.clock.now();
         if self.policy.is_due(self.opened_at, now) {
             if self.live()?.size() > 0 {
