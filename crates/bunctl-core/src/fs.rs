@@ -6,6 +6,10 @@
 //! shared as `Arc<dyn Filesystem>`; it is called once per batch or per rotation, never per line,
 //! so dynamic dispatch costs nothing measurable.
 
+mod fault;
+
+pub use fault::{FaultFs, Faults, Op};
+
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
