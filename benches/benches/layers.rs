@@ -28,7 +28,7 @@
 //!   `send_or_drop` may drop lines if the receiver falls behind; the count is printed.
 //! * `sink`: `write_all` of 256 KiB batches of 100-byte lines into a file in a temporary
 //!   directory, through [`FileSink`], [`RotatingSink`] ([`NeverPolicy`], no compression) and
-//!   `MeteredSink(RetryingSink(RotatingSink))`, the stack the writer task uses: the layers
+//!   `MeteredSink(RetryingSink(RotatingSink))`, the layers the writer task stacks: the layers
 //!   should cost nothing measurable. The file is deleted and a fresh sink opened (untimed) every
 //!   64 MiB, so no writeback starts mid-sample; the rate is that of `write(2)` into the page
 //!   cache.

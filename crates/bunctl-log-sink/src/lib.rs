@@ -5,11 +5,12 @@
 //! Behaviour is added by wrapping, as with tower layers, not by flags on one big struct:
 //!
 //! ```text
-//! MeteredSink( RetryingSink( RotatingSink( FileSink ) ) )
-//!   counts      retries with     rotates at line      one write(2)
-//!   bytes,      backoff; opens   boundaries, names,   per call on the
-//!   latency,    a circuit        compresses and       live file
-//!   errors      breaker          expires archives
+//! RetryingSink( MeteredSink( RotatingSink( FileSink ) ) )
+//!   retries with  counts every    rotates at line      one write(2)
+//!   backoff;      attempt: bytes, boundaries, names,   per call on the
+//!   opens a       latency,        compresses and       live file
+//!   circuit       errors          expires archives
+//!   breaker
 //! ```
 //!
 //! The writer hands each layer a batch of whole `\n`-terminated lines. [`Sink::write`] has the

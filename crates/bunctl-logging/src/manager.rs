@@ -102,9 +102,8 @@ impl LogManager {
             }
         }
         let config = self.config.writer_config(path);
-        let writer = Arc::new(
-            AsyncLogWriter::open_with(config, self.fs.clone(), self.clock.clone()).await?,
-        );
+        let writer =
+            Arc::new(AsyncLogWriter::open_with(config, self.fs.clone(), self.clock.clone()).await?);
         writers.insert(path.to_path_buf(), writer.clone());
         Ok(writer)
     }

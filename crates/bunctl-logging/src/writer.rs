@@ -25,7 +25,7 @@ use crate::{Error, LogWriterConfig, Result};
 ///
 /// Producers append whole lines to a shared buffer; one background task takes the buffer in
 /// batches and writes each with one `write(2)` through the sink stack
-/// `MeteredSink(RetryingSink(RotatingSink(FileSink)))`, on tokio's blocking pool so file I/O
+/// `RetryingSink(MeteredSink(RotatingSink(FileSink)))`, on tokio's blocking pool so file I/O
 /// never stalls the async runtime. Three ways to write, so callers choose between never
 /// blocking and never losing:
 ///
@@ -322,8 +322,10 @@ fn open_sink(
         source,
     })?
     .with_metrics(metrics.clone());
-    let retrying = RetryingSink::new(rotating, config.retry.clone());
-    Ok(Box::new(MeteredSink::new(retrying, metrics)))
+    // Metered inside retrying: every failed attempt counts as a write error, even when a
+    // retry then succeeds, so a flaky disk shows in the metrics before it loses anything.
+    let metered = MeteredSink::new(rotating, metrics);
+    Ok(Box::new(RetryingSink::new(metered, config.retry.clone())))
 }
 
 /// The background task: takes batches from the channel and writes them through the sink.

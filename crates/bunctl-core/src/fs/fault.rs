@@ -49,6 +49,8 @@ struct State {
     short_write: Option<(usize, io::ErrorKind)>,
     /// The failure armed by a short write, for the next write.
     after_short: Option<io::ErrorKind>,
+    /// Every write first sleeps this long (a hung device).
+    stall: Option<std::time::Duration>,
 }
 
 /// The test's handle on a [`FaultFs`]: flips faults while the sink owns the filesystem.
@@ -93,12 +95,18 @@ impl Faults {
         st.rules.clear();
         st.short_write = None;
         st.after_short = None;
+        st.stall = None;
     }
 
     /// The next write writes only its first `prefix` bytes (and says so); the write after it
     /// fails once with `then`.
     pub fn short_write(&self, prefix: usize, then: io::ErrorKind) {
         self.lock().short_write = Some((prefix, then));
+    }
+
+    /// Every write first blocks for `d` (a hung NFS mount, a dying disk); `None` ends it.
+    pub fn stall_writes(&self, d: Option<std::time::Duration>) {
+        self.lock().stall = d;
     }
 
     /// Calls of `op` so far, failed ones included.
@@ -138,6 +146,10 @@ impl Faults {
 
     /// For a write of `len` bytes: the injected error, or how many bytes to write at most.
     fn check_write(&self, len: usize) -> io::Result<usize> {
+        let stall = self.lock().stall;
+        if let Some(d) = stall {
+            std::thread::sleep(d);
+        }
         self.check(Op::Write)?;
         let mut st = self.lock();
         if let Some(kind) = st.after_short.take() {
@@ -250,7 +262,10 @@ mod tests {
         let mut f = fs.open_append(&p).unwrap();
         faults.short_write(3, io::ErrorKind::StorageFull);
         assert_eq!(f.write(b"hello").unwrap(), 3);
-        assert_eq!(f.write(b"lo").unwrap_err().kind(), io::ErrorKind::StorageFull);
+        assert_eq!(
+            f.write(b"lo").unwrap_err().kind(),
+            io::ErrorKind::StorageFull
+        );
         assert_eq!(f.write(b"lo").unwrap(), 2);
         assert_eq!(std::fs::read(&p).unwrap(), b"hello");
         faults.fail_always(Op::Rename, io::ErrorKind::Other);
