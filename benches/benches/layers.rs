@@ -253,11 +253,12 @@ fn bench_line_buffer(c: &mut Criterion) {
 // ---------------------------------------------------------------------------------------------
 // 2. channel
 
-/// The writer side of a channel bench: takes batches until the channel closes, counts lines.
-async fn count_lines(mut rx: Receiver) -> u64 {
+/// The writer side of a channel bench (on its own thread, as in the facade): takes batches
+/// until the channel closes, counts lines.
+fn count_lines(mut rx: Receiver) -> u64 {
     let mut spare = Vec::new();
     let mut lines = 0;
-    while let Some(batch) = rx.recv(spare).await {
+    while let Some(batch) = rx.recv(spare) {
         lines += batch.lines;
         rx.complete(batch.generation);
         spare = batch.bytes;
@@ -271,7 +272,7 @@ fn channel_tasks(rt: &Runtime, producers: u64, total: u64) -> Duration {
     rt.block_on(async {
         let (tx, rx) = channel(ChannelConfig::default());
         let start = Instant::now();
-        let receiver = tokio::spawn(count_lines(rx));
+        let receiver = std::thread::spawn(move || count_lines(rx));
         let per = total / producers;
         let tasks: Vec<_> = (0..producers)
             .map(|_| {
@@ -287,7 +288,7 @@ fn channel_tasks(rt: &Runtime, producers: u64, total: u64) -> Duration {
         for t in tasks {
             t.await.unwrap();
         }
-        let got = receiver.await.unwrap();
+        let got = receiver.join().unwrap();
         let elapsed = start.elapsed();
         assert_eq!(got, per * producers);
         elapsed
@@ -295,10 +296,10 @@ fn channel_tasks(rt: &Runtime, producers: u64, total: u64) -> Duration {
 }
 
 /// As [`channel_tasks`], with plain threads calling `send_blocking`.
-fn channel_threads(rt: &Runtime, producers: u64, total: u64) -> Duration {
+fn channel_threads(producers: u64, total: u64) -> Duration {
     let (tx, rx) = channel(ChannelConfig::default());
     let start = Instant::now();
-    let receiver = rt.spawn(count_lines(rx));
+    let receiver = std::thread::spawn(move || count_lines(rx));
     let per = total / producers;
     std::thread::scope(|s| {
         for _ in 0..producers {
@@ -311,22 +312,22 @@ fn channel_threads(rt: &Runtime, producers: u64, total: u64) -> Duration {
         }
         drop(tx);
     });
-    let got = rt.block_on(receiver).unwrap();
+    let got = receiver.join().unwrap();
     let elapsed = start.elapsed();
     assert_eq!(got, per * producers);
     elapsed
 }
 
 /// One producer (this thread) calling `send_or_drop`; adds the lines dropped to `dropped`.
-fn channel_send_or_drop(rt: &Runtime, total: u64, dropped: &AtomicU64) -> Duration {
+fn channel_send_or_drop(total: u64, dropped: &AtomicU64) -> Duration {
     let (tx, rx) = channel(ChannelConfig::default());
-    let receiver = rt.spawn(count_lines(rx));
+    let receiver = std::thread::spawn(move || count_lines(rx));
     let start = Instant::now();
     for _ in 0..total {
         tx.send_or_drop(&LINE).unwrap();
     }
     drop(tx);
-    let got = rt.block_on(receiver).unwrap();
+    let got = receiver.join().unwrap();
     let elapsed = start.elapsed();
     dropped.fetch_add(total - got, Ordering::Relaxed);
     elapsed
@@ -357,7 +358,7 @@ fn bench_channel(c: &mut Criterion) {
         |b, &p| {
             b.iter_custom(|iters| {
                 (0..iters)
-                    .map(|_| channel_threads(&rt, p, CHANNEL_LINES))
+                    .map(|_| channel_threads(p, CHANNEL_LINES))
                     .sum()
             });
         },
@@ -369,7 +370,7 @@ fn bench_channel(c: &mut Criterion) {
         b.iter_custom(|iters| {
             sent.fetch_add(iters * CHANNEL_LINES, Ordering::Relaxed);
             (0..iters)
-                .map(|_| channel_send_or_drop(&rt, CHANNEL_LINES, &dropped))
+                .map(|_| channel_send_or_drop(CHANNEL_LINES, &dropped))
                 .sum()
         });
     });

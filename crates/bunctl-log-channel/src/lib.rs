@@ -1,4 +1,4 @@
-//! The backpressure channel: many producers hand whole lines to one writer task.
+//! The backpressure channel: many producers hand whole lines to one writer thread.
 //!
 //! # Design
 //!
@@ -30,17 +30,22 @@
 //! ```
 //! use bunctl_log_channel::{channel, ChannelConfig};
 //!
-//! # tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap().block_on(async {
 //! let (tx, mut rx) = channel(ChannelConfig::default());
-//! tx.send(b"hello").await.unwrap();
-//! tx.send_or_drop(b"world").unwrap();
+//! // The writer runs on a thread of its own.
+//! let writer = std::thread::spawn(move || {
+//!     let mut written = Vec::new();
+//!     let mut spare = Vec::new();
+//!     while let Some(batch) = rx.recv(spare) {
+//!         written.extend_from_slice(&batch.bytes); // a real writer: one write(2)
+//!         rx.complete(batch.generation);
+//!         spare = batch.bytes;
+//!     }
+//!     written
+//! });
+//! tx.send_blocking(b"hello").unwrap();   // waits for room: lossless
+//! tx.send_or_drop(b"world").unwrap();    // never waits: drops and counts when full
 //! tx.close();
-//! let batch = rx.recv(Vec::new()).await.unwrap();
-//! assert_eq!(batch.bytes, b"hello\nworld\n");
-//! assert_eq!(batch.lines, 2);
-//! rx.complete(batch.generation);
-//! assert!(rx.recv(batch.bytes).await.is_none());
-//! # });
+//! assert_eq!(writer.join().unwrap(), b"hello\nworld\n");
 //! ```
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
@@ -53,8 +58,9 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bunctl_log_buffer::{encode_message, is_single_line, Lines, CONTINUATION_MARKER};
+use std::sync::Condvar;
+use std::time::Instant;
 use tokio::sync::Notify;
-use tokio::time::Instant;
 
 /// The text of the marker line written where lines were dropped: `<prefix><count><suffix>`.
 pub const DROP_MARKER_PREFIX: &[u8] = b"[bunctl-log] ";
@@ -215,8 +221,8 @@ impl State {
 struct Shared {
     config: ChannelConfig,
     state: Mutex<State>,
-    /// Wakes the writer.
-    writer_wake: Notify,
+    /// Wakes the writer thread (waiting on `state`).
+    writer_wake: Condvar,
     /// Wakes producers waiting for room.
     room: Notify,
     /// Wakes flush waiters.
@@ -284,6 +290,10 @@ impl Shared {
         false
     }
 
+    fn wake_writer(&self) {
+        self.writer_wake.notify_one();
+    }
+
     fn stats(&self) -> ChannelStats {
         let st = self.lock();
         ChannelStats {
@@ -302,14 +312,14 @@ impl Shared {
             self.writer_should_wake(&mut st)
         };
         if wake {
-            self.writer_wake.notify_one();
+            self.wake_writer();
         }
         self.room.notify_waiters();
         self.flushed.notify_waiters();
     }
 }
 
-/// Creates a channel: producers hold the [`Sender`], the writer task the [`Receiver`].
+/// Creates a channel: producers hold the [`Sender`], the writer thread the [`Receiver`].
 pub fn channel(config: ChannelConfig) -> (Sender, Receiver) {
     let config = config.normalized();
     let shared = Arc::new(Shared {
@@ -327,7 +337,7 @@ pub fn channel(config: ChannelConfig) -> (Sender, Receiver) {
             receiver_wakeups: 0,
         }),
         config,
-        writer_wake: Notify::new(),
+        writer_wake: Condvar::new(),
         room: Notify::new(),
         flushed: Notify::new(),
         completed: AtomicU64::new(0),
@@ -421,7 +431,7 @@ impl Sender {
         };
         drop(st);
         if wake {
-            self.shared.writer_wake.notify_one();
+            self.shared.wake_writer();
         }
         Ok(true)
     }
@@ -444,7 +454,7 @@ impl Sender {
             self.shared.overflow(&mut st)
         };
         if wake {
-            self.shared.writer_wake.notify_one();
+            self.shared.wake_writer();
         }
         Ok(())
     }
@@ -466,7 +476,7 @@ impl Sender {
             Ok(false) => {
                 let wake = self.shared.overflow(&mut self.shared.lock());
                 if wake {
-                    self.shared.writer_wake.notify_one();
+                    self.shared.wake_writer();
                 }
                 Err(TrySendError::Full)
             }
@@ -549,7 +559,7 @@ impl Sender {
                 self.shared.writer_should_wake(&mut st)
             };
             if wake {
-                self.shared.writer_wake.notify_one();
+                self.shared.wake_writer();
             }
             notified.await;
         }
@@ -577,7 +587,7 @@ impl Sender {
             }
         };
         if wake {
-            self.shared.writer_wake.notify_one();
+            self.shared.wake_writer();
         }
         target
     }
@@ -639,68 +649,70 @@ impl fmt::Debug for Receiver {
 impl Receiver {
     /// Waits for the next batch; `spare` is an emptied buffer to swap in (its allocation is
     /// reused). Returns `None` once the channel is closed and everything was handed out.
-    pub async fn recv(&mut self, mut spare: Vec<u8>) -> Option<Batch> {
+    ///
+    /// Blocks the calling thread: the receiver runs on a thread of its own, which is what lets
+    /// it write a batch the moment the previous one is done, without a hand-over to another
+    /// thread. While the buffer is empty it waits with no timeout at all.
+    pub fn recv(&mut self, mut spare: Vec<u8>) -> Option<Batch> {
         spare.clear();
         let cfg = &self.shared.config;
+        let mut st = self.shared.lock();
         loop {
-            let sleep_until = {
-                let mut st = self.shared.lock();
-                if st.closed {
-                    // Lines dropped after the last accepted one still get their marker.
-                    st.write_drop_marker();
-                }
-                if !st.buf.is_empty() {
-                    let due = st.closed
-                        || st.flush_requested
-                        || st.buf.len() >= cfg.batch_bytes
-                        || st.lines >= cfg.max_lines
-                        || st.room_waiters > 0
-                        || self.deadline.is_some_and(|d| Instant::now() >= d);
-                    if due {
-                        std::mem::swap(&mut st.buf, &mut spare);
-                        let batch = Batch {
-                            bytes: spare,
-                            lines: st.lines as u64,
-                            generation: st.generation,
-                        };
-                        st.lines = 0;
-                        st.generation += 1;
-                        st.flush_requested = false;
-                        st.writer = WriterState::Busy;
-                        let wake_producers = st.room_waiters > 0;
-                        st.room_waiters = 0;
-                        drop(st);
-                        if wake_producers {
-                            self.shared.room.notify_waiters();
-                        }
-                        self.deadline = None;
-                        return Some(batch);
-                    }
-                    let deadline = *self
-                        .deadline
-                        .get_or_insert_with(|| Instant::now() + cfg.flush_interval);
-                    st.writer = WriterState::Lingering;
-                    Some(deadline)
-                } else {
-                    st.flush_requested = false;
-                    if st.closed {
-                        return None;
-                    }
-                    st.writer = WriterState::Idle;
-                    self.deadline = None;
-                    None
-                }
-            };
-            match sleep_until {
-                None => self.shared.writer_wake.notified().await,
-                Some(deadline) => {
-                    tokio::select! {
-                        () = self.shared.writer_wake.notified() => {}
-                        () = tokio::time::sleep_until(deadline) => {}
-                    }
-                }
+            if st.closed {
+                // Lines dropped after the last accepted one still get their marker.
+                st.write_drop_marker();
             }
-            self.shared.lock().receiver_wakeups += 1;
+            if st.buf.is_empty() {
+                st.flush_requested = false;
+                if st.closed {
+                    return None;
+                }
+                st.writer = WriterState::Idle;
+                self.deadline = None;
+                st = self
+                    .shared
+                    .writer_wake
+                    .wait(st)
+                    .unwrap_or_else(PoisonError::into_inner);
+                st.receiver_wakeups += 1;
+                continue;
+            }
+            let now = Instant::now();
+            let deadline = *self.deadline.get_or_insert(now + cfg.flush_interval);
+            let due = st.closed
+                || st.flush_requested
+                || st.buf.len() >= cfg.batch_bytes
+                || st.lines >= cfg.max_lines
+                || st.room_waiters > 0
+                || now >= deadline;
+            if due {
+                std::mem::swap(&mut st.buf, &mut spare);
+                let batch = Batch {
+                    bytes: spare,
+                    lines: st.lines as u64,
+                    generation: st.generation,
+                };
+                st.lines = 0;
+                st.generation += 1;
+                st.flush_requested = false;
+                st.writer = WriterState::Busy;
+                let wake_producers = st.room_waiters > 0;
+                st.room_waiters = 0;
+                drop(st);
+                if wake_producers {
+                    self.shared.room.notify_waiters();
+                }
+                self.deadline = None;
+                return Some(batch);
+            }
+            st.writer = WriterState::Lingering;
+            st = self
+                .shared
+                .writer_wake
+                .wait_timeout(st, deadline - now)
+                .unwrap_or_else(PoisonError::into_inner)
+                .0;
+            st.receiver_wakeups += 1;
         }
     }
 

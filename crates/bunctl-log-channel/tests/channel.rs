@@ -17,11 +17,11 @@ fn small(max_lines: usize, max_bytes: usize) -> ChannelConfig {
 }
 
 /// Drains the receiver to the end, checking the bounds of every batch.
-async fn drain(mut rx: Receiver, max_lines: u64, max_bytes: usize) -> (Vec<u8>, u64) {
+fn drain(mut rx: Receiver, max_lines: u64, max_bytes: usize) -> (Vec<u8>, u64) {
     let mut all = Vec::new();
     let mut lines = 0;
     let mut spare = Vec::new();
-    while let Some(batch) = rx.recv(spare).await {
+    while let Some(batch) = rx.recv(spare) {
         assert!(batch.lines <= max_lines, "batch of {} lines", batch.lines);
         assert!(
             batch.bytes.len() <= max_bytes + 100,
@@ -45,7 +45,7 @@ async fn lines_arrive_whole_and_in_order() {
     tx.send(b"three\r\nfour").await.unwrap();
     tx.send(b"\0\xff").await.unwrap();
     drop(tx);
-    let (bytes, lines) = drain(rx, 1000, 4 << 20).await;
+    let (bytes, lines) = drain(rx, 1000, 4 << 20);
     assert_eq!(bytes, b"one\ntwo\nthree\r\nfour\n\0\xff\n");
     assert_eq!(lines, 5);
 }
@@ -61,18 +61,18 @@ async fn full_buffer_drops_counts_and_marks_the_gap() {
     assert_eq!(stats.overflows, 7);
     // Room again after the writer takes the batch.
     let mut rx = rx;
-    let first = rx.recv(Vec::new()).await.unwrap();
+    let first = rx.recv(Vec::new()).unwrap();
     assert_eq!(first.bytes, b"line 0\nline 1\nline 2\n");
     rx.complete(first.generation);
     tx.send_or_drop(b"after").unwrap();
     tx.close();
-    let second = rx.recv(Vec::new()).await.unwrap();
+    let second = rx.recv(Vec::new()).unwrap();
     assert_eq!(
         second.bytes,
         b"[bunctl-log] 7 lines dropped here: the writer was full\nafter\n"
     );
     assert_eq!(second.lines, 1);
-    assert!(rx.recv(Vec::new()).await.is_none());
+    assert!(rx.recv(Vec::new()).is_none());
 }
 
 #[tokio::test]
@@ -82,13 +82,13 @@ async fn drops_after_the_last_line_are_marked_at_close() {
     tx.send_or_drop(b"dropped 1").unwrap();
     tx.send_or_drop(b"dropped 2").unwrap();
     tx.close();
-    let b = rx.recv(Vec::new()).await.unwrap();
+    let b = rx.recv(Vec::new()).unwrap();
     assert_eq!(
         b.bytes,
         b"kept\n[bunctl-log] 2 lines dropped here: the writer was full\n"
     );
     assert_eq!(b.lines, 1);
-    assert!(rx.recv(Vec::new()).await.is_none());
+    assert!(rx.recv(Vec::new()).is_none());
 }
 
 #[tokio::test]
@@ -103,7 +103,7 @@ async fn try_send_says_full_too_large_and_closed() {
         tx.try_send(b"1\n2\n3\n"),
         Err(TrySendError::TooLarge { lines: 3, .. })
     ));
-    let b = rx.recv(Vec::new()).await.unwrap();
+    let b = rx.recv(Vec::new()).unwrap();
     assert_eq!(b.bytes, b"a\nb\n");
     tx.close();
     assert_eq!(tx.try_send(b"x"), Err(TrySendError::Closed));
@@ -116,7 +116,7 @@ async fn waiting_senders_lose_nothing_and_keep_per_producer_order() {
     const PRODUCERS: usize = 50;
     const LINES: usize = 2000;
     let (tx, rx) = channel(small(64, 2048));
-    let reader = tokio::spawn(drain(rx, 64, 2048));
+    let reader = std::thread::spawn(move || drain(rx, 64, 2048));
     let mut tasks = Vec::new();
     for p in 0..PRODUCERS {
         let tx = tx.clone();
@@ -131,7 +131,7 @@ async fn waiting_senders_lose_nothing_and_keep_per_producer_order() {
     }
     let stats = tx.stats();
     drop(tx);
-    let (bytes, lines) = reader.await.unwrap();
+    let (bytes, lines) = reader.join().unwrap();
     assert_eq!(lines, (PRODUCERS * LINES) as u64);
     assert!(
         stats.overflows > 0,
@@ -151,7 +151,7 @@ async fn waiting_senders_lose_nothing_and_keep_per_producer_order() {
 #[tokio::test]
 async fn blocking_senders_on_threads_lose_nothing() {
     let (tx, rx) = channel(small(16, 512));
-    let reader = tokio::spawn(drain(rx, 16, 512));
+    let reader = std::thread::spawn(move || drain(rx, 16, 512));
     let threads: Vec<_> = (0..4)
         .map(|t| {
             let tx = tx.clone();
@@ -168,14 +168,14 @@ async fn blocking_senders_on_threads_lose_nothing() {
             .unwrap();
     }
     drop(tx);
-    let (_, lines) = reader.await.unwrap();
+    let (_, lines) = reader.join().unwrap();
     assert_eq!(lines, 20_000);
 }
 
 #[tokio::test]
 async fn message_larger_than_the_buffer_goes_line_by_line() {
     let (tx, rx) = channel(small(4, 256));
-    let reader = tokio::spawn(drain(rx, 4, 256));
+    let reader = std::thread::spawn(move || drain(rx, 4, 256));
     // 10 lines: more than max_lines at once, so `send` splits it.
     let msg: Vec<u8> = (0..10)
         .flat_map(|i| format!("m{i}\n").into_bytes())
@@ -185,7 +185,7 @@ async fn message_larger_than_the_buffer_goes_line_by_line() {
     let long = vec![b'x'; 150];
     tx.send(&long).await.unwrap();
     drop(tx);
-    let (bytes, lines) = reader.await.unwrap();
+    let (bytes, lines) = reader.join().unwrap();
     assert_eq!(lines, 10 + 3);
     let text = String::from_utf8(bytes).unwrap();
     assert!(text.starts_with("m0\nm1\n"));
@@ -202,45 +202,44 @@ async fn send_lines_takes_a_line_buffer_block() {
     .await
     .unwrap();
     drop(tx);
-    let (bytes, lines) = drain(rx, 100, 4096).await;
+    let (bytes, lines) = drain(rx, 100, 4096);
     assert_eq!((bytes.as_slice(), lines), (&b"a\nb\nc\n"[..], 3));
 }
 
-#[tokio::test(start_paused = true)]
+#[tokio::test]
 async fn a_trickle_is_written_after_the_flush_interval() {
     let (tx, mut rx) = channel(ChannelConfig {
         flush_interval: Duration::from_millis(100),
         ..ChannelConfig::default()
     });
-    let start = tokio::time::Instant::now();
+    let start = std::time::Instant::now();
     tx.send(b"slow").await.unwrap();
-    let b = rx.recv(Vec::new()).await.unwrap();
+    let b = rx.recv(Vec::new()).unwrap();
     assert_eq!(b.bytes, b"slow\n");
     let waited = start.elapsed();
+    // Not before the interval; the upper bound only guards against "never".
     assert!(
-        waited >= Duration::from_millis(100) && waited < Duration::from_millis(150),
+        waited >= Duration::from_millis(100) && waited < Duration::from_secs(5),
         "{waited:?}"
     );
 }
 
-#[tokio::test(start_paused = true)]
-async fn an_idle_receiver_is_not_woken_by_a_timer() {
-    let (tx, mut rx) = channel(ChannelConfig::default());
-    let stats = rx.stats();
-    let recv = tokio::spawn(async move {
-        let b = rx.recv(Vec::new()).await.map(|b| b.bytes);
-        (b, rx)
+#[tokio::test]
+async fn an_idle_receiver_is_not_woken() {
+    let (tx, mut rx) = channel(ChannelConfig {
+        flush_interval: Duration::from_millis(1),
+        ..ChannelConfig::default()
     });
-    // With time paused, the runtime jumps from timer to timer: a periodic timer in the
-    // receiver would wake it many times during this hour.
-    tokio::time::sleep(Duration::from_secs(3600)).await;
-    assert!(!recv.is_finished());
-    assert_eq!(tx.stats().receiver_wakeups, stats.receiver_wakeups);
+    let reader = std::thread::spawn(move || rx.recv(Vec::new()).map(|b| b.bytes));
+    // A receiver that polled, or armed its flush timer while empty, would wake many times
+    // here (the interval is 1 ms).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(!reader.is_finished());
+    assert_eq!(tx.stats().receiver_wakeups, 0);
     tx.send(b"x").await.unwrap();
     tx.close();
-    let (bytes, _rx) = recv.await.unwrap();
-    assert_eq!(bytes, Some(b"x\n".to_vec()));
-    assert!(tx.stats().receiver_wakeups > stats.receiver_wakeups);
+    assert_eq!(reader.join().unwrap(), Some(b"x\n".to_vec()));
+    assert!(tx.stats().receiver_wakeups > 0);
 }
 
 #[tokio::test]
@@ -259,10 +258,7 @@ async fn flush_waits_for_the_batch_holding_the_last_line() {
         tokio::spawn(async move { tx.flushed(target).await })
     };
     // The flush request makes the receiver take the batch at once despite the long interval.
-    let b = tokio::time::timeout(Duration::from_secs(5), rx.recv(Vec::new()))
-        .await
-        .unwrap()
-        .unwrap();
+    let b = rx.recv(Vec::new()).unwrap();
     assert_eq!(b.generation, target);
     assert!(!flusher.is_finished());
     rx.complete(b.generation);

@@ -10,7 +10,7 @@
 //! |---|---|
 //! | `bunctl-core` | [`AppId`], the filesystem seam |
 //! | `bunctl-log-buffer` | byte chunks → whole, bounded lines |
-//! | `bunctl-log-channel` | many producers → one writer task, bounded by lines and bytes |
+//! | `bunctl-log-channel` | many producers → one writer thread, bounded by lines and bytes |
 //! | `bunctl-log-rotation` | when to rotate, archive names, retention, compression |
 //! | `bunctl-log-sink` | `FileSink` and the rotating, retrying, metered layers |
 //! | `bunctl-log-metrics` | lock-free counters, [`MetricsSnapshot`] |

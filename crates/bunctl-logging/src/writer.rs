@@ -16,18 +16,22 @@ use bunctl_log_rotation::{Clock, SystemClock};
 use bunctl_log_sink::{
     list_log_files, MeteredSink, RetryingSink, RotatingSink, RotatingSinkConfig, Sink,
 };
-use tokio::task::JoinHandle;
 
 use crate::{Error, LogWriterConfig, Result};
+
+/// Stack of a writer thread: it only runs the sink stack (gzip runs on the compressor's
+/// thread), and a thousand idle writers should not reserve megabytes each.
+const WRITER_STACK_SIZE: usize = 256 << 10;
 
 /// Writes lines to one log file, rotating, compressing and expiring it, without ever making
 /// the caller wait for I/O.
 ///
-/// Producers append whole lines to a shared buffer; one background task takes the buffer in
+/// Producers append whole lines to a shared buffer; one writer thread takes the buffer in
 /// batches and writes each with one `write(2)` through the sink stack
-/// `RetryingSink(MeteredSink(RotatingSink(FileSink)))`, on tokio's blocking pool so file I/O
-/// never stalls the async runtime. Three ways to write, so callers choose between never
-/// blocking and never losing:
+/// `RetryingSink(MeteredSink(RotatingSink(FileSink)))`. File I/O never runs on the async
+/// runtime, and under load the writer goes from one batch to the next without a hand-over to
+/// another thread; idle, it sleeps on a condition variable with no timeout. Three ways to
+/// write, so callers choose between never blocking and never losing:
 ///
 /// | method | when the buffer is full |
 /// |---|---|
@@ -42,17 +46,20 @@ pub struct AsyncLogWriter {
     fs: Arc<dyn Filesystem>,
     metrics: Arc<LogMetrics>,
     shared: Arc<TaskShared>,
-    task: tokio::sync::Mutex<Option<JoinHandle<io::Result<()>>>>,
+    /// Fires when the writer thread has finished (drained, closed the sink).
+    done: tokio::sync::Mutex<Option<tokio::sync::oneshot::Receiver<io::Result<()>>>>,
     shutdown_timeout: std::time::Duration,
 }
 
-/// What the writer task shares with the handle.
+/// What the writer thread shares with the handle.
 #[derive(Default)]
 struct TaskShared {
     /// Lines of the batch being written, for the shutdown-timeout report.
     in_flight: AtomicU64,
     /// The last write error, for flush's report.
     last_error: std::sync::Mutex<Option<String>>,
+    /// Lines lost that `flush` or `shutdown` already reported.
+    reported_lost: AtomicU64,
 }
 
 impl std::fmt::Debug for AsyncLogWriter {
@@ -107,20 +114,36 @@ impl AsyncLogWriter {
         let shared = Arc::new(TaskShared::default());
         let task = WriterTask {
             rx,
-            sink: Some(sink),
+            sink,
             metrics: metrics.clone(),
             shared: shared.clone(),
             lost_since_marker: 0,
             mid_line: false,
         };
-        let handle = tokio::spawn(task.run());
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let name = config
+            .path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        std::thread::Builder::new()
+            .name(format!("bunctl-log {name}"))
+            .stack_size(WRITER_STACK_SIZE)
+            .spawn(move || {
+                // The handle may be gone (dropped without shutdown): nobody to tell then.
+                let _ = done_tx.send(task.run());
+            })
+            .map_err(|source| Error::Io {
+                action: "start the writer thread for",
+                path: config.path.clone(),
+                source,
+            })?;
         Ok(Self {
             tx,
             path: config.path,
             fs,
             metrics,
             shared,
-            task: tokio::sync::Mutex::new(Some(handle)),
+            done: tokio::sync::Mutex::new(Some(done_rx)),
             shutdown_timeout: config.shutdown_timeout,
         })
     }
@@ -182,21 +205,22 @@ impl AsyncLogWriter {
     /// Waits until every line accepted before the call is in the file (the OS page cache).
     ///
     /// # Errors
-    /// [`Error::WriteFailed`] if lines were lost to I/O errors meanwhile, [`Error::Closed`] if
-    /// the writer task ended first.
+    /// [`Error::WriteFailed`] if lines were lost to I/O errors since the last time `flush` or
+    /// `shutdown` reported a loss, [`Error::Closed`] if the writer thread ended first.
     pub async fn flush(&self) -> Result<()> {
-        let lost_before = self.metrics.snapshot().lines_lost;
         let generation = self.tx.request_flush();
         self.tx
             .flushed(generation)
             .await
             .map_err(|_| Error::Closed)?;
-        self.check_losses(lost_before)
+        self.report_losses()
     }
 
-    fn check_losses(&self, lost_before: u64) -> Result<()> {
-        let lost = self.metrics.snapshot().lines_lost - lost_before;
-        if lost == 0 {
+    /// `Err` with the lines lost to I/O errors that no call has reported yet.
+    fn report_losses(&self) -> Result<()> {
+        let total = self.metrics.snapshot().lines_lost;
+        let reported = self.shared.reported_lost.swap(total, Ordering::AcqRel);
+        if total <= reported {
             return Ok(());
         }
         let reason = self
@@ -208,7 +232,7 @@ impl AsyncLogWriter {
             .unwrap_or_else(|| "write failed".to_owned());
         Err(Error::WriteFailed {
             path: self.path.clone(),
-            lines_lost: lost,
+            lines_lost: total - reported,
             reason,
         })
     }
@@ -223,11 +247,11 @@ impl AsyncLogWriter {
     /// [`Error::Io`] if the final fsync, compression or retention failed.
     pub async fn shutdown(&self) -> Result<()> {
         self.tx.close();
-        let mut guard = self.task.lock().await;
-        let Some(handle) = guard.as_mut() else {
+        let mut guard = self.done.lock().await;
+        let Some(done) = guard.as_mut() else {
             return Ok(());
         };
-        let outcome = tokio::time::timeout(self.shutdown_timeout, &mut *handle).await;
+        let outcome = tokio::time::timeout(self.shutdown_timeout, done).await;
         let result = match outcome {
             Ok(Ok(Ok(()))) => Ok(()),
             Ok(Ok(Err(source))) => Err(Error::Io {
@@ -235,12 +259,13 @@ impl AsyncLogWriter {
                 path: self.path.clone(),
                 source,
             }),
-            Ok(Err(join)) => Err(Error::TaskFailed {
+            Ok(Err(_gone)) => Err(Error::TaskFailed {
                 path: self.path.clone(),
-                reason: join.to_string(),
+                reason: "the writer thread ended without reporting (it panicked)".to_owned(),
             }),
             Err(_elapsed) => {
-                handle.abort();
+                // A thread stuck in a system call cannot be stopped; it is left to finish
+                // (or not) on its own, and its lines are reported as not written.
                 let unwritten = self.tx.stats().buffered_lines as u64
                     + self.shared.in_flight.load(Ordering::Acquire);
                 self.metrics.record_lines_lost(unwritten);
@@ -252,7 +277,8 @@ impl AsyncLogWriter {
             }
         };
         *guard = None;
-        result
+        result?;
+        self.report_losses()
     }
 
     /// Whether the writer is closed.
@@ -331,8 +357,7 @@ fn open_sink(
 /// The background task: takes batches from the channel and writes them through the sink.
 struct WriterTask {
     rx: Receiver,
-    /// Moved to the blocking pool for each batch and back.
-    sink: Option<Box<dyn Sink>>,
+    sink: Box<dyn Sink>,
     metrics: Arc<LogMetrics>,
     shared: Arc<TaskShared>,
     /// Lines lost to write errors since the last marker made it into the file.
@@ -351,59 +376,38 @@ struct Outcome {
 }
 
 impl WriterTask {
-    async fn run(mut self) -> io::Result<()> {
+    /// The writer thread's loop: until the channel is closed and drained.
+    fn run(mut self) -> io::Result<()> {
         let mut spare = Vec::new();
-        while let Some(batch) = self.rx.recv(spare).await {
-            let generation = batch.generation;
+        while let Some(batch) = self.rx.recv(spare) {
             let lines = batch.lines;
             self.shared.in_flight.store(lines, Ordering::Release);
-            let Some(sink) = self.sink.take() else {
-                return Err(io::Error::other("log sink lost"));
-            };
-            let (lost, mid) = (self.lost_since_marker, self.mid_line);
-            let step = tokio::task::spawn_blocking(move || {
-                let mut sink = sink;
-                let outcome = write_batch(sink.as_mut(), &batch, lost, mid);
-                (sink, batch, outcome)
-            });
-            let (sink, batch, written) = match step.await {
-                Ok(w) => w,
-                Err(join) => {
-                    // The sink panicked: this writer cannot go on. Count what is lost.
-                    self.metrics.record_lines_lost(lines);
-                    self.rx.close();
-                    return Err(io::Error::other(format!("log sink failed: {join}")));
-                }
-            };
-            self.metrics.record_lines_written(written.lines_done);
-            let lost = lines - written.lines_done.min(lines);
+            let outcome = write_batch(
+                self.sink.as_mut(),
+                &batch,
+                self.lost_since_marker,
+                self.mid_line,
+            );
+            self.metrics.record_lines_written(outcome.lines_done);
+            let lost = lines - outcome.lines_done.min(lines);
             if lost > 0 {
                 self.metrics.record_lines_lost(lost);
             }
-            if let Some(e) = &written.error {
+            if let Some(e) = &outcome.error {
                 if let Ok(mut last) = self.shared.last_error.lock() {
                     *last = Some(e.to_string());
                 }
             }
-            self.lost_since_marker = written.lost_since_marker + lost;
-            self.mid_line = written.mid_line;
-            self.sink = Some(sink);
+            self.lost_since_marker = outcome.lost_since_marker + lost;
+            self.mid_line = outcome.mid_line;
             self.shared.in_flight.store(0, Ordering::Release);
-            self.rx.complete(generation);
+            self.rx.complete(batch.generation);
             spare = batch.bytes;
         }
-        let Some(mut sink) = self.sink.take() else {
-            return Ok(());
-        };
-        let (lost, mid) = (self.lost_since_marker, self.mid_line);
-        tokio::task::spawn_blocking(move || {
-            if lost > 0 {
-                write_loss_marker(sink.as_mut(), lost, mid);
-            }
-            sink.close()
-        })
-        .await
-        .map_err(|e| io::Error::other(format!("log sink failed: {e}")))?
+        if self.lost_since_marker > 0 {
+            write_loss_marker(self.sink.as_mut(), self.lost_since_marker, self.mid_line);
+        }
+        self.sink.close()
     }
 }
 
