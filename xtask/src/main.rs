@@ -138,10 +138,20 @@ fn fuzz(args: &[OsString]) -> Result<(), i32> {
         install.args(["install", "cargo-fuzz"]);
         run(install)?;
     }
+    // New inputs go to a scratch corpus under target/; the committed seeds are only read, so a
+    // fuzz run never leaves hundreds of generated files in the source tree.
+    let scratch = workspace_root().join("target/fuzz-corpus/line_buffer");
+    if let Err(e) = std::fs::create_dir_all(&scratch) {
+        eprintln!("xtask fuzz: cannot create {}: {e}", scratch.display());
+        return Err(1);
+    }
     let mut command = cargo();
     command
         .current_dir(workspace_root().join("fuzz"))
-        .args(["fuzz", "run", "--sanitizer", "none", "line_buffer", "--"])
+        .args(["fuzz", "run", "--sanitizer", "none", "line_buffer"])
+        .arg(&scratch)
+        .arg("corpus/line_buffer")
+        .arg("--")
         .arg(format!("-max_total_time={seconds}"));
     run(command)
 }
