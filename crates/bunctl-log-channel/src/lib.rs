@@ -446,16 +446,22 @@ impl Sender {
         if self.push_now(&enc)? {
             return Ok(());
         }
-        let (_, lines) = enc.size();
-        let wake = {
-            let mut st = self.shared.lock();
-            st.dropped_since_marker += lines as u64;
-            st.dropped_total += lines as u64;
-            self.shared.overflow(&mut st)
-        };
+        // Full. The writer may be runnable but preempted by producers (more busy threads than
+        // cores): wake it if it waits, give up the CPU once so it can run, and look again
+        // before dropping. This bounds the cost of a full buffer to one `sched_yield`, never
+        // a wait for I/O.
+        let wake = self.shared.overflow(&mut self.shared.lock());
         if wake {
             self.shared.wake_writer();
         }
+        std::thread::yield_now();
+        if self.push_now(&enc)? {
+            return Ok(());
+        }
+        let (_, lines) = enc.size();
+        let mut st = self.shared.lock();
+        st.dropped_since_marker += lines as u64;
+        st.dropped_total += lines as u64;
         Ok(())
     }
 
