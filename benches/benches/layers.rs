@@ -356,11 +356,7 @@ fn bench_channel(c: &mut Criterion) {
         BenchmarkId::new("send_blocking_threads", 4),
         &4u64,
         |b, &p| {
-            b.iter_custom(|iters| {
-                (0..iters)
-                    .map(|_| channel_threads(p, CHANNEL_LINES))
-                    .sum()
-            });
+            b.iter_custom(|iters| (0..iters).map(|_| channel_threads(p, CHANNEL_LINES)).sum());
         },
     );
 
