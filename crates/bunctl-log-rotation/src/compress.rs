@@ -358,10 +358,8 @@ impl Compressor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bunctl_core::fs::{FileMeta, StdFs, WriteFile};
+    use bunctl_core::fs::{FaultFs, Op, StdFs};
     use chrono::{TimeZone, Utc};
-    use std::io::Read;
-    use std::sync::mpsc;
 
     fn setup() -> (tempfile::TempDir, ArchiveNaming, PathBuf) {
         let dir = tempfile::tempdir().unwrap();
@@ -386,53 +384,13 @@ mod tests {
         c.wait_idle().unwrap();
     }
 
-    /// StdFs whose `create` waits for a signal: a compression stuck in I/O.
-    struct Gate(Mutex<mpsc::Receiver<()>>);
-
-    impl Filesystem for Gate {
-        fn open_append(&self, p: &Path) -> io::Result<Box<dyn WriteFile>> {
-            StdFs.open_append(p)
-        }
-        fn create(&self, p: &Path) -> io::Result<Box<dyn WriteFile>> {
-            let _ = self.0.lock().unwrap().recv();
-            StdFs.create(p)
-        }
-        fn open_read(&self, p: &Path) -> io::Result<Box<dyn Read + Send>> {
-            StdFs.open_read(p)
-        }
-        fn last_byte(&self, p: &Path) -> io::Result<Option<u8>> {
-            StdFs.last_byte(p)
-        }
-        fn rename(&self, a: &Path, b: &Path) -> io::Result<()> {
-            StdFs.rename(a, b)
-        }
-        fn remove_file(&self, p: &Path) -> io::Result<()> {
-            StdFs.remove_file(p)
-        }
-        fn sync_dir(&self, d: &Path) -> io::Result<()> {
-            StdFs.sync_dir(d)
-        }
-        fn metadata(&self, p: &Path) -> io::Result<FileMeta> {
-            StdFs.metadata(p)
-        }
-        fn read_dir(&self, d: &Path) -> io::Result<Vec<String>> {
-            StdFs.read_dir(d)
-        }
-        fn create_dir_all(&self, d: &Path) -> io::Result<()> {
-            StdFs.create_dir_all(d)
-        }
-    }
-
     #[test]
     fn submit_does_not_wait_for_io_and_wait_idle_timeout_gives_up() {
         let (_dir, naming, p) = setup();
-        let (open, gate) = mpsc::channel();
-        let c = Compressor::new(
-            Arc::new(Gate(Mutex::new(gate))),
-            naming.clone(),
-            None,
-            Compression::fast(),
-        );
+        // `create` waits to be released: a compression stuck in I/O
+        let (fs, faults) = FaultFs::shared();
+        faults.hold(Op::Create);
+        let c = Compressor::new(fs, naming.clone(), None, Compression::fast());
         let t = Instant::now();
         c.submit(p.clone());
         let p2 = with_suffix(&p, ".second");
@@ -441,8 +399,7 @@ mod tests {
         assert!(!c.wait_idle_timeout(Duration::from_millis(50)).unwrap());
         assert_eq!(c.pending(), 2);
         assert!(format!("{c:?}").contains("running: true"));
-        open.send(()).unwrap();
-        open.send(()).unwrap();
+        faults.release(Op::Create, 2);
         // the second job's source does not exist: skipped as vanished, not a failure
         assert!(c.wait_idle_timeout(Duration::from_secs(30)).unwrap());
         assert_eq!((c.completed(), c.failed()), (1, 0));

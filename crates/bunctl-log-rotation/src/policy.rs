@@ -56,8 +56,9 @@ impl<P: RotationPolicy + ?Sized> RotationPolicy for Arc<P> {
 
 /// Rotate when the live file would exceed this many bytes; never by time.
 ///
-/// The writer rotates before a batch that would take the file past the limit (a single batch
-/// larger than the limit still goes into one file: lines are never split across files).
+/// A write that would take the file past the limit is cut at the last whole line that fits,
+/// the file is rotated, and the rest goes to the new file; a single line larger than the limit
+/// gets a file of its own. Lines are never split across files.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SizePolicy(pub u64);
 

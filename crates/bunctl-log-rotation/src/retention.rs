@@ -155,10 +155,8 @@ pub fn recover(naming: &ArchiveNaming, fs: &dyn Filesystem) -> io::Result<Vec<Pa
 mod tests {
     use super::*;
     use crate::naming::with_suffix;
-    use bunctl_core::fs::{FileMeta, StdFs, WriteFile};
+    use bunctl_core::fs::{FaultFs, Op, StdFs};
     use chrono::{TimeZone, Utc};
-    use std::io::Read;
-    use std::sync::Mutex;
 
     fn setup() -> (tempfile::TempDir, ArchiveNaming) {
         let dir = tempfile::tempdir().unwrap();
@@ -254,61 +252,6 @@ mod tests {
             .is_empty());
     }
 
-    /// Lets "someone else" delete chosen files at awkward moments, or fails removals.
-    #[derive(Default)]
-    struct Racy {
-        /// Deleted by someone else just before our own remove_file of it.
-        vanish_before_remove: Mutex<Vec<PathBuf>>,
-        /// Deleted by someone else right after the directory was listed.
-        vanish_after_list: Option<PathBuf>,
-        deny_remove: Option<PathBuf>,
-    }
-
-    impl Filesystem for Racy {
-        fn open_append(&self, p: &Path) -> io::Result<Box<dyn WriteFile>> {
-            StdFs.open_append(p)
-        }
-        fn create(&self, p: &Path) -> io::Result<Box<dyn WriteFile>> {
-            StdFs.create(p)
-        }
-        fn open_read(&self, p: &Path) -> io::Result<Box<dyn Read + Send>> {
-            StdFs.open_read(p)
-        }
-        fn last_byte(&self, p: &Path) -> io::Result<Option<u8>> {
-            StdFs.last_byte(p)
-        }
-        fn rename(&self, a: &Path, b: &Path) -> io::Result<()> {
-            StdFs.rename(a, b)
-        }
-        fn remove_file(&self, p: &Path) -> io::Result<()> {
-            if self.deny_remove.as_deref() == Some(p) {
-                return Err(io::Error::from(io::ErrorKind::PermissionDenied));
-            }
-            let mut v = self.vanish_before_remove.lock().unwrap();
-            if let Some(i) = v.iter().position(|x| x == p) {
-                v.remove(i);
-                std::fs::remove_file(p)?;
-            }
-            StdFs.remove_file(p)
-        }
-        fn sync_dir(&self, d: &Path) -> io::Result<()> {
-            StdFs.sync_dir(d)
-        }
-        fn metadata(&self, p: &Path) -> io::Result<FileMeta> {
-            StdFs.metadata(p)
-        }
-        fn read_dir(&self, d: &Path) -> io::Result<Vec<String>> {
-            let names = StdFs.read_dir(d)?;
-            if let Some(p) = &self.vanish_after_list {
-                let _ = std::fs::remove_file(p);
-            }
-            Ok(names)
-        }
-        fn create_dir_all(&self, d: &Path) -> io::Result<()> {
-            StdFs.create_dir_all(d)
-        }
-    }
-
     #[test]
     fn not_found_is_tolerated() {
         let (_dir, n) = setup();
@@ -316,11 +259,9 @@ mod tests {
         let p2 = make(&n, 2, ".gz", 10);
         make(&n, 3, ".gz", 10);
         // p1 is removed by someone else just before retention removes it
-        let fs = Racy {
-            vanish_before_remove: Mutex::new(vec![p1.clone()]),
-            ..Racy::default()
-        };
-        let deleted = Retention::max_files(1).apply(&n, &fs).unwrap();
+        let (fs, faults) = FaultFs::shared();
+        faults.vanish_before(Op::RemoveFile, &p1);
+        let deleted = Retention::max_files(1).apply(&n, &*fs).unwrap();
         assert_eq!(deleted, vec![p2]);
         assert_eq!(seqs(&n), vec![3]);
         assert!(!p1.exists());
@@ -330,11 +271,9 @@ mod tests {
         let p3 = n.scan(&StdFs).unwrap().archives[0].path.clone();
         make(&n, 4, ".gz", 10);
         make(&n, 5, ".gz", 10);
-        let fs = Racy {
-            vanish_after_list: Some(p3),
-            ..Racy::default()
-        };
-        let deleted = Retention::max_files(2).apply(&n, &fs).unwrap();
+        let (fs, faults) = FaultFs::shared();
+        faults.vanish_before(Op::Metadata, p3);
+        let deleted = Retention::max_files(2).apply(&n, &*fs).unwrap();
         assert!(deleted.is_empty(), "{deleted:?}");
         assert_eq!(seqs(&n), vec![4, 5]);
     }
@@ -345,11 +284,10 @@ mod tests {
         let p1 = make(&n, 1, ".gz", 10);
         let p2 = make(&n, 2, ".gz", 10);
         make(&n, 3, ".gz", 10);
-        let fs = Racy {
-            deny_remove: Some(p1.clone()),
-            ..Racy::default()
-        };
-        let e = Retention::max_files(1).apply(&n, &fs).unwrap_err();
+        // the first removal, p1's (oldest first), is denied
+        let (fs, faults) = FaultFs::shared();
+        faults.fail(Op::RemoveFile, io::ErrorKind::PermissionDenied, 1);
+        let e = Retention::max_files(1).apply(&n, &*fs).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
         assert!(p1.exists());
         assert!(!p2.exists());

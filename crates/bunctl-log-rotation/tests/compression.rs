@@ -2,64 +2,20 @@
 
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bunctl_core::fs::{FileMeta, Filesystem, StdFs, WriteFile};
+use bunctl_core::fs::{FaultFs, Faults, Filesystem, Op, StdFs};
 use bunctl_log_rotation::{compress_file, recover, ArchiveNaming, Compressor, Retention};
 use chrono::{TimeZone, Utc};
 use flate2::read::GzDecoder;
 use flate2::Compression;
 
-/// StdFs, except that `rename` fails with ENOSPC while `fail_rename` is set.
-#[derive(Default)]
-struct FailRename {
-    fail_rename: AtomicBool,
-}
-
-impl FailRename {
-    fn failing() -> Self {
-        Self {
-            fail_rename: AtomicBool::new(true),
-        }
-    }
-}
-
-impl Filesystem for FailRename {
-    fn open_append(&self, p: &Path) -> io::Result<Box<dyn WriteFile>> {
-        StdFs.open_append(p)
-    }
-    fn create(&self, p: &Path) -> io::Result<Box<dyn WriteFile>> {
-        StdFs.create(p)
-    }
-    fn open_read(&self, p: &Path) -> io::Result<Box<dyn Read + Send>> {
-        StdFs.open_read(p)
-    }
-    fn last_byte(&self, p: &Path) -> io::Result<Option<u8>> {
-        StdFs.last_byte(p)
-    }
-    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        if self.fail_rename.load(Ordering::SeqCst) {
-            return Err(io::Error::from(io::ErrorKind::StorageFull));
-        }
-        StdFs.rename(from, to)
-    }
-    fn remove_file(&self, p: &Path) -> io::Result<()> {
-        StdFs.remove_file(p)
-    }
-    fn sync_dir(&self, d: &Path) -> io::Result<()> {
-        StdFs.sync_dir(d)
-    }
-    fn metadata(&self, p: &Path) -> io::Result<FileMeta> {
-        StdFs.metadata(p)
-    }
-    fn read_dir(&self, d: &Path) -> io::Result<Vec<String>> {
-        StdFs.read_dir(d)
-    }
-    fn create_dir_all(&self, d: &Path) -> io::Result<()> {
-        StdFs.create_dir_all(d)
-    }
+/// StdFs, except that `rename` fails with ENOSPC until `Op::Rename` is cleared.
+fn failing_rename() -> (Arc<dyn Filesystem>, Faults) {
+    let (fs, faults) = FaultFs::shared();
+    faults.fail_always(Op::Rename, io::ErrorKind::StorageFull);
+    (fs, faults)
 }
 
 fn gunzip(p: &Path) -> Vec<u8> {
@@ -115,7 +71,8 @@ fn compress_file_error_leaves_original_and_no_temp() {
     let body = content(100);
     let p = archive(&naming, 1, &body);
     let before = dir_names(dir.path());
-    let e = compress_file(&FailRename::failing(), &p, Compression::fast()).unwrap_err();
+    let (fs, _faults) = failing_rename();
+    let e = compress_file(&*fs, &p, Compression::fast()).unwrap_err();
     assert_eq!(e.kind(), io::ErrorKind::StorageFull);
     assert_eq!(std::fs::read(&p).unwrap(), body);
     assert_eq!(dir_names(dir.path()), before, "no .gz and no .gz.tmp left");
@@ -202,7 +159,7 @@ fn compressor_without_retention_keeps_all() {
 fn compressor_errors_are_counted_reported_once_and_keep_the_plain_file() {
     let dir = tempfile::tempdir().unwrap();
     let naming = ArchiveNaming::new(&dir.path().join("app.log")).unwrap();
-    let fs = Arc::new(FailRename::failing());
+    let (fs, faults) = failing_rename();
     let c = Compressor::new(
         fs.clone(),
         naming.clone(),
@@ -226,7 +183,7 @@ fn compressor_errors_are_counted_reported_once_and_keep_the_plain_file() {
     c.wait_idle().unwrap();
 
     // the disk recovers: recover() offers the plain archives again
-    fs.fail_rename.store(false, Ordering::SeqCst);
+    faults.clear(Op::Rename);
     let pending = recover(&naming, &*fs).unwrap();
     assert_eq!(pending, vec![p1, p2]);
     for p in pending {
@@ -244,44 +201,13 @@ fn compressor_errors_are_counted_reported_once_and_keep_the_plain_file() {
 
 #[test]
 fn retention_error_is_reported() {
-    /// read_dir fails: compression works, retention cannot list the directory.
-    struct NoList;
-    impl Filesystem for NoList {
-        fn open_append(&self, p: &Path) -> io::Result<Box<dyn WriteFile>> {
-            StdFs.open_append(p)
-        }
-        fn create(&self, p: &Path) -> io::Result<Box<dyn WriteFile>> {
-            StdFs.create(p)
-        }
-        fn open_read(&self, p: &Path) -> io::Result<Box<dyn Read + Send>> {
-            StdFs.open_read(p)
-        }
-        fn last_byte(&self, p: &Path) -> io::Result<Option<u8>> {
-            StdFs.last_byte(p)
-        }
-        fn rename(&self, a: &Path, b: &Path) -> io::Result<()> {
-            StdFs.rename(a, b)
-        }
-        fn remove_file(&self, p: &Path) -> io::Result<()> {
-            StdFs.remove_file(p)
-        }
-        fn sync_dir(&self, d: &Path) -> io::Result<()> {
-            StdFs.sync_dir(d)
-        }
-        fn metadata(&self, p: &Path) -> io::Result<FileMeta> {
-            StdFs.metadata(p)
-        }
-        fn read_dir(&self, _d: &Path) -> io::Result<Vec<String>> {
-            Err(io::Error::from(io::ErrorKind::PermissionDenied))
-        }
-        fn create_dir_all(&self, d: &Path) -> io::Result<()> {
-            StdFs.create_dir_all(d)
-        }
-    }
+    // read_dir fails: compression works, retention cannot list the directory.
+    let (fs, faults) = FaultFs::shared();
+    faults.fail_always(Op::ReadDir, io::ErrorKind::PermissionDenied);
     let dir = tempfile::tempdir().unwrap();
     let naming = ArchiveNaming::new(&dir.path().join("app.log")).unwrap();
     let c = Compressor::new(
-        Arc::new(NoList),
+        fs,
         naming.clone(),
         Some(Retention::max_files(0)),
         Compression::fast(),

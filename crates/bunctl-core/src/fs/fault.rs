@@ -1,14 +1,15 @@
 //! [`FaultFs`]: the real filesystem with faults injected on command.
 //!
 //! For tests and fault drills: a test keeps the [`Faults`] handle and flips faults (a full disk
-//! on the next write, a failing rename, a short write followed by EIO, ...) while a writer owns
+//! on the next write, a failing rename, a short write followed by EIO, a call stuck until
+//! released, a file deleted by someone else just before it is used, ...) while a writer owns
 //! the filesystem as `Arc<dyn Filesystem>`. The errors are real [`io::ErrorKind`]s, so the code
 //! under test takes exactly the paths it would take on a real full disk or a broken device.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
-use std::path::Path;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
 use super::{FileMeta, Filesystem, StdFs, WriteFile};
 
@@ -29,6 +30,10 @@ pub enum Op {
     SyncDir,
     /// `Filesystem::remove_file`.
     RemoveFile,
+    /// `Filesystem::metadata`.
+    Metadata,
+    /// `Filesystem::read_dir`.
+    ReadDir,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -51,15 +56,26 @@ struct State {
     after_short: Option<io::ErrorKind>,
     /// Every write first sleeps this long (a hung device).
     stall: Option<std::time::Duration>,
+    /// Held operations, with how many calls may still pass.
+    held: HashMap<Op, u64>,
+    /// Files deleted just before the next call of an operation on them.
+    vanish: HashMap<Op, PathBuf>,
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    state: Mutex<State>,
+    /// Signalled when held calls may pass.
+    released: Condvar,
 }
 
 /// The test's handle on a [`FaultFs`]: flips faults while the sink owns the filesystem.
 #[derive(Debug, Clone, Default)]
-pub struct Faults(Arc<Mutex<State>>);
+pub struct Faults(Arc<Shared>);
 
 impl Faults {
     fn lock(&self) -> MutexGuard<'_, State> {
-        self.0.lock().unwrap_or_else(PoisonError::into_inner)
+        self.0.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// The next `n` calls of `op` fail with `kind`.
@@ -84,18 +100,54 @@ impl Faults {
         );
     }
 
-    /// `op` works again.
+    /// `op` works again (held calls of it go on, an armed [`vanish_before`](Self::vanish_before)
+    /// is dropped).
     pub fn clear(&self, op: Op) {
-        self.lock().rules.remove(&op);
+        let mut st = self.lock();
+        st.rules.remove(&op);
+        st.held.remove(&op);
+        st.vanish.remove(&op);
+        drop(st);
+        self.0.released.notify_all();
     }
 
-    /// Everything works again (an armed short write included).
+    /// Everything works again (an armed short write and held calls included).
     pub fn clear_all(&self) {
         let mut st = self.lock();
         st.rules.clear();
         st.short_write = None;
         st.after_short = None;
         st.stall = None;
+        st.held.clear();
+        st.vanish.clear();
+        drop(st);
+        self.0.released.notify_all();
+    }
+
+    /// Every later call of `op` blocks (I/O stuck on a hung device) until [`release`]d or
+    /// [`clear`](Self::clear)ed. A blocked call is already counted by [`calls`](Self::calls),
+    /// so a test can tell that the code under test has reached it.
+    ///
+    /// [`release`]: Self::release
+    pub fn hold(&self, op: Op) {
+        self.lock().held.entry(op).or_insert(0);
+    }
+
+    /// Lets `n` more calls of a [`hold`](Self::hold)-ed `op` through, blocked ones first; the
+    /// calls after them block again. Does nothing if `op` is not held.
+    pub fn release(&self, op: Op, n: u64) {
+        if let Some(pass) = self.lock().held.get_mut(&op) {
+            *pass = pass.saturating_add(n);
+        }
+        self.0.released.notify_all();
+    }
+
+    /// Deletes `path` from disk just before the next call of `op` on it (for `rename`, on its
+    /// source), as another process deleting the file at that very moment would: the call then
+    /// meets the real outcome, `NotFound` for most operations. Once only; write and `sync_data`
+    /// calls have no path and never trigger it.
+    pub fn vanish_before(&self, op: Op, path: impl Into<PathBuf>) {
+        self.lock().vanish.insert(op, path.into());
     }
 
     /// The next write writes only its first `prefix` bytes (and says so); the write after it
@@ -119,10 +171,32 @@ impl Faults {
         self.lock().failures.get(&op).copied().unwrap_or(0)
     }
 
-    /// Counts a call of `op` and returns the injected error, if one is due.
-    fn check(&self, op: Op) -> io::Result<()> {
+    /// Counts a call of `op` on `path`, blocks while `op` is held, makes a file vanish if one is
+    /// due, and returns the injected error, if one is due.
+    fn check(&self, op: Op, path: Option<&Path>) -> io::Result<()> {
         let mut st = self.lock();
         *st.calls.entry(op).or_default() += 1;
+        loop {
+            match st.held.get_mut(&op) {
+                None => break,
+                Some(0) => {
+                    st = self
+                        .0
+                        .released
+                        .wait(st)
+                        .unwrap_or_else(PoisonError::into_inner);
+                }
+                Some(pass) => {
+                    *pass -= 1;
+                    break;
+                }
+            }
+        }
+        if path.is_some() && st.vanish.get(&op).map(PathBuf::as_path) == path {
+            if let Some(p) = st.vanish.remove(&op) {
+                let _ = std::fs::remove_file(p);
+            }
+        }
         let Some(rule) = st.rules.get_mut(&op) else {
             return Ok(());
         };
@@ -150,7 +224,7 @@ impl Faults {
         if let Some(d) = stall {
             std::thread::sleep(d);
         }
-        self.check(Op::Write)?;
+        self.check(Op::Write, None)?;
         let mut st = self.lock();
         if let Some(kind) = st.after_short.take() {
             *st.failures.entry(Op::Write).or_default() += 1;
@@ -201,21 +275,21 @@ impl Write for FaultFile {
 
 impl WriteFile for FaultFile {
     fn sync_data(&mut self) -> io::Result<()> {
-        self.faults.check(Op::SyncData)?;
+        self.faults.check(Op::SyncData, None)?;
         self.inner.sync_data()
     }
 }
 
 impl Filesystem for FaultFs {
     fn open_append(&self, path: &Path) -> io::Result<Box<dyn WriteFile>> {
-        self.faults.check(Op::OpenAppend)?;
+        self.faults.check(Op::OpenAppend, Some(path))?;
         Ok(Box::new(FaultFile {
             inner: StdFs.open_append(path)?,
             faults: self.faults.clone(),
         }))
     }
     fn create(&self, path: &Path) -> io::Result<Box<dyn WriteFile>> {
-        self.faults.check(Op::Create)?;
+        self.faults.check(Op::Create, Some(path))?;
         StdFs.create(path)
     }
     fn open_read(&self, path: &Path) -> io::Result<Box<dyn Read + Send>> {
@@ -225,21 +299,23 @@ impl Filesystem for FaultFs {
         StdFs.last_byte(path)
     }
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        self.faults.check(Op::Rename)?;
+        self.faults.check(Op::Rename, Some(from))?;
         StdFs.rename(from, to)
     }
     fn remove_file(&self, path: &Path) -> io::Result<()> {
-        self.faults.check(Op::RemoveFile)?;
+        self.faults.check(Op::RemoveFile, Some(path))?;
         StdFs.remove_file(path)
     }
     fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        self.faults.check(Op::SyncDir)?;
+        self.faults.check(Op::SyncDir, Some(dir))?;
         StdFs.sync_dir(dir)
     }
     fn metadata(&self, path: &Path) -> io::Result<FileMeta> {
+        self.faults.check(Op::Metadata, Some(path))?;
         StdFs.metadata(path)
     }
     fn read_dir(&self, dir: &Path) -> io::Result<Vec<String>> {
+        self.faults.check(Op::ReadDir, Some(dir))?;
         StdFs.read_dir(dir)
     }
     fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
@@ -276,5 +352,108 @@ mod tests {
         assert_eq!(faults.calls(Op::Rename), 3);
         assert_eq!(faults.failures(Op::Rename), 2);
         assert_eq!(faults.failures(Op::Write), 1);
+    }
+
+    #[test]
+    fn metadata_and_read_dir_can_fail() {
+        let dir = tempfile::tempdir().unwrap();
+        let (fs, faults) = FaultFs::shared();
+        let p = dir.path().join("a.log");
+        std::fs::write(&p, b"x").unwrap();
+        faults.fail(Op::Metadata, io::ErrorKind::PermissionDenied, 1);
+        let e = fs.metadata(&p).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
+        assert_eq!(fs.metadata(&p).unwrap().len, 1);
+        faults.fail_always(Op::ReadDir, io::ErrorKind::PermissionDenied);
+        for _ in 0..2 {
+            let e = fs.read_dir(dir.path()).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
+        }
+        faults.clear(Op::ReadDir);
+        assert_eq!(fs.read_dir(dir.path()).unwrap(), vec!["a.log".to_string()]);
+        assert_eq!(
+            (faults.calls(Op::ReadDir), faults.failures(Op::ReadDir)),
+            (3, 2)
+        );
+        assert_eq!(
+            (faults.calls(Op::Metadata), faults.failures(Op::Metadata)),
+            (2, 1)
+        );
+    }
+
+    #[test]
+    fn held_calls_wait_for_release() {
+        use std::sync::mpsc;
+        use std::time::Duration;
+
+        let dir = tempfile::tempdir().unwrap();
+        let (fs, faults) = FaultFs::shared();
+        faults.hold(Op::Create);
+        let (done_tx, done) = mpsc::channel();
+        let worker = {
+            let (fs, dir) = (Arc::clone(&fs), dir.path().to_path_buf());
+            std::thread::spawn(move || {
+                for name in ["a", "b"] {
+                    drop(fs.create(&dir.join(name)).unwrap());
+                    done_tx.send(name).unwrap();
+                }
+            })
+        };
+        // the first call is counted, and blocked
+        while faults.calls(Op::Create) == 0 {
+            std::thread::yield_now();
+        }
+        assert!(done.recv_timeout(Duration::from_millis(50)).is_err());
+        assert!(!dir.path().join("a").exists());
+        // one call at a time
+        faults.release(Op::Create, 1);
+        assert_eq!(done.recv().unwrap(), "a");
+        assert!(done.recv_timeout(Duration::from_millis(50)).is_err());
+        assert_eq!(faults.calls(Op::Create), 2);
+        // clear lets everything through
+        faults.clear(Op::Create);
+        assert_eq!(done.recv().unwrap(), "b");
+        worker.join().unwrap();
+        // other operations were never held; release of an unheld op is a no-op
+        faults.release(Op::Rename, 5);
+        fs.rename(&dir.path().join("a"), &dir.path().join("c"))
+            .unwrap();
+        // a release given before the call lets it through without blocking
+        faults.hold(Op::RemoveFile);
+        faults.release(Op::RemoveFile, 1);
+        fs.remove_file(&dir.path().join("c")).unwrap();
+        assert_eq!(faults.failures(Op::Create), 0);
+    }
+
+    #[test]
+    fn vanish_before_deletes_just_before_the_call_on_that_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let (fs, faults) = FaultFs::shared();
+        let (a, b) = (dir.path().join("a"), dir.path().join("b"));
+        std::fs::write(&a, b"a").unwrap();
+        std::fs::write(&b, b"b").unwrap();
+        faults.vanish_before(Op::RemoveFile, &a);
+        // a call on another path does not trigger it
+        fs.remove_file(&b).unwrap();
+        assert!(a.exists());
+        let e = fs.remove_file(&a).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        assert!(!a.exists());
+        // once only, and not an injected failure
+        std::fs::write(&a, b"a").unwrap();
+        assert_eq!(fs.metadata(&a).unwrap().len, 1);
+        fs.remove_file(&a).unwrap();
+        assert_eq!(faults.failures(Op::RemoveFile), 0);
+        // on metadata: the file is gone when it is measured
+        std::fs::write(&b, b"b").unwrap();
+        faults.vanish_before(Op::Metadata, &b);
+        assert_eq!(fs.read_dir(dir.path()).unwrap(), vec!["b".to_string()]);
+        let e = fs.metadata(&b).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        // clear drops an armed one
+        std::fs::write(&b, b"b").unwrap();
+        faults.vanish_before(Op::Metadata, &b);
+        faults.clear(Op::Metadata);
+        assert_eq!(fs.metadata(&b).unwrap().len, 1);
     }
 }
