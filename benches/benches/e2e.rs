@@ -413,6 +413,7 @@ fn setup(
                     },
                     max_files: 1000,
                     compression: rotating,
+                    ..RotationConfig::default()
                 },
                 ..Default::default()
             };

@@ -40,6 +40,12 @@ pub struct RotationConfig {
     pub max_files: usize,
     /// Whether rotated files are gzipped. Default true.
     pub compression: bool,
+    /// gzip level, 0 (store) to 9 (smallest). Default 6, gzip's own default; 1 takes about a
+    /// third of the CPU for files about 1.5× larger (see the README's gzip bench).
+    pub compression_level: u32,
+    /// Most bytes of rotated files kept, if set; the oldest beyond it are deleted (the newest
+    /// is kept even if it alone is larger). Default `None`: only `max_files` applies.
+    pub max_total_bytes: Option<u64>,
 }
 
 impl Default for RotationConfig {
@@ -48,6 +54,8 @@ impl Default for RotationConfig {
             strategy: RotationStrategy::Size(10 << 20),
             max_files: 10,
             compression: true,
+            compression_level: 6,
+            max_total_bytes: None,
         }
     }
 }
@@ -118,6 +126,9 @@ impl LogWriterConfig {
         if let RotationStrategy::Size(0) = self.rotation.strategy {
             return bad("RotationStrategy::Size must be at least 1 byte");
         }
+        if self.rotation.compression_level > 9 {
+            return bad("rotation.compression_level must be 0 to 9");
+        }
         Ok(())
     }
 }
@@ -177,6 +188,7 @@ impl LogConfig {
                 strategy: RotationStrategy::Size(self.max_file_size),
                 max_files: self.max_files,
                 compression: self.compression,
+                ..RotationConfig::default()
             },
             buffer_size: self.buffer_size,
             flush_interval: Duration::from_millis(self.flush_interval_ms),
@@ -226,6 +238,13 @@ mod tests {
             LogWriterConfig {
                 rotation: RotationConfig {
                     strategy: RotationStrategy::Size(0),
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
+            LogWriterConfig {
+                rotation: RotationConfig {
+                    compression_level: 10,
                     ..Default::default()
                 },
                 ..Default::default()

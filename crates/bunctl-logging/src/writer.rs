@@ -335,9 +335,9 @@ fn open_sink(
             live: config.path.clone(),
             policy: config.rotation.strategy.policy(),
             max_files: config.rotation.max_files,
-            max_total_bytes: None,
+            max_total_bytes: config.rotation.max_total_bytes,
             compression: config.rotation.compression && config.enable_compression,
-            ..RotatingSinkConfig::new(&config.path)
+            compression_level: config.rotation.compression_level,
         },
         fs,
         clock,

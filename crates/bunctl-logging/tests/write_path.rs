@@ -23,6 +23,7 @@ fn writer_config(
             strategy,
             max_files,
             compression: true,
+            ..RotationConfig::default()
         },
         ..LogWriterConfig::default()
     }
@@ -376,6 +377,7 @@ async fn restart_appends_and_counts_the_existing_size() {
             strategy: RotationStrategy::Size(100),
             max_files: 10,
             compression: false,
+            ..RotationConfig::default()
         },
         ..writer_config(dir.path(), RotationStrategy::Never, 10)
     };
@@ -462,4 +464,54 @@ async fn shutdown_twice_and_dropping_without_shutdown_keep_lines() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     panic!("dropped writer did not write its last line");
+}
+
+#[tokio::test]
+async fn max_total_bytes_bounds_the_rotated_files_and_level_0_stores() {
+    let dir = tempfile::tempdir().unwrap();
+    let writer = AsyncLogWriter::new(LogWriterConfig {
+        buffer_size: 256,
+        rotation: RotationConfig {
+            strategy: RotationStrategy::Size(1000),
+            max_files: 1000,
+            compression: true,
+            compression_level: 0,
+            max_total_bytes: Some(3500),
+        },
+        ..writer_config(dir.path(), RotationStrategy::Never, 10)
+    })
+    .await
+    .unwrap();
+    for i in 0..500 {
+        writer
+            .write_line_async(format!(
+                "line {i:04} .........................................."
+            ))
+            .await
+            .unwrap();
+        if i % 20 == 0 {
+            writer.flush().await.unwrap();
+        }
+    }
+    writer.shutdown().await.unwrap();
+    let files = writer.log_files().unwrap();
+    let archives = &files[..files.len() - 1];
+    let total: u64 = archives
+        .iter()
+        .map(|f| std::fs::metadata(f).unwrap().len())
+        .sum();
+    assert!(
+        total <= 3500,
+        "{total} bytes in {} archives",
+        archives.len()
+    );
+    assert!(archives.len() >= 2, "{files:?}");
+    // Level 0 stores: each archive is a little larger than the ~1000 bytes it holds.
+    for a in archives {
+        assert!(
+            std::fs::metadata(a).unwrap().len() > 950,
+            "{a:?} looks compressed"
+        );
+    }
+    assert!(read_files(&files).ends_with(b"line 0499 ..........................................\n"));
 }
