@@ -19,6 +19,15 @@ use std::time::SystemTime;
 pub trait WriteFile: Write + Send {
     /// Flushes file data (not necessarily metadata) to the device: `fdatasync(2)`.
     fn sync_data(&mut self) -> io::Result<()>;
+
+    /// A second handle on the same open file (`dup(2)`), so another thread can `sync_data`
+    /// it while this one keeps writing. The default says `Unsupported`.
+    fn try_clone(&self) -> io::Result<Box<dyn WriteFile>> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            "this file cannot be cloned",
+        ))
+    }
 }
 
 /// What the log subsystem needs to know about a file.
@@ -80,6 +89,10 @@ impl Write for StdFile {
 impl WriteFile for StdFile {
     fn sync_data(&mut self) -> io::Result<()> {
         self.0.sync_data()
+    }
+
+    fn try_clone(&self) -> io::Result<Box<dyn WriteFile>> {
+        Ok(Box::new(StdFile(self.0.try_clone()?)))
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use bunctl_core::fs::{FileMeta, Filesystem, WriteFile};
@@ -10,12 +11,26 @@ use crate::Sink;
 
 /// Appends batches to one file: one `write(2)` per [`Sink::write`], no user-space buffer (the
 /// channel in front of it already batches), so what `write` accepted is in the page cache.
+///
+/// With [`with_background_sync`](Self::with_background_sync), every so many bytes a short-lived
+/// thread `fdatasync`s a second handle on the file while writing goes on, so the fsync that
+/// rotation and close must wait for finds little left to do.
 pub struct FileSink {
     fs: Arc<dyn Filesystem>,
     path: PathBuf,
     file: Box<dyn WriteFile>,
     size: u64,
     meta: FileMeta,
+    background_sync: Option<BackgroundSync>,
+}
+
+/// State of [`FileSink::with_background_sync`].
+struct BackgroundSync {
+    every: u64,
+    /// File size when the last background sync started.
+    last: u64,
+    /// Whether one is running: never more than one per file.
+    running: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for FileSink {
@@ -49,7 +64,47 @@ impl FileSink {
             file,
             size,
             meta,
+            background_sync: None,
         })
+    }
+
+    /// Starts a background `fdatasync` each time `every` more bytes were written (0 turns it
+    /// off). It is an optimisation only: errors are left for the foreground fsync to report,
+    /// and if no thread can be started the sync is simply skipped.
+    pub fn with_background_sync(mut self, every: u64) -> Self {
+        self.background_sync = (every > 0).then(|| BackgroundSync {
+            every,
+            last: self.size,
+            running: Arc::new(AtomicBool::new(false)),
+        });
+        self
+    }
+
+    fn maybe_sync_in_background(&mut self) {
+        let Some(bg) = self.background_sync.as_mut() else {
+            return;
+        };
+        if self.size - bg.last < bg.every || bg.running.load(Ordering::Acquire) {
+            return;
+        }
+        let Ok(mut handle) = self.file.try_clone() else {
+            return;
+        };
+        bg.last = self.size;
+        bg.running.store(true, Ordering::Release);
+        let running = bg.running.clone();
+        let spawned = std::thread::Builder::new()
+            .name("bunctl-log-sync".into())
+            .stack_size(64 << 10)
+            .spawn(move || {
+                if let Err(e) = handle.sync_data() {
+                    tracing::debug!(error = %e, "background fdatasync failed");
+                }
+                running.store(false, Ordering::Release);
+            });
+        if spawned.is_err() {
+            bg.running.store(false, Ordering::Release);
+        }
     }
 
     /// The file's path.
@@ -77,6 +132,7 @@ impl Sink for FileSink {
     fn write(&mut self, batch: &[u8]) -> io::Result<usize> {
         let n = self.file.write(batch)?;
         self.size += n as u64;
+        self.maybe_sync_in_background();
         Ok(n)
     }
 
@@ -121,6 +177,27 @@ mod tests {
         s.write_all(b"next\n").unwrap();
         assert_eq!(std::fs::read(&p).unwrap(), b"whole\ntor\nnext\n");
         assert_eq!(s.size(), 15);
+    }
+
+    #[test]
+    fn background_sync_runs_every_so_many_bytes_off_the_writing_thread() {
+        use bunctl_core::fs::{FaultFs, Op};
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.log");
+        let (fs, faults) = FaultFs::shared();
+        let mut s = FileSink::open(fs, &p).unwrap().with_background_sync(100);
+        s.write_all(&[b'x'; 99]).unwrap();
+        assert_eq!(faults.calls(Op::SyncData), 0, "not due before 100 bytes");
+        s.write_all(b"\n").unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while faults.calls(Op::SyncData) == 0 {
+            assert!(std::time::Instant::now() < deadline, "no background sync");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        // A failing background sync is not this sink's error: writing goes on.
+        faults.fail_always(Op::SyncData, io::ErrorKind::Other);
+        s.write_all(&[b'y'; 200]).unwrap();
+        assert_eq!(std::fs::read(&p).unwrap().len(), 300);
     }
 
     #[test]

@@ -338,7 +338,9 @@ fn open_sink(
             max_total_bytes: config.rotation.max_total_bytes,
             compression: config.rotation.compression && config.enable_compression,
             compression_level: config.rotation.compression_level,
-        },
+            ..RotatingSinkConfig::new(&config.path)
+        }
+        .background_sync_for_size(),
         fs,
         clock,
     )

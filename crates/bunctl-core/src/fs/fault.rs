@@ -278,6 +278,14 @@ impl WriteFile for FaultFile {
         self.faults.check(Op::SyncData, None)?;
         self.inner.sync_data()
     }
+
+    /// The clone is faulted like the original (same [`Faults`]).
+    fn try_clone(&self) -> io::Result<Box<dyn WriteFile>> {
+        Ok(Box::new(FaultFile {
+            inner: self.inner.try_clone()?,
+            faults: self.faults.clone(),
+        }))
+    }
 }
 
 impl Filesystem for FaultFs {
