@@ -1,7 +1,7 @@
 //! Capturing a child process's output: its pipes → whole lines → writers, losslessly.
 //!
 //! A pump reads a pipe in chunks, cuts them into whole lines with a
-//! [`LineBuffer`](bunctl_log_buffer::LineBuffer) and hands them to a writer with the waiting
+//! [`LineBuffer`] and hands them to a writer with the waiting
 //! write. When the disk is slower than the child, the pump stops reading, the pipe fills up, and
 //! the child waits on its next write, as with s6-log: nothing is lost and memory stays bounded.
 //! A partial last line (no newline before EOF) is written with a newline.
