@@ -4,7 +4,7 @@
 //! cargo xtask bench [ARGS...]         end-to-end benchmark (benches/benches/e2e.rs), e.g. --quick
 //! cargo xtask bench-layers [ARGS...]  criterion benchmarks per layer (benches/benches/layers.rs)
 //! cargo xtask fuzz [SECONDS]          fuzz the line buffer (default 60 s; installs cargo-fuzz)
-//! cargo xtask ci                      fmt check, clippy -D warnings, tests, quick benchmark
+//! cargo xtask ci                      what CI runs: bash .ci/run
 //! ```
 //!
 //! Every command runs from the workspace root, inherits stdio and passes the exit code of the
@@ -30,9 +30,9 @@ COMMANDS:
                               cargo bench -p bunctl-log-benches --bench layers -- ARGS...
     fuzz [SECONDS]          Fuzz the line buffer for SECONDS (default 60); installs cargo-fuzz
                             if missing: cargo fuzz run --sanitizer none line_buffer
-    ci                      What CI runs: cargo fmt --all -- --check, cargo clippy --workspace
-                            --all-targets -- -D warnings, cargo test --workspace,
-                            cargo xtask bench --quick
+    ci                      What CI runs: bash .ci/run (fmt check, clippy -D warnings,
+                            rustdoc -D warnings, cargo test --workspace,
+                            cargo xtask bench --quick)
     help, --help, -h        Print this help
 
 ENVIRONMENT:
@@ -161,22 +161,8 @@ fn ci(args: &[OsString]) -> Result<(), i32> {
         eprintln!("xtask ci: takes no arguments");
         return Err(2);
     }
-    let steps: [&[&str]; 3] = [
-        &["fmt", "--all", "--", "--check"],
-        &[
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ],
-        &["test", "--workspace"],
-    ];
-    for step in steps {
-        let mut command = cargo();
-        command.args(step);
-        run(command)?;
-    }
-    bench("e2e", &["--quick".into()])
+    // One definition of CI: the script CI itself runs.
+    let mut command = Command::new("bash");
+    command.arg(workspace_root().join(".ci/run"));
+    run(command)
 }
