@@ -73,7 +73,7 @@ impl std::fmt::Debug for AsyncLogWriter {
 impl AsyncLogWriter {
     /// Opens the writer: creates the file's directory if missing, opens the live file for
     /// appending (recovering from a crash: see [`RotatingSink::open`]) and starts the writer
-    /// task. Errors such as a directory without permission are reported here, with the path.
+    /// thread. Errors such as a directory without permission are reported here, with the path.
     ///
     /// # Errors
     /// [`Error::InvalidConfig`] or [`Error::Io`] naming the directory or file.
@@ -356,7 +356,7 @@ fn open_sink(
     Ok(Box::new(RetryingSink::new(metered, config.retry.clone())))
 }
 
-/// The background task: takes batches from the channel and writes them through the sink.
+/// The writer thread's job: takes batches from the channel and writes them through the sink.
 struct WriterTask {
     rx: Receiver,
     sink: Box<dyn Sink>,
