@@ -96,9 +96,19 @@ pub trait Sink: Send {
                         error: io::Error::new(io::ErrorKind::WriteZero, "the sink took no bytes"),
                     })
                 }
-                Ok(n) => {
+                Ok(n) if n <= batch.len() => {
                     written += n;
                     batch = &batch[n..];
+                }
+                Ok(n) => {
+                    // A sink that claims more than it was given is broken; never panic on it.
+                    return Err(PartialWrite {
+                        written,
+                        error: io::Error::new(
+                            io::ErrorKind::InvalidData,
+                            format!("the sink claimed {n} bytes of a {}-byte batch", batch.len()),
+                        ),
+                    });
                 }
                 Err(error) => return Err(PartialWrite { written, error }),
             }
@@ -129,6 +139,36 @@ impl std::fmt::Display for PartialWrite {
 impl std::error::Error for PartialWrite {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         Some(&self.error)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Claims to have written more than it was given.
+    struct Liar;
+
+    impl Sink for Liar {
+        fn write(&mut self, batch: &[u8]) -> io::Result<usize> {
+            Ok(batch.len() + 1)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+        fn sync(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+        fn close(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn write_all_reports_a_sink_that_overclaims_instead_of_panicking() {
+        let e = Liar.write_all(b"abc\n").unwrap_err();
+        assert_eq!(e.written, 0);
+        assert_eq!(e.error.kind(), io::ErrorKind::InvalidData);
     }
 }
 
