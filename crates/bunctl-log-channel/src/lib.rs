@@ -58,6 +58,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use bunctl_log_buffer::{encode_message, is_single_line, Lines, CONTINUATION_MARKER};
+use bunctl_log_metrics::LogMetrics;
 use std::sync::Condvar;
 use std::time::Instant;
 use tokio::sync::Notify;
@@ -166,9 +167,11 @@ pub struct Batch {
 /// Counters the channel keeps.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ChannelStats {
-    /// Lines dropped by [`Sender::send_or_drop`] because the buffer was full.
+    /// Lines dropped by [`Sender::send_or_drop`] because the buffer was full (read from the
+    /// channel's [`LogMetrics`]).
     pub dropped_lines: u64,
-    /// Writes that found the buffer full (dropped, refused with `Full`, or made to wait).
+    /// Writes that found the buffer full: dropped, refused with `Full`, or made to wait
+    /// (read from the channel's [`LogMetrics`]).
     pub overflows: u64,
     /// Lines buffered now.
     pub buffered_lines: usize,
@@ -200,8 +203,6 @@ struct State {
     generation: u64,
     /// Lines dropped since the last marker was written.
     dropped_since_marker: u64,
-    dropped_total: u64,
-    overflows: u64,
     receiver_wakeups: u64,
 }
 
@@ -231,6 +232,8 @@ struct Shared {
     completed: AtomicU64,
     senders: AtomicUsize,
     receiver_alive: AtomicBool,
+    /// Where drops and overflows are counted (the writer's counters, when it passes them).
+    metrics: Arc<LogMetrics>,
 }
 
 impl Shared {
@@ -282,7 +285,7 @@ impl Shared {
 
     /// A write found no room: count it and make sure the writer takes the buffer now.
     fn overflow(&self, st: &mut State) -> bool {
-        st.overflows += 1;
+        self.metrics.record_overflow();
         if st.writer == WriterState::Lingering {
             st.writer = WriterState::Busy;
             return true;
@@ -295,10 +298,11 @@ impl Shared {
     }
 
     fn stats(&self) -> ChannelStats {
+        let counted = self.metrics.snapshot();
         let st = self.lock();
         ChannelStats {
-            dropped_lines: st.dropped_total,
-            overflows: st.overflows,
+            dropped_lines: counted.dropped_messages,
+            overflows: counted.buffer_overflows,
             buffered_lines: st.lines,
             buffered_bytes: st.buf.len(),
             receiver_wakeups: st.receiver_wakeups,
@@ -321,6 +325,13 @@ impl Shared {
 
 /// Creates a channel: producers hold the [`Sender`], the writer thread the [`Receiver`].
 pub fn channel(config: ChannelConfig) -> (Sender, Receiver) {
+    channel_with_metrics(config, Arc::new(LogMetrics::new()))
+}
+
+/// [`channel`] that counts drops and overflows in `metrics`
+/// ([`LogMetrics::record_dropped`], [`LogMetrics::record_overflow`]), so a writer keeps all
+/// its counters in one place.
+pub fn channel_with_metrics(config: ChannelConfig, metrics: Arc<LogMetrics>) -> (Sender, Receiver) {
     let config = config.normalized();
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
@@ -332,8 +343,6 @@ pub fn channel(config: ChannelConfig) -> (Sender, Receiver) {
             flush_requested: false,
             generation: 1,
             dropped_since_marker: 0,
-            dropped_total: 0,
-            overflows: 0,
             receiver_wakeups: 0,
         }),
         config,
@@ -343,6 +352,7 @@ pub fn channel(config: ChannelConfig) -> (Sender, Receiver) {
         completed: AtomicU64::new(0),
         senders: AtomicUsize::new(1),
         receiver_alive: AtomicBool::new(true),
+        metrics,
     });
     (
         Sender {
@@ -461,7 +471,7 @@ impl Sender {
         let (_, lines) = enc.size();
         let mut st = self.shared.lock();
         st.dropped_since_marker += lines as u64;
-        st.dropped_total += lines as u64;
+        self.shared.metrics.record_dropped(lines as u64);
         Ok(())
     }
 
@@ -560,7 +570,7 @@ impl Sender {
                 st.room_waiters += 1;
                 if !counted {
                     counted = true;
-                    st.overflows += 1;
+                    self.shared.metrics.record_overflow();
                 }
                 self.shared.writer_should_wake(&mut st)
             };

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use bunctl_core::fs::{parent_dir, Filesystem, StdFs};
 use bunctl_log_buffer::Lines;
 use bunctl_log_channel::{
-    channel, Batch, ChannelConfig, Receiver, Sender, TrySendError, DROP_MARKER_PREFIX,
+    channel_with_metrics, Batch, ChannelConfig, Receiver, Sender, TrySendError, DROP_MARKER_PREFIX,
     DROP_MARKER_SUFFIX,
 };
 use bunctl_log_metrics::{LogMetrics, MetricsSnapshot};
@@ -104,13 +104,16 @@ impl AsyncLogWriter {
                     reason: e.to_string(),
                 })??
         };
-        let (tx, rx) = channel(ChannelConfig {
-            max_lines: config.max_concurrent_writes,
-            max_bytes: config.max_buffered_bytes,
-            batch_bytes: config.buffer_size,
-            flush_interval: config.flush_interval,
-            max_line_len: config.max_line_len,
-        });
+        let (tx, rx) = channel_with_metrics(
+            ChannelConfig {
+                max_lines: config.max_concurrent_writes,
+                max_bytes: config.max_buffered_bytes,
+                batch_bytes: config.buffer_size,
+                flush_interval: config.flush_interval,
+                max_line_len: config.max_line_len,
+            },
+            metrics.clone(),
+        );
         let shared = Arc::new(TaskShared::default());
         let task = WriterTask {
             rx,
@@ -293,11 +296,7 @@ impl AsyncLogWriter {
 
     /// [`get_metrics`](Self::get_metrics) without `async`.
     pub fn metrics_snapshot(&self) -> MetricsSnapshot {
-        let mut snapshot = self.metrics.snapshot();
-        let stats = self.tx.stats();
-        snapshot.dropped_messages = stats.dropped_lines;
-        snapshot.buffer_overflows = stats.overflows;
-        snapshot
+        self.metrics.snapshot()
     }
 
     /// The live file.
