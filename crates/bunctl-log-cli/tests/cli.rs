@@ -1,0 +1,156 @@
+//! The `bunctl-log` binary end to end: what a shell user runs.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn bunctl_log(args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bunctl-log"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    let feeder = std::thread::spawn(move || {
+        // The child may exit early (usage error): a broken pipe is fine then.
+        let _ = input.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    feeder.join().unwrap();
+    out
+}
+
+#[test]
+fn pipe_rotates_compresses_and_cat_reads_everything_back_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let input: String = (1..=50_000).map(|i| format!("{i}\n")).collect();
+    let mut with_partial = input.clone().into_bytes();
+    with_partial.extend_from_slice(b"no newline at the end");
+    let out = bunctl_log(
+        &[
+            "pipe",
+            "--app",
+            "demo",
+            "--dir",
+            d,
+            "--max-size",
+            "16K",
+            "--keep",
+            "1000",
+        ],
+        &with_partial,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(summary.contains("50001 lines"), "{summary}");
+    assert!(summary.contains("0 dropped"), "{summary}");
+
+    let files = bunctl_log(&["files", "--app", "demo", "--dir", d], b"");
+    let listed = String::from_utf8(files.stdout).unwrap();
+    let listed: Vec<&str> = listed.lines().collect();
+    assert!(listed.len() > 10, "{listed:?}");
+    assert!(listed[..listed.len() - 1]
+        .iter()
+        .all(|f| f.ends_with(".log.gz")));
+    assert!(listed.last().unwrap().ends_with("demo.log"));
+
+    let cat = bunctl_log(&["cat", "--app", "demo", "--dir", d], b"");
+    assert!(cat.status.success());
+    let mut expected = input.into_bytes();
+    expected.extend_from_slice(b"no newline at the end\n");
+    assert_eq!(cat.stdout, expected);
+}
+
+#[test]
+fn usage_errors_exit_with_2_and_say_what_is_wrong() {
+    for (args, says) in [
+        (&["pipe"][..], "--app"),
+        (
+            &["pipe", "--app", "x", "--max-size", "10X"][..],
+            "invalid size",
+        ),
+        (&["frobnicate"][..], "unknown command"),
+        (&[][..], "no command"),
+    ] {
+        let out = bunctl_log(args, b"");
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(says) && err.contains("usage:"),
+            "{args:?}: {err}"
+        );
+    }
+}
+
+#[test]
+fn an_invalid_app_id_is_refused_before_anything_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = bunctl_log(
+        &[
+            "pipe",
+            "--app",
+            "../escape",
+            "--dir",
+            dir.path().to_str().unwrap(),
+        ],
+        b"x\n",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid app id"));
+    assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
+}
+
+#[test]
+fn run_captures_both_streams_and_passes_the_exit_code_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = bunctl_log(
+        &[
+            "run",
+            "--app",
+            "job",
+            "--dir",
+            d,
+            "--",
+            "sh",
+            "-c",
+            "echo out; echo err >&2; exit 7",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(7));
+    assert_eq!(std::fs::read(dir.path().join("job.log")).unwrap(), b"out\n");
+    assert_eq!(
+        std::fs::read(dir.path().join("job.err.log")).unwrap(),
+        b"err\n"
+    );
+
+    let merged = bunctl_log(
+        &[
+            "run",
+            "--app",
+            "m",
+            "--dir",
+            d,
+            "--merge",
+            "--",
+            "sh",
+            "-c",
+            "echo a; echo b >&2",
+        ],
+        b"",
+    );
+    assert!(merged.status.success());
+    let text = std::fs::read_to_string(dir.path().join("m.log")).unwrap();
+    assert!(
+        text.contains("[stdout] a\n") && text.contains("[stderr] b\n"),
+        "{text}"
+    );
+}
