@@ -370,7 +370,7 @@ enum Encoded<'a> {
     /// One line without its newline: the common case, copied straight in.
     Line(&'a [u8]),
     /// Whole lines, already terminated.
-    Block(Vec<u8>, usize),
+    Block(std::borrow::Cow<'a, [u8]>, usize),
 }
 
 impl Encoded<'_> {
@@ -421,7 +421,7 @@ impl Sender {
         } else {
             let mut out = Vec::with_capacity(msg.len() + 1);
             let n = encode_message(msg, max, &mut out);
-            Encoded::Block(out, n)
+            Encoded::Block(out.into(), n)
         }
     }
 
@@ -524,7 +524,7 @@ impl Sender {
     /// [`Closed`] if the channel is closed before the lines are taken.
     pub async fn send_lines(&self, lines: Lines<'_>) -> Result<(), Closed> {
         if self.shared.can_ever_fit(lines.bytes.len(), lines.count) {
-            let enc = Encoded::Block(lines.bytes.to_vec(), lines.count);
+            let enc = Encoded::Block(lines.bytes.into(), lines.count);
             self.send_encoded(&enc).await
         } else {
             self.send_lines_one_by_one(lines.bytes).await
@@ -535,7 +535,7 @@ impl Sender {
         let mut start = 0;
         while start < block.len() {
             let end = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |i| start + i + 1);
-            let enc = Encoded::Block(block[start..end].to_vec(), 1);
+            let enc = Encoded::Block(block[start..end].into(), 1);
             self.send_encoded(&enc).await?;
             start = end;
         }
