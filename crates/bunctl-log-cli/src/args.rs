@@ -10,6 +10,7 @@ usage:
                    [--merge] -- COMMAND [ARGS...]
   bunctl-log files --app NAME [--dir DIR]
   bunctl-log cat   --app NAME [--dir DIR]
+  bunctl-log tail  --app NAME [--dir DIR] [-n LINES] [-f]
 
   pipe   read stdin until EOF into DIR/NAME.log, rotating at SIZE and keeping N rotated
          files (gzipped unless --no-compress); nothing read is lost; prints a summary on
@@ -19,6 +20,8 @@ usage:
          exits with COMMAND's exit code
   files  list NAME's log files, oldest first, the live file last
   cat    print NAME's logs, oldest first, decompressing rotated files
+  tail   print the last LINES lines (default 10) across rotated files; with -f, keep
+         printing new lines, following the live file across rotations (like tail -F)
 
   --dir DIR        directory of the log files (default ./logs)
   --max-size SIZE  rotate before the live file passes SIZE bytes; K, M, G suffixes
@@ -37,6 +40,8 @@ pub enum Command {
     Files(Options),
     /// Print the logs.
     Cat(Options),
+    /// Print the last lines, and follow.
+    Tail(Options),
     /// Print the usage.
     Help,
 }
@@ -53,6 +58,10 @@ pub struct Options {
     pub merge: bool,
     /// `run`: the command and its arguments.
     pub command: Vec<String>,
+    /// `tail`: how many lines to print first.
+    pub lines: usize,
+    /// `tail`: keep following the live file.
+    pub follow: bool,
 }
 
 /// Parses `args` (without the program name).
@@ -65,6 +74,7 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         "run" => Command::Run,
         "files" => Command::Files,
         "cat" => Command::Cat,
+        "tail" => Command::Tail,
         "-h" | "--help" | "help" => return Ok(Command::Help),
         other => return Err(format!("unknown command {other:?}")),
     };
@@ -77,6 +87,8 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
         compress: true,
         merge: false,
         command: Vec::new(),
+        lines: 10,
+        follow: false,
     };
     let mut it = rest.iter();
     while let Some(flag) = it.next() {
@@ -97,6 +109,13 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
             }
             "--no-compress" => opts.compress = false,
             "--merge" => opts.merge = true,
+            "-n" | "--lines" => {
+                let v = value()?;
+                opts.lines = v
+                    .parse()
+                    .map_err(|_| format!("-n takes a whole number, not {v:?}"))?;
+            }
+            "-f" | "--follow" => opts.follow = true,
             "--" => {
                 opts.command = it.by_ref().cloned().collect();
                 break;
@@ -109,10 +128,15 @@ pub fn parse(args: &[String]) -> Result<Command, String> {
     let command = make(opts);
     match &command {
         Command::Run(o) if o.command.is_empty() => Err("run needs a command after --".into()),
-        Command::Pipe(o) | Command::Files(o) | Command::Cat(o)
+        Command::Pipe(o) | Command::Files(o) | Command::Cat(o) | Command::Tail(o)
             if o.merge || !o.command.is_empty() =>
         {
             Err("--merge and -- COMMAND go with run only".into())
+        }
+        Command::Pipe(o) | Command::Run(o) | Command::Files(o) | Command::Cat(o)
+            if o.follow || o.lines != 10 =>
+        {
+            Err("-n and -f go with tail only".into())
         }
         _ => Ok(command),
     }
@@ -187,6 +211,8 @@ mod tests {
                 compress: false,
                 merge: false,
                 command: vec![],
+                lines: 10,
+                follow: false,
             })
         );
     }
@@ -207,6 +233,12 @@ mod tests {
         assert_eq!(parse(&args("--help")), Ok(Command::Help));
         assert!(parse(&args("run --app x")).is_err());
         assert!(parse(&args("pipe --app x --merge")).is_err());
+        assert!(parse(&args("cat --app x -f")).is_err());
+        assert!(parse(&args("tail --app x -n ten")).is_err());
+        let Command::Tail(o) = parse(&args("tail --app x -n 3 -f")).unwrap() else {
+            panic!("not tail")
+        };
+        assert_eq!((o.lines, o.follow), (3, true));
     }
 
     #[test]

@@ -6,8 +6,9 @@
 //! `cat` read the logs back, oldest first. Run `bunctl-log --help` for the flags.
 
 mod args;
+mod read;
 
-use std::io::{Read, Write};
+use std::io::Write;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -39,6 +40,7 @@ fn main() -> ExitCode {
         },
         Command::Files(o) => files(&o),
         Command::Cat(o) => cat(&o),
+        Command::Tail(o) => tail(&o),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -191,15 +193,27 @@ fn files(o: &Options) -> CliResult {
 }
 
 fn cat(o: &Options) -> CliResult {
+    read::cat(&log_files(o)?, &mut std::io::stdout().lock())?;
+    Ok(())
+}
+
+fn tail(o: &Options) -> CliResult {
+    let files = log_files(o)?;
     let mut out = std::io::stdout().lock();
-    for f in log_files(o)? {
-        let file = std::fs::File::open(&f).map_err(|e| format!("{}: {e}", f.display()))?;
-        let mut reader: Box<dyn Read> = if f.extension().is_some_and(|e| e == "gz") {
-            Box::new(flate2::read::MultiGzDecoder::new(file))
-        } else {
-            Box::new(file)
+    let live = read::tail(&files, o.lines, &mut out)?;
+    if o.follow {
+        let (_, path) = log_config(o)?;
+        let file = match live {
+            Some(f) => f,
+            // No file yet: wait for the writer to create it.
+            None => loop {
+                if let Ok(f) = std::fs::File::open(&path) {
+                    break f;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            },
         };
-        std::io::copy(&mut reader, &mut out)?;
+        read::follow(&path, file, &mut out)?;
     }
     Ok(())
 }

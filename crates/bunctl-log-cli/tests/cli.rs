@@ -154,3 +154,104 @@ fn run_captures_both_streams_and_passes_the_exit_code_through() {
         "{text}"
     );
 }
+
+#[test]
+fn tail_prints_the_last_lines_across_rotated_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let input: String = (1..=5_000).map(|i| format!("line {i}\n")).collect();
+    let out = bunctl_log(
+        &[
+            "pipe",
+            "--app",
+            "t",
+            "--dir",
+            d,
+            "--max-size",
+            "4K",
+            "--keep",
+            "1000",
+        ],
+        input.as_bytes(),
+    );
+    assert!(out.status.success());
+    let tail = |n: &str| {
+        let out = bunctl_log(&["tail", "--app", "t", "--dir", d, "-n", n], b"");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    assert_eq!(tail("3"), "line 4998\nline 4999\nline 5000\n");
+    // 2,000 lines span many 4 KiB files, most of them gzipped.
+    let expected: String = (3_001..=5_000).map(|i| format!("line {i}\n")).collect();
+    assert_eq!(tail("2000"), expected);
+    assert_eq!(tail("999999"), input);
+    assert_eq!(tail("0"), "");
+}
+
+#[tokio::test]
+async fn tail_follow_keeps_printing_across_rotations() {
+    use bunctl_logging::{AppId, LogConfig, LogManager};
+    use std::io::BufRead;
+
+    let dir = tempfile::tempdir().unwrap();
+    let manager = LogManager::new(LogConfig {
+        base_dir: dir.path().to_path_buf(),
+        max_file_size: 16 << 10,
+        max_files: 1000,
+        ..LogConfig::default()
+    });
+    let writer = manager.get_writer(&AppId::new("f").unwrap()).await.unwrap();
+    writer.write_line_async("before").await.unwrap();
+    writer.flush().await.unwrap();
+
+    let mut child = Command::new(env!("CARGO_BIN_EXE_bunctl-log"))
+        .args(["tail", "--app", "f", "--dir", dir.path().to_str().unwrap()])
+        .args(["-n", "1", "-f"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if tx.send(line.unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    assert_eq!(
+        rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap(),
+        "before"
+    );
+    // 10 batches of ~10 KiB, a rotation at most once per batch and batches further apart than
+    // tail's polling, so that it sees every rotation (as `tail -F` would need too).
+    let mut n = 0;
+    for _ in 0..10 {
+        for _ in 0..200 {
+            n += 1;
+            writer
+                .write_line_async(format!(
+                    "follow {n:05} ...................................."
+                ))
+                .await
+                .unwrap();
+        }
+        writer.flush().await.unwrap();
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    manager.close_all().await.unwrap();
+    for i in 1..=n {
+        let got = rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap();
+        assert_eq!(
+            got,
+            format!("follow {i:05} ....................................")
+        );
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(writer.get_metrics().await.rotation_count >= 5);
+}

@@ -1,0 +1,108 @@
+//! Reading logs back: `cat` and `tail`, across rotated (and gzipped) files.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// How often `tail -f` looks for new lines.
+const FOLLOW_POLL: Duration = Duration::from_millis(100);
+
+/// One log file as plain bytes: `.gz` files are decompressed.
+fn open_log(path: &Path) -> io::Result<Box<dyn Read>> {
+    let file = File::open(path).map_err(|e| with_path(path, e))?;
+    Ok(if path.extension().is_some_and(|e| e == "gz") {
+        Box::new(flate2::read::MultiGzDecoder::new(file))
+    } else {
+        Box::new(file)
+    })
+}
+
+fn with_path(path: &Path, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+}
+
+/// Copies `files`, oldest first, to `out`.
+pub fn cat(files: &[PathBuf], out: &mut impl Write) -> io::Result<()> {
+    for f in files {
+        io::copy(&mut open_log(f)?, out)?;
+    }
+    Ok(())
+}
+
+/// Writes the last `n` lines of `files` (oldest first; the live file last) to `out`.
+/// Returns the live file's handle positioned after what was printed, for [`follow`].
+pub fn tail(files: &[PathBuf], n: usize, out: &mut impl Write) -> io::Result<Option<File>> {
+    let Some((live, archives)) = files.split_last() else {
+        return Ok(None);
+    };
+    // Open the live file first and remember where it ended: lines written after that are
+    // for `follow`, not printed twice.
+    let mut live_file = File::open(live).map_err(|e| with_path(live, e))?;
+    let live_len = live_file.seek(SeekFrom::End(0))?;
+    let mut live_bytes = Vec::new();
+    live_file.seek(SeekFrom::Start(0))?;
+    (&mut live_file)
+        .take(live_len)
+        .read_to_end(&mut live_bytes)?;
+    // Newest first, until n lines are found.
+    let mut chunks: Vec<Vec<u8>> = vec![last_lines(&live_bytes, n)];
+    let mut found = count_lines(&chunks[0]);
+    for archive in archives.iter().rev() {
+        if found >= n {
+            break;
+        }
+        let mut data = Vec::new();
+        open_log(archive)?.read_to_end(&mut data)?;
+        let chunk = last_lines(&data, n - found);
+        found += count_lines(&chunk);
+        chunks.push(chunk);
+    }
+    for chunk in chunks.iter().rev() {
+        out.write_all(chunk)?;
+    }
+    out.flush()?;
+    live_file.seek(SeekFrom::Start(live_len))?;
+    Ok(Some(live_file))
+}
+
+/// The last `n` lines of `data` (a partial last line counts as one).
+fn last_lines(data: &[u8], n: usize) -> Vec<u8> {
+    let lines: Vec<&[u8]> = data.split_inclusive(|&b| b == b'\n').collect();
+    lines[lines.len().saturating_sub(n)..].concat()
+}
+
+fn count_lines(data: &[u8]) -> usize {
+    data.split_inclusive(|&b| b == b'\n').count()
+}
+
+/// Prints lines appended to `live` from `file`'s position on, forever, following rotations:
+/// when the path names a new file, the old one is read to its end (the writer renames only
+/// after its last write) and the new one is read from its start, like `tail -F`.
+pub fn follow(live: &Path, mut file: File, out: &mut impl Write) -> io::Result<()> {
+    loop {
+        io::copy(&mut file, out)?;
+        out.flush()?;
+        std::thread::sleep(FOLLOW_POLL);
+        if let Ok(now) = std::fs::metadata(live) {
+            let current = file.metadata()?;
+            if replaced(&current, &now) {
+                io::copy(&mut file, out)?;
+                file = File::open(live).map_err(|e| with_path(live, e))?;
+            }
+        }
+    }
+}
+
+/// Whether the path now names another file than the one open.
+#[cfg(unix)]
+fn replaced(open: &std::fs::Metadata, at_path: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    (open.dev(), open.ino()) != (at_path.dev(), at_path.ino())
+}
+
+/// Whether the path now names another file than the one open (without inodes: it shrank).
+#[cfg(not(unix))]
+fn replaced(open: &std::fs::Metadata, at_path: &std::fs::Metadata) -> bool {
+    at_path.len() < open.len()
+}
