@@ -105,6 +105,12 @@ fn run(mut command: Command) -> Result<(), i32> {
 }
 
 fn bench(name: &str, args: &[OsString]) -> Result<(), i32> {
+    // `cargo xtask bench -- --quick` reads naturally; the benchmark gets its arguments after
+    // cargo's own `--` either way.
+    let args = match args.split_first() {
+        Some((first, rest)) if first == "--" => rest,
+        _ => args,
+    };
     let mut command = cargo();
     command
         .args(["bench", "-p", "bunctl-log-benches", "--bench", name, "--"])
