@@ -413,7 +413,6 @@ fn setup(
                     },
                     max_files: 1000,
                     compression: rotating,
-                    ..RotationConfig::default()
                 },
                 ..Default::default()
             };

@@ -40,12 +40,6 @@ pub struct RotationConfig {
     pub max_files: usize,
     /// Whether rotated files are gzipped. Default true.
     pub compression: bool,
-    /// gzip level, 0 (store) to 9 (smallest). Default 6, gzip's own default; 1 takes about a
-    /// third of the CPU for files about 1.5× larger (see the README's gzip bench).
-    pub compression_level: u32,
-    /// Most bytes of rotated files kept, if set; the oldest beyond it are deleted (the newest
-    /// is kept even if it alone is larger). Default `None`: only `max_files` applies.
-    pub max_total_bytes: Option<u64>,
 }
 
 impl Default for RotationConfig {
@@ -54,8 +48,6 @@ impl Default for RotationConfig {
             strategy: RotationStrategy::Size(10 << 20),
             max_files: 10,
             compression: true,
-            compression_level: 6,
-            max_total_bytes: None,
         }
     }
 }
@@ -86,6 +78,13 @@ pub struct LogWriterConfig {
     pub shutdown_timeout: Duration,
     /// Retries and circuit breaker for I/O errors.
     pub retry: RetryConfig,
+    /// gzip level of rotated files, 0 (store) to 9 (smallest). Default 6, gzip's own default;
+    /// 1 takes about a third of the CPU for files about 1.6× larger (see the README's gzip
+    /// bench).
+    pub compression_level: u32,
+    /// Most bytes of rotated files kept, if set; the oldest beyond it are deleted (the newest
+    /// is kept even if it alone is larger). Default `None`: only `rotation.max_files` applies.
+    pub max_total_bytes: Option<u64>,
 }
 
 impl Default for LogWriterConfig {
@@ -101,6 +100,8 @@ impl Default for LogWriterConfig {
             max_line_len: bunctl_log_buffer::DEFAULT_MAX_LINE_LEN,
             shutdown_timeout: Duration::from_secs(10),
             retry: RetryConfig::default(),
+            compression_level: 6,
+            max_total_bytes: None,
         }
     }
 }
@@ -126,8 +127,8 @@ impl LogWriterConfig {
         if let RotationStrategy::Size(0) = self.rotation.strategy {
             return bad("RotationStrategy::Size must be at least 1 byte");
         }
-        if self.rotation.compression_level > 9 {
-            return bad("rotation.compression_level must be 0 to 9");
+        if self.compression_level > 9 {
+            return bad("compression_level must be 0 to 9");
         }
         Ok(())
     }
@@ -188,7 +189,6 @@ impl LogConfig {
                 strategy: RotationStrategy::Size(self.max_file_size),
                 max_files: self.max_files,
                 compression: self.compression,
-                ..RotationConfig::default()
             },
             buffer_size: self.buffer_size,
             flush_interval: Duration::from_millis(self.flush_interval_ms),
@@ -220,6 +220,25 @@ mod tests {
         assert!(w.enable_compression);
     }
 
+    /// The product's README writes these two structs out in full, without
+    /// `..Default::default()`: a new field would break its users' code. This test stops that.
+    #[test]
+    fn the_product_readme_shapes_still_compile() {
+        let _ = RotationConfig {
+            strategy: RotationStrategy::Size(100 << 20),
+            max_files: 50,
+            compression: true,
+        };
+        let _ = LogConfig {
+            base_dir: PathBuf::from("/var/log/bunctl"),
+            max_file_size: 10 << 20,
+            max_files: 10,
+            compression: true,
+            buffer_size: 8192,
+            flush_interval_ms: 100,
+        };
+    }
+
     #[test]
     fn validation_rejects_unusable_values() {
         for c in [
@@ -243,10 +262,7 @@ mod tests {
                 ..Default::default()
             },
             LogWriterConfig {
-                rotation: RotationConfig {
-                    compression_level: 10,
-                    ..Default::default()
-                },
+                compression_level: 10,
                 ..Default::default()
             },
         ] {

@@ -334,9 +334,9 @@ fn open_sink(
             live: config.path.clone(),
             policy: config.rotation.strategy.policy(),
             max_files: config.rotation.max_files,
-            max_total_bytes: config.rotation.max_total_bytes,
+            max_total_bytes: config.max_total_bytes,
             compression: config.rotation.compression && config.enable_compression,
-            compression_level: config.rotation.compression_level,
+            compression_level: config.compression_level,
             ..RotatingSinkConfig::new(&config.path)
         }
         .background_sync_for_size(),

@@ -20,7 +20,6 @@ fn config(dir: &std::path::Path) -> LogWriterConfig {
             strategy: RotationStrategy::Never,
             max_files: 10,
             compression: false,
-            ..RotationConfig::default()
         },
         retry: RetryConfig {
             initial_delay: Duration::from_millis(1),
@@ -186,7 +185,6 @@ async fn a_failed_rotation_is_retried_without_loss() {
             strategy: RotationStrategy::Size(200),
             max_files: 100,
             compression: true,
-            ..RotationConfig::default()
         },
         buffer_size: 64,
         ..config(dir.path())

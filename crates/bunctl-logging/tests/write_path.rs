@@ -23,7 +23,6 @@ fn writer_config(
             strategy,
             max_files,
             compression: true,
-            ..RotationConfig::default()
         },
         ..LogWriterConfig::default()
     }
@@ -377,7 +376,6 @@ async fn restart_appends_and_counts_the_existing_size() {
             strategy: RotationStrategy::Size(100),
             max_files: 10,
             compression: false,
-            ..RotationConfig::default()
         },
         ..writer_config(dir.path(), RotationStrategy::Never, 10)
     };
@@ -475,9 +473,9 @@ async fn max_total_bytes_bounds_the_rotated_files_and_level_0_stores() {
             strategy: RotationStrategy::Size(1000),
             max_files: 1000,
             compression: true,
-            compression_level: 0,
-            max_total_bytes: Some(3500),
         },
+        compression_level: 0,
+        max_total_bytes: Some(3500),
         ..writer_config(dir.path(), RotationStrategy::Never, 10)
     })
     .await
