@@ -14,9 +14,8 @@ use std::time::Instant;
 
 use args::{Command, Options, USAGE};
 use bunctl_logging::{
-    AppId, AsyncLogWriter, CaptureMode, LineBuffer, Lines, LogConfig, LogManager, LogWriterConfig,
+    capture::pump, AppId, AsyncLogWriter, CaptureMode, LogConfig, LogManager, LogWriterConfig,
 };
-use tokio::io::AsyncReadExt;
 
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
@@ -95,32 +94,11 @@ fn writer_config(o: &Options) -> Result<LogWriterConfig, Box<dyn std::error::Err
 
 async fn pipe(o: Options) -> CliResult {
     let start = Instant::now();
-    let writer = AsyncLogWriter::new(writer_config(&o)?).await?;
-    let mut stdin = tokio::io::stdin();
-    let mut lines = LineBuffer::default();
-    let mut chunk = vec![0u8; 64 << 10];
-    // Whole lines of one chunk, gathered so they are handed over with one call.
-    let mut block = Vec::with_capacity(128 << 10);
-    loop {
-        let n = stdin.read(&mut chunk).await?;
-        let count = if n == 0 {
-            lines.finish_into(&mut block)
-        } else {
-            lines.push_into(&chunk[..n], &mut block)
-        };
-        if count > 0 {
-            writer
-                .write_lines(Lines {
-                    bytes: &block,
-                    count,
-                })
-                .await?;
-            block.clear();
-        }
-        if n == 0 {
-            break;
-        }
-    }
+    let config = writer_config(&o)?;
+    let max_line_len = config.max_line_len;
+    let writer = std::sync::Arc::new(AsyncLogWriter::new(config).await?);
+    // The same lossless pump that captures a child's pipes: a slow disk makes `seq` wait.
+    pump(tokio::io::stdin(), writer.clone(), None, max_line_len).await?;
     writer.shutdown().await?;
     let m = writer.get_metrics().await;
     let secs = start.elapsed().as_secs_f64();
