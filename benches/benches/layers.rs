@@ -441,7 +441,7 @@ fn bench_sink(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(batch.len() as u64));
 
     group.bench_function("FileSink/256KiB", |b| {
-        let open = |p: &Path| FileSink::open(StdFs::shared(), p).unwrap();
+        let open = |p: &Path| FileSink::open(StdFs::shared(), p, 0o640).unwrap();
         b.iter_custom(|iters| time_sink(&path, &open, &batch, iters));
     });
     group.bench_function("RotatingSink_never/256KiB", |b| {

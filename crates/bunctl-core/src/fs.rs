@@ -5,15 +5,46 @@
 //! (`StorageFull`, `PermissionDenied`, ...) at a chosen moment. The trait is object safe and
 //! shared as `Arc<dyn Filesystem>`; it is called once per batch or per rotation, never per line,
 //! so dynamic dispatch costs nothing measurable.
+//!
+//! What the real filesystem promises, because log directories are shared with operators and
+//! other programs:
+//!
+//! * **Symlinks are never followed** at the last component of a path: files are opened with
+//!   `O_NOFOLLOW`, new files with `O_EXCL` too, and [`Filesystem::metadata`] describes the link
+//!   itself (`lstat`). A symlink where a log file should be gives [`SymlinkRefused`], so nothing
+//!   outside the log directory is ever written or truncated through one.
+//! * **Files are created with a mode** the caller chooses ([`DEFAULT_FILE_MODE`] `0640`,
+//!   directories [`DEFAULT_DIR_MODE`] `0750`), reduced by the umask as usual.
+//! * **One writer per file**: [`Filesystem::lock`] takes an advisory exclusive lock
+//!   (`flock(2)`) on a lock file, released when the [`FileLock`] is dropped or the process dies;
+//!   a second taker, in this process or another, gets [`Locked`] with the holder's pid.
+//! * **Identity**: [`FileId`] (device and inode) tells whether a path still names the file a
+//!   writer has open, so a live file removed or renamed by someone else is noticed.
 
 mod fault;
 
 pub use fault::{FaultFs, Faults, Op};
 
+use std::fmt;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
+
+/// Mode of files the log subsystem creates, before the umask: owner read-write, group read.
+/// Logs hold tokens and user data, so they are not world-readable by default.
+pub const DEFAULT_FILE_MODE: u32 = 0o640;
+/// Mode of directories the log subsystem creates, before the umask.
+pub const DEFAULT_DIR_MODE: u32 = 0o750;
+
+/// Which file a path or an open handle is: device and inode on Unix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileId {
+    /// The device.
+    pub dev: u64,
+    /// The inode on that device.
+    pub ino: u64,
+}
 
 /// A file opened for writing through a [`Filesystem`].
 pub trait WriteFile: Write + Send {
@@ -28,40 +59,139 @@ pub trait WriteFile: Write + Send {
             "this file cannot be cloned",
         ))
     }
+
+    /// Which file this handle has open (`fstat(2)`), where the platform can tell; `None`
+    /// otherwise. The default is `None`.
+    fn file_id(&self) -> io::Result<Option<FileId>> {
+        Ok(None)
+    }
 }
 
-/// What the log subsystem needs to know about a file.
+/// What the log subsystem needs to know about a file (from `lstat(2)`: a symlink is described
+/// as itself, never as its target).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FileMeta {
     /// Length in bytes.
     pub len: u64,
     /// Last modification time, where the platform has one.
     pub modified: Option<SystemTime>,
+    /// Which file it is, where the platform can tell.
+    pub id: Option<FileId>,
+    /// Permission bits (`0o640`), where the platform has them.
+    pub mode: Option<u32>,
+    /// Whether the path is a symbolic link.
+    pub is_symlink: bool,
+}
+
+/// The error of opening a log file that is a symbolic link: log files are never written
+/// through one. Carried inside an [`io::Error`] of kind `InvalidInput`; find it with
+/// `e.get_ref().and_then(|e| e.downcast_ref::<SymlinkRefused>())`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SymlinkRefused {
+    /// The path that is a symlink.
+    pub path: PathBuf,
+}
+
+impl fmt::Display for SymlinkRefused {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} is a symbolic link; log files are never opened through one",
+            self.path.display()
+        )
+    }
+}
+
+impl std::error::Error for SymlinkRefused {}
+
+/// The error of [`Filesystem::lock`] when another writer holds the lock. Carried inside an
+/// [`io::Error`] of kind `ResourceBusy`; find it with
+/// `e.get_ref().and_then(|e| e.downcast_ref::<Locked>())`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Locked {
+    /// The lock file.
+    pub path: PathBuf,
+    /// The holder's process id, as it wrote it into the lock file, if it could be read.
+    pub pid: Option<u32>,
+}
+
+impl fmt::Display for Locked {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} is held by another writer", self.path.display())?;
+        match self.pid {
+            Some(pid) if pid == std::process::id() => write!(f, " in this process (pid {pid})"),
+            Some(pid) => write!(f, " (pid {pid})"),
+            None => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for Locked {}
+
+/// An exclusive advisory lock on a lock file, held until dropped (or until the process ends,
+/// however it ends: the kernel releases it).
+pub struct FileLock {
+    path: PathBuf,
+    // Only held: closing it releases the lock.
+    _file: Option<std::fs::File>,
+}
+
+impl FileLock {
+    /// A lock that holds nothing, for filesystems that cannot lock (test doubles).
+    pub fn unlocked(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            _file: None,
+        }
+    }
+
+    /// The lock file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl fmt::Debug for FileLock {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FileLock")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The file operations the log subsystem uses, as a seam for error injection.
 pub trait Filesystem: Send + Sync + 'static {
-    /// Opens `path` for appending, creating it if missing.
-    fn open_append(&self, path: &Path) -> io::Result<Box<dyn WriteFile>>;
-    /// Creates `path` for writing, truncating it if it exists.
-    fn create(&self, path: &Path) -> io::Result<Box<dyn WriteFile>>;
-    /// Opens `path` for reading.
+    /// Opens `path` for appending, creating it with `mode` if missing; never through a symlink
+    /// ([`SymlinkRefused`]).
+    fn open_append(&self, path: &Path, mode: u32) -> io::Result<Box<dyn WriteFile>>;
+    /// Creates `path` for writing with `mode`; fails with `AlreadyExists` if anything (a file,
+    /// a symlink) is there (`O_EXCL`).
+    fn create_new(&self, path: &Path, mode: u32) -> io::Result<Box<dyn WriteFile>>;
+    /// Opens `path` for reading; never through a symlink.
     fn open_read(&self, path: &Path) -> io::Result<Box<dyn Read + Send>>;
-    /// Reads the last byte of `path`, or `None` if it is empty.
+    /// Reads the last byte of `path`, or `None` if it is empty; never through a symlink.
     fn last_byte(&self, path: &Path) -> io::Result<Option<u8>>;
     /// Renames `from` to `to`, replacing `to` (atomic on POSIX within one filesystem).
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
-    /// Removes the file `path`.
+    /// Removes the file `path` (a symlink itself, never its target).
     fn remove_file(&self, path: &Path) -> io::Result<()>;
     /// Makes the directory entries of `dir` durable (`fsync` on the directory); a no-op where
     /// the platform cannot do it.
     fn sync_dir(&self, dir: &Path) -> io::Result<()>;
-    /// Length and modification time of `path`.
+    /// Length, modification time, identity and mode of `path` itself (`lstat`).
     fn metadata(&self, path: &Path) -> io::Result<FileMeta>;
     /// The names (not paths) of the entries of `dir`.
     fn read_dir(&self, dir: &Path) -> io::Result<Vec<String>>;
-    /// Creates `dir` and its parents.
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()>;
+    /// Creates `dir` and its missing parents with `mode`.
+    fn create_dir_all(&self, dir: &Path, mode: u32) -> io::Result<()>;
+    /// Takes an exclusive advisory lock on the lock file `path` (created with `mode` if
+    /// missing, never through a symlink) without waiting, and writes this process's id into
+    /// it.
+    ///
+    /// # Errors
+    /// [`Locked`] (kind `ResourceBusy`) if another handle holds it, in any process; the I/O
+    /// error otherwise.
+    fn lock(&self, path: &Path, mode: u32) -> io::Result<FileLock>;
 }
 
 /// The real filesystem, through `std::fs`.
@@ -94,28 +224,101 @@ impl WriteFile for StdFile {
     fn try_clone(&self) -> io::Result<Box<dyn WriteFile>> {
         Ok(Box::new(StdFile(self.0.try_clone()?)))
     }
+
+    fn file_id(&self) -> io::Result<Option<FileId>> {
+        Ok(file_id_of(&self.0.metadata()?))
+    }
+}
+
+fn file_id_of(m: &std::fs::Metadata) -> Option<FileId> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some(FileId {
+            dev: m.dev(),
+            ino: m.ino(),
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = m;
+        None
+    }
+}
+
+fn mode_of(m: &std::fs::Metadata) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some(m.mode() & 0o7777)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = m;
+        None
+    }
+}
+
+/// Options that never follow a symlink at the last component and create files with `mode`.
+fn no_follow(mode: u32) -> std::fs::OpenOptions {
+    let mut options = std::fs::OpenOptions::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NOFOLLOW).mode(mode);
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    options
+}
+
+fn is_symlink(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink())
+}
+
+fn symlink_refused(path: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidInput,
+        SymlinkRefused {
+            path: path.to_path_buf(),
+        },
+    )
+}
+
+/// Opens `path` with `options`, never through a symlink. `O_NOFOLLOW` fails with ELOOP on
+/// Linux and EMLINK on the BSDs; rather than decode those, a failed open asks `lstat` whether
+/// the path is a symlink. Without `O_NOFOLLOW` (not Unix), the check comes first.
+fn open_no_follow(options: &std::fs::OpenOptions, path: &Path) -> io::Result<std::fs::File> {
+    if cfg!(not(unix)) && is_symlink(path) {
+        return Err(symlink_refused(path));
+    }
+    options.open(path).map_err(|e| {
+        if e.kind() != io::ErrorKind::AlreadyExists && is_symlink(path) {
+            symlink_refused(path)
+        } else {
+            e
+        }
+    })
 }
 
 impl Filesystem for StdFs {
-    fn open_append(&self, path: &Path) -> io::Result<Box<dyn WriteFile>> {
-        let f = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)?;
+    fn open_append(&self, path: &Path, mode: u32) -> io::Result<Box<dyn WriteFile>> {
+        let f = open_no_follow(no_follow(mode).create(true).append(true), path)?;
         Ok(Box::new(StdFile(f)))
     }
 
-    fn create(&self, path: &Path) -> io::Result<Box<dyn WriteFile>> {
-        Ok(Box::new(StdFile(std::fs::File::create(path)?)))
+    fn create_new(&self, path: &Path, mode: u32) -> io::Result<Box<dyn WriteFile>> {
+        let f = open_no_follow(no_follow(mode).write(true).create_new(true), path)?;
+        Ok(Box::new(StdFile(f)))
     }
 
     fn open_read(&self, path: &Path) -> io::Result<Box<dyn Read + Send>> {
-        Ok(Box::new(std::fs::File::open(path)?))
+        Ok(Box::new(open_no_follow(no_follow(0).read(true), path)?))
     }
 
     fn last_byte(&self, path: &Path) -> io::Result<Option<u8>> {
         use std::io::{Seek, SeekFrom};
-        let mut f = std::fs::File::open(path)?;
+        let mut f = open_no_follow(no_follow(0).read(true), path)?;
         let len = f.metadata()?.len();
         if len == 0 {
             return Ok(None);
@@ -147,10 +350,13 @@ impl Filesystem for StdFs {
     }
 
     fn metadata(&self, path: &Path) -> io::Result<FileMeta> {
-        let m = std::fs::metadata(path)?;
+        let m = std::fs::symlink_metadata(path)?;
         Ok(FileMeta {
             len: m.len(),
             modified: m.modified().ok(),
+            id: file_id_of(&m),
+            mode: mode_of(&m),
+            is_symlink: m.file_type().is_symlink(),
         })
     }
 
@@ -164,8 +370,50 @@ impl Filesystem for StdFs {
         Ok(names)
     }
 
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        std::fs::create_dir_all(dir)
+    fn create_dir_all(&self, dir: &Path, mode: u32) -> io::Result<()> {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            builder.mode(mode);
+        }
+        #[cfg(not(unix))]
+        let _ = mode;
+        builder.create(dir)
+    }
+
+    fn lock(&self, path: &Path, mode: u32) -> io::Result<FileLock> {
+        use std::io::{Seek, SeekFrom};
+        let mut file = open_no_follow(no_follow(mode).read(true).write(true).create(true), path)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                let pid = file
+                    .read_to_string(&mut text)
+                    .ok()
+                    .and_then(|_| text.trim().parse().ok());
+                return Err(io::Error::new(
+                    io::ErrorKind::ResourceBusy,
+                    Locked {
+                        path: path.to_path_buf(),
+                        pid,
+                    },
+                ));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(e),
+        }
+        // The pid is for the error a second writer gets; the lock itself is what counts, so
+        // failing to write it is not an error.
+        let _ = file
+            .set_len(0)
+            .and_then(|()| file.seek(SeekFrom::Start(0)))
+            .and_then(|_| writeln!(file, "{}", std::process::id()));
+        Ok(FileLock {
+            path: path.to_path_buf(),
+            _file: Some(file),
+        })
     }
 }
 
@@ -187,11 +435,15 @@ mod tests {
         let fs = StdFs;
         let p = dir.path().join("a.log");
         assert!(fs.metadata(&p).is_err());
-        let mut f = fs.open_append(&p).unwrap();
+        let mut f = fs.open_append(&p, DEFAULT_FILE_MODE).unwrap();
         f.write_all(b"hello\n").unwrap();
         f.sync_data().unwrap();
+        let id = f.file_id().unwrap();
         drop(f);
-        assert_eq!(fs.metadata(&p).unwrap().len, 6);
+        let meta = fs.metadata(&p).unwrap();
+        assert_eq!(meta.len, 6);
+        assert_eq!(meta.id, id);
+        assert!(!meta.is_symlink);
         assert_eq!(fs.last_byte(&p).unwrap(), Some(b'\n'));
         let q = dir.path().join("b.log");
         fs.rename(&p, &q).unwrap();
@@ -202,14 +454,90 @@ mod tests {
         assert_eq!(s, "hello\n");
         fs.remove_file(&q).unwrap();
         assert!(fs.read_dir(dir.path()).unwrap().is_empty());
-        let e = fs.create(&q).unwrap();
+        let e = fs.create_new(&q, DEFAULT_FILE_MODE).unwrap();
         drop(e);
         assert_eq!(fs.last_byte(&q).unwrap(), None);
+        let again = fs.create_new(&q, DEFAULT_FILE_MODE).err().unwrap();
+        assert_eq!(again.kind(), io::ErrorKind::AlreadyExists);
     }
 
     #[test]
     fn parent_of_bare_name_is_cwd() {
         assert_eq!(parent_dir(Path::new("a.log")), PathBuf::from("."));
         assert_eq!(parent_dir(Path::new("/x/a.log")), PathBuf::from("/x"));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinks_are_never_followed_nor_truncated() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target");
+        std::fs::write(&target, b"precious\n").unwrap();
+        let link = dir.path().join("a.log");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let fs = StdFs;
+        let refused = |e: io::Error| {
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{e}");
+            let inner = e.get_ref().and_then(|i| i.downcast_ref::<SymlinkRefused>());
+            assert_eq!(inner.map(|r| r.path.as_path()), Some(link.as_path()));
+            assert!(e.to_string().contains("symbolic link"), "{e}");
+        };
+        refused(fs.open_append(&link, DEFAULT_FILE_MODE).err().unwrap());
+        refused(fs.open_read(&link).err().unwrap());
+        refused(fs.last_byte(&link).unwrap_err());
+        refused(fs.lock(&link, DEFAULT_FILE_MODE).unwrap_err());
+        // O_EXCL: a symlink is "something there", even a dangling one.
+        let e = fs.create_new(&link, DEFAULT_FILE_MODE).err().unwrap();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        let dangling = dir.path().join("b.log");
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), &dangling).unwrap();
+        let e = fs.open_append(&dangling, DEFAULT_FILE_MODE).err().unwrap();
+        assert!(e.get_ref().is_some_and(|i| i.is::<SymlinkRefused>()), "{e}");
+        assert!(!dir.path().join("nowhere").exists());
+        assert_eq!(std::fs::read(&target).unwrap(), b"precious\n");
+        let meta = fs.metadata(&link).unwrap();
+        assert!(meta.is_symlink);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_and_directories_get_the_requested_modes() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fs = StdFs;
+        let sub = dir.path().join("x").join("y");
+        fs.create_dir_all(&sub, DEFAULT_DIR_MODE).unwrap();
+        let p = sub.join("a.log");
+        drop(fs.open_append(&p, DEFAULT_FILE_MODE).unwrap());
+        let q = sub.join("b.gz.tmp");
+        drop(fs.create_new(&q, 0o600).unwrap());
+        // The umask only takes bits away; under the usual 022 these are exact.
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&p) & !0o640, 0, "{:o}", mode(&p));
+        assert_eq!(mode(&q) & !0o600, 0, "{:o}", mode(&q));
+        assert_eq!(mode(&sub) & !0o750, 0, "{:o}", mode(&sub));
+        assert_eq!(fs.metadata(&p).unwrap().mode, Some(mode(&p)));
+    }
+
+    #[test]
+    fn a_lock_is_exclusive_names_its_holder_and_goes_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = StdFs;
+        let p = dir.path().join(".a.log.lock");
+        let held = fs.lock(&p, DEFAULT_FILE_MODE).unwrap();
+        assert_eq!(held.path(), p);
+        // A second open file description in the same process is refused, like another process.
+        let e = fs.lock(&p, DEFAULT_FILE_MODE).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::ResourceBusy);
+        let locked = e
+            .get_ref()
+            .and_then(|i| i.downcast_ref::<Locked>())
+            .unwrap();
+        assert_eq!(locked.path, p);
+        assert_eq!(locked.pid, Some(std::process::id()));
+        assert!(e.to_string().contains("held by another writer"), "{e}");
+        drop(held);
+        let again = fs.lock(&p, DEFAULT_FILE_MODE).unwrap();
+        drop(again);
     }
 }

@@ -32,10 +32,17 @@ const WINDOWS_DEVICE_NAMES: &[&str] = &[
 
 /// The validated name of a supervised app.
 ///
-/// An `AppId` is 1 to [`MAX_APP_ID_LEN`] characters of `[A-Za-z0-9._-]`, does not start with
-/// `.` or `-`, and is not a Windows device name (`con`, `nul`, `com1`, ... with or without an
-/// extension). It is therefore safe as a file name on every platform: it contains no separator,
-/// cannot be `.` or `..`, and cannot be mistaken for an option on a command line.
+/// An `AppId` is 1 to [`MAX_APP_ID_LEN`] characters of `[A-Za-z0-9_-]`, does not start with
+/// `-`, and is not a Windows device name (`con`, `nul`, `com1`, ...). It is therefore safe as a
+/// file name on every platform: it contains no separator, cannot be `.` or `..`, and cannot be
+/// mistaken for an option on a command line.
+///
+/// It contains no `.` either, so that no file of one app can be taken for a file of another:
+/// every file the log subsystem keeps for an app (`web.log`, `web.err.log`, the archives
+/// `web.20261125T163918Z-000042.log.gz`, the lock `.web.log.lock`) starts with the app id
+/// followed by a `.` (after the lock's leading `.`), so the text up to the first `.` names the
+/// app. With dots allowed, `a.err`'s live file would be `a`'s stderr file, and the live file of
+/// `a.20200101T000000Z-000001` would parse as an archive of `a`.
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct AppId(String);
 
@@ -68,16 +75,15 @@ fn validate(id: &str) -> Result<(), AppIdErrorKind> {
     }
     if let Some(c) = id
         .chars()
-        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')))
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-')))
     {
         return Err(AppIdErrorKind::InvalidChar(c));
     }
-    if id.starts_with('.') || id.starts_with('-') {
+    if id.starts_with('-') {
         return Err(AppIdErrorKind::BadStart);
     }
-    // Windows ignores everything after the first dot when it matches device names.
-    let base = id.split('.').next().unwrap_or(id).to_ascii_lowercase();
-    if WINDOWS_DEVICE_NAMES.contains(&base.as_str()) {
+    // Windows also reserves `nul.log`: the files of an app `nul` would be devices there.
+    if WINDOWS_DEVICE_NAMES.contains(&id.to_ascii_lowercase().as_str()) {
         return Err(AppIdErrorKind::ReservedName);
     }
     Ok(())
@@ -149,9 +155,9 @@ pub enum AppIdErrorKind {
     Empty,
     /// The id is longer than [`MAX_APP_ID_LEN`] bytes (the length is given).
     TooLong(usize),
-    /// The id contains a character outside `[A-Za-z0-9._-]`.
+    /// The id contains a character outside `[A-Za-z0-9_-]` (a `.` included: see [`AppId`]).
     InvalidChar(char),
-    /// The id starts with `.` or `-`.
+    /// The id starts with `-`.
     BadStart,
     /// The id is a Windows device name such as `con` or `nul`.
     ReservedName,
@@ -167,9 +173,9 @@ impl fmt::Display for AppIdError {
             }
             AppIdErrorKind::InvalidChar(c) => write!(
                 f,
-                "it contains {c:?}; only letters, digits, '.', '_' and '-' are allowed"
+                "it contains {c:?}; only letters, digits, '_' and '-' are allowed"
             ),
-            AppIdErrorKind::BadStart => f.write_str("it starts with '.' or '-'"),
+            AppIdErrorKind::BadStart => f.write_str("it starts with '-'"),
             AppIdErrorKind::ReservedName => f.write_str("it is a reserved device name on Windows"),
         }
     }
@@ -188,7 +194,8 @@ mod tests {
             "a",
             "my-app",
             "web_1",
-            "A.b-c_d",
+            "A_b-c_d",
+            "0-9",
             "x".repeat(64).as_str(),
             "console",
             "com10",
@@ -202,13 +209,19 @@ mod tests {
         let long = "x".repeat(65);
         let cases: &[(&str, AppIdErrorKind)] = &[
             ("", AppIdErrorKind::Empty),
-            (".", AppIdErrorKind::BadStart),
-            ("..", AppIdErrorKind::BadStart),
-            (".hidden", AppIdErrorKind::BadStart),
+            (".", AppIdErrorKind::InvalidChar('.')),
+            ("..", AppIdErrorKind::InvalidChar('.')),
+            (".hidden", AppIdErrorKind::InvalidChar('.')),
+            ("a.err", AppIdErrorKind::InvalidChar('.')),
+            (
+                "a.20200101T000000Z-000001",
+                AppIdErrorKind::InvalidChar('.'),
+            ),
             ("-rf", AppIdErrorKind::BadStart),
             ("a/b", AppIdErrorKind::InvalidChar('/')),
             ("a\\b", AppIdErrorKind::InvalidChar('\\')),
-            ("../etc", AppIdErrorKind::InvalidChar('/')),
+            ("../etc", AppIdErrorKind::InvalidChar('.')),
+            ("etc/passwd", AppIdErrorKind::InvalidChar('/')),
             ("a\0b", AppIdErrorKind::InvalidChar('\0')),
             ("a\nb", AppIdErrorKind::InvalidChar('\n')),
             ("a\x1bb", AppIdErrorKind::InvalidChar('\x1b')),
@@ -218,8 +231,8 @@ mod tests {
             ("con", AppIdErrorKind::ReservedName),
             ("NUL", AppIdErrorKind::ReservedName),
             ("com1", AppIdErrorKind::ReservedName),
-            ("Lpt9.log", AppIdErrorKind::ReservedName),
-            ("aux.x.y", AppIdErrorKind::ReservedName),
+            ("Lpt9", AppIdErrorKind::ReservedName),
+            ("conIN$", AppIdErrorKind::InvalidChar('$')),
             (long.as_str(), AppIdErrorKind::TooLong(65)),
         ];
         for (bad, kind) in cases {
@@ -236,7 +249,7 @@ mod tests {
             if let Ok(id) = AppId::new(s.clone()) {
                 let p = std::path::Path::new("/base").join(format!("{id}.log"));
                 prop_assert_eq!(p.parent(), Some(std::path::Path::new("/base")));
-                prop_assert!(!id.as_str().contains(['/', '\\', '\0']));
+                prop_assert!(!id.as_str().contains(['/', '\\', '\0', '.']));
                 prop_assert!(id.as_str().len() <= MAX_APP_ID_LEN);
             }
         }

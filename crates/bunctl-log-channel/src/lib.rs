@@ -694,7 +694,13 @@ impl Receiver {
                 continue;
             }
             let now = Instant::now();
-            let deadline = *self.deadline.get_or_insert(now + cfg.flush_interval);
+            // A flush interval too long for the clock (`Duration::MAX`) means "no deadline":
+            // a year from now, which the batch threshold, a flush or close come before.
+            let deadline = *self.deadline.get_or_insert_with(|| {
+                now.checked_add(cfg.flush_interval)
+                    .or_else(|| now.checked_add(Duration::from_secs(365 * 86_400)))
+                    .unwrap_or(now)
+            });
             let due = st.closed
                 || st.flush_requested
                 || st.buf.len() >= cfg.batch_bytes

@@ -95,8 +95,8 @@ fn writer_config(o: &Options) -> Result<LogWriterConfig, Box<dyn std::error::Err
 async fn pipe(o: Options) -> CliResult {
     let start = Instant::now();
     let config = writer_config(&o)?;
-    let max_line_len = config.max_line_len;
     let writer = std::sync::Arc::new(AsyncLogWriter::new(config).await?);
+    let max_line_len = writer.options().max_line_len;
     // The same lossless pump that captures a child's pipes: a slow disk makes `seq` wait.
     pump(tokio::io::stdin(), writer.clone(), None, max_line_len).await?;
     writer.shutdown().await?;

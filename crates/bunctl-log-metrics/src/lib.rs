@@ -74,6 +74,10 @@ pub mod names {
     pub const BUFFER_OVERFLOWS: &str = "bunctl_log_buffer_overflows_total";
     /// Counter: lines dropped because the writer was full.
     pub const DROPPED_MESSAGES: &str = "bunctl_log_dropped_messages_total";
+    /// Counter: live files reopened because someone else removed or replaced them.
+    pub const REOPENS: &str = "bunctl_log_reopens_total";
+    /// Counter: archives deleted early to make room on a full disk.
+    pub const ARCHIVES_DELETED_FOR_SPACE: &str = "bunctl_log_archives_deleted_for_space_total";
     /// Gauge: average latency of one written batch, in microseconds.
     pub const AVG_WRITE_LATENCY_US: &str = "bunctl_log_avg_write_latency_us";
     /// Gauge: average latency of one flush, in microseconds.
@@ -132,6 +136,8 @@ pub struct LogMetrics {
     rotation_count: Counter,
     buffer_overflows: Counter,
     dropped_messages: Counter,
+    reopens: Counter,
+    archives_deleted_for_space: Counter,
 }
 
 impl LogMetrics {
@@ -150,6 +156,8 @@ impl LogMetrics {
             rotation_count: counter(),
             buffer_overflows: counter(),
             dropped_messages: counter(),
+            reopens: counter(),
+            archives_deleted_for_space: counter(),
         }
     }
 
@@ -202,6 +210,16 @@ impl LogMetrics {
         add(&self.buffer_overflows, 1);
     }
 
+    /// The live file was reopened because someone else removed or replaced it.
+    pub fn record_reopen(&self) {
+        add(&self.reopens, 1);
+    }
+
+    /// `archives` archives were deleted early to make room on a full disk.
+    pub fn record_archives_deleted_for_space(&self, archives: u64) {
+        add(&self.archives_deleted_for_space, archives);
+    }
+
     /// The counters now, each read once (see the [crate docs](crate) for what "now" means
     /// while writers are running), with averages computed and the uptime in whole seconds.
     pub fn snapshot(&self) -> MetricsSnapshot {
@@ -222,6 +240,8 @@ impl LogMetrics {
             rotation_count: get(&self.rotation_count),
             buffer_overflows: get(&self.buffer_overflows),
             dropped_messages: get(&self.dropped_messages),
+            reopens: get(&self.reopens),
+            archives_deleted_for_space: get(&self.archives_deleted_for_space),
             avg_write_latency_us: average_us(write_latency_ns, write_batches),
             avg_flush_latency_us: average_us(flush_latency_ns, flush_count),
             uptime_seconds: self.started.elapsed().as_secs(),
@@ -262,6 +282,11 @@ pub struct MetricsSnapshot {
     pub buffer_overflows: u64,
     /// Lines dropped because the writer was full (`write_line`).
     pub dropped_messages: u64,
+    /// Times the live file was reopened because someone else removed or replaced it (each
+    /// time the file got a marker line saying so).
+    pub reopens: u64,
+    /// Archives deleted early to make room on a full disk (only with that option on).
+    pub archives_deleted_for_space: u64,
     /// Average latency of one written batch, in microseconds (0.0 before the first write).
     pub avg_write_latency_us: f64,
     /// Average latency of one flush, in microseconds (0.0 before the first flush).
@@ -276,7 +301,8 @@ impl MetricsSnapshot {
     /// Counters are set to their absolute values (so exporting the same writer again is
     /// idempotent): [`names::BYTES_WRITTEN`], [`names::LINES_WRITTEN`],
     /// [`names::WRITE_ERRORS`], [`names::LINES_LOST`], [`names::FLUSHES`],
-    /// [`names::ROTATIONS`], [`names::BUFFER_OVERFLOWS`], [`names::DROPPED_MESSAGES`].
+    /// [`names::ROTATIONS`], [`names::BUFFER_OVERFLOWS`], [`names::DROPPED_MESSAGES`],
+    /// [`names::REOPENS`], [`names::ARCHIVES_DELETED_FOR_SPACE`].
     /// Gauges are set: [`names::AVG_WRITE_LATENCY_US`], [`names::AVG_FLUSH_LATENCY_US`],
     /// [`names::UPTIME_SECONDS`]. With no recorder installed this does nothing.
     pub fn export(&self, app: &str) {
@@ -289,6 +315,11 @@ impl MetricsSnapshot {
             (names::ROTATIONS, self.rotation_count),
             (names::BUFFER_OVERFLOWS, self.buffer_overflows),
             (names::DROPPED_MESSAGES, self.dropped_messages),
+            (names::REOPENS, self.reopens),
+            (
+                names::ARCHIVES_DELETED_FOR_SPACE,
+                self.archives_deleted_for_space,
+            ),
         ];
         for (name, value) in counters {
             metrics::counter!(name, "app" => app.to_owned()).absolute(value);
@@ -320,6 +351,10 @@ impl MetricsSnapshot {
             rotation_count: self.rotation_count.saturating_add(other.rotation_count),
             buffer_overflows: self.buffer_overflows.saturating_add(other.buffer_overflows),
             dropped_messages: self.dropped_messages.saturating_add(other.dropped_messages),
+            reopens: self.reopens.saturating_add(other.reopens),
+            archives_deleted_for_space: self
+                .archives_deleted_for_space
+                .saturating_add(other.archives_deleted_for_space),
             avg_write_latency_us: self.avg_write_latency_us.max(other.avg_write_latency_us),
             avg_flush_latency_us: self.avg_flush_latency_us.max(other.avg_flush_latency_us),
             uptime_seconds: self.uptime_seconds.max(other.uptime_seconds),
@@ -452,6 +487,8 @@ mod tests {
             rotation_count: 5,
             buffer_overflows: 6,
             dropped_messages: 7,
+            reopens: 8,
+            archives_deleted_for_space: 9,
             avg_write_latency_us: 1.5,
             avg_flush_latency_us: 9.0,
             uptime_seconds: 100,
@@ -465,6 +502,8 @@ mod tests {
             rotation_count: 50,
             buffer_overflows: 60,
             dropped_messages: 70,
+            reopens: 80,
+            archives_deleted_for_space: 90,
             avg_write_latency_us: 2.5,
             avg_flush_latency_us: 3.0,
             uptime_seconds: 7,
@@ -478,6 +517,8 @@ mod tests {
             rotation_count: 55,
             buffer_overflows: 66,
             dropped_messages: 77,
+            reopens: 88,
+            archives_deleted_for_space: 99,
             avg_write_latency_us: 2.5,
             avg_flush_latency_us: 9.0,
             uptime_seconds: 100,
@@ -504,7 +545,7 @@ mod tests {
         });
 
         let entries = snapshotter.snapshot().into_vec();
-        assert_eq!(entries.len(), 11, "{entries:#?}");
+        assert_eq!(entries.len(), 13, "{entries:#?}");
         let find = |name: &str| {
             let (key, _, _, value) = entries
                 .iter()

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use bunctl_core::fs::{parent_dir, Filesystem};
+use bunctl_core::fs::{parent_dir, Filesystem, DEFAULT_FILE_MODE};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
@@ -17,6 +17,11 @@ use crate::retention::Retention;
 
 /// Compresses `path` (a plain archive) with gzip: writes `path.gz.tmp`, `sync_data`, renames it
 /// to `path.gz`, `sync_dir`, then removes `path`. Returns the `.gz` path.
+///
+/// The `.gz` gets the archive's mode (the live file's, as a rename keeps it). Neither file is
+/// ever opened through a symlink, and the temp file is created with `O_EXCL`: a file or symlink
+/// already there under its name is a leftover (only the lock holder compresses this app's
+/// archives) and is removed first, never written through.
 ///
 /// The rename is the commit point: before it, `path` is the archive and the temp file is
 /// garbage; after it, the `.gz` is complete and durable and `path` is redundant (if the process
@@ -58,7 +63,14 @@ fn write_gzip(
     level: Compression,
 ) -> io::Result<()> {
     let mut input = fs.open_read(src)?;
-    let out = fs.create(tmp)?;
+    let mode = fs.metadata(src)?.mode.unwrap_or(DEFAULT_FILE_MODE);
+    let out = match fs.create_new(tmp, mode) {
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            fs.remove_file(tmp)?;
+            fs.create_new(tmp, mode)?
+        }
+        other => other?,
+    };
     let mut enc = GzEncoder::new(out, level);
     io::copy(&mut input, &mut enc)?;
     let mut out = enc.finish()?;
@@ -81,6 +93,9 @@ struct Shared {
     failed: AtomicU64,
 }
 
+/// What [`Compressor::with_guard`] keeps alive.
+type Guard = Arc<dyn std::any::Any + Send + Sync>;
+
 #[derive(Default)]
 struct State {
     queue: VecDeque<PathBuf>,
@@ -90,6 +105,10 @@ struct State {
     busy: bool,
     /// The first error since the last `wait_idle`.
     first_error: Option<io::Error>,
+    /// See [`Compressor::with_guard`]: dropped by the last of the handle and the worker.
+    guard: Option<Guard>,
+    /// The [`Compressor`] handle is gone: the worker drops the guard when it stops.
+    orphaned: bool,
 }
 
 impl Shared {
@@ -110,7 +129,9 @@ impl Shared {
                 let mut st = self.0.lock();
                 st.running = false;
                 st.busy = false;
+                let guard = if st.orphaned { st.guard.take() } else { None };
                 drop(st);
+                drop(guard);
                 self.0.idle.notify_all();
             }
         }
@@ -265,6 +286,18 @@ impl Compressor {
         }
     }
 
+    /// Keeps `guard` alive until this compressor is dropped and its worker has stopped,
+    /// whichever comes last: the writer's lock on the live file, so that a compression left
+    /// running after its writer was dropped still holds it and no new writer's
+    /// [`recover`](crate::recover) removes its `.gz.tmp`. Dropped at once when the compressor
+    /// is dropped idle (after [`wait_idle`](Self::wait_idle)), so the next writer finds the
+    /// lock free.
+    #[must_use]
+    pub fn with_guard(self, guard: Arc<dyn std::any::Any + Send + Sync>) -> Self {
+        self.shared.lock().guard = Some(guard);
+        self
+    }
+
     /// Queues `plain_archive` for compression and returns at once.
     pub fn submit(&self, plain_archive: PathBuf) {
         {
@@ -352,6 +385,16 @@ impl Compressor {
     /// The naming of the archives this compressor handles.
     pub fn naming(&self) -> &ArchiveNaming {
         &self.shared.naming
+    }
+}
+
+impl Drop for Compressor {
+    fn drop(&mut self) {
+        let mut st = self.shared.lock();
+        st.orphaned = true;
+        let guard = if st.running { None } else { st.guard.take() };
+        drop(st);
+        drop(guard);
     }
 }
 

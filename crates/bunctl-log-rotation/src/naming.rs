@@ -179,6 +179,17 @@ impl ArchiveNaming {
         &self.dir
     }
 
+    /// The lock file that makes one writer the only one of this live file: `.<live name>.lock`
+    /// next to it (`/d/.app.log.lock`). Hidden, so it is never listed as a log file, and never
+    /// an archive name of any live file: those start with the live file's stem.
+    pub fn lock_path(&self) -> PathBuf {
+        let name = match &self.ext {
+            Some(ext) => format!(".{}.{ext}.lock", self.stem),
+            None => format!(".{}.lock", self.stem),
+        };
+        self.dir.join(name)
+    }
+
     /// The file name of the plain archive whose content started at `started`, number `seq`.
     pub fn archive_name(&self, started: DateTime<Utc>, seq: u64) -> String {
         let ts = format_timestamp(started);

@@ -277,3 +277,54 @@ fn drop_does_not_block_and_the_worker_finishes() {
     assert_eq!(scan.archives.len(), 5);
     assert!(scan.archives.iter().all(|a| a.compressed));
 }
+
+/// A symlink planted where the temp file goes (or a leftover file there) is replaced, never
+/// written through: the file it points to keeps its bytes.
+#[cfg(unix)]
+#[test]
+fn a_symlink_at_the_temp_name_is_never_written_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let victim = outside.path().join("passwd");
+    std::fs::write(&victim, b"root:x:0:0\n").unwrap();
+    let naming = ArchiveNaming::new(&dir.path().join("app.log")).unwrap();
+    let p = archive(&naming, 1, &content(100));
+    let tmp = PathBuf::from(format!("{}.gz.tmp", p.display()));
+    std::os::unix::fs::symlink(&victim, &tmp).unwrap();
+    let gz = compress_file(&StdFs, &p, Compression::fast()).unwrap();
+    assert_eq!(gunzip(&gz), content(100));
+    assert_eq!(std::fs::read(&victim).unwrap(), b"root:x:0:0\n");
+    assert!(!tmp.exists() && std::fs::symlink_metadata(&tmp).is_err());
+}
+
+/// A symlink posing as an archive is not read: its target's content never ends up in the logs.
+#[cfg(unix)]
+#[test]
+fn a_symlink_posing_as_an_archive_is_not_compressed() {
+    let dir = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    let secret = outside.path().join("secret");
+    std::fs::write(&secret, b"token=hunter2\n").unwrap();
+    let naming = ArchiveNaming::new(&dir.path().join("app.log")).unwrap();
+    let t = Utc.with_ymd_and_hms(2026, 11, 25, 16, 0, 0).unwrap();
+    let link = naming.archive_path(t, 1);
+    std::os::unix::fs::symlink(&secret, &link).unwrap();
+    let e = compress_file(&StdFs, &link, Compression::fast()).unwrap_err();
+    assert!(e.to_string().contains("symbolic link"), "{e}");
+    assert!(!PathBuf::from(format!("{}.gz", link.display())).exists());
+    assert_eq!(std::fs::read(&secret).unwrap(), b"token=hunter2\n");
+}
+
+/// The archive keeps the live file's mode, compressed or not.
+#[cfg(unix)]
+#[test]
+fn the_gz_keeps_the_archive_mode() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let naming = ArchiveNaming::new(&dir.path().join("app.log")).unwrap();
+    let p = archive(&naming, 1, &content(10));
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let gz = compress_file(&StdFs, &p, Compression::fast()).unwrap();
+    let mode = std::fs::metadata(&gz).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+}

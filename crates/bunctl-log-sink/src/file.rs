@@ -5,9 +5,37 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use bunctl_core::fs::{FileMeta, Filesystem, WriteFile};
+use bunctl_core::fs::{FileId, FileMeta, Filesystem, WriteFile};
 
 use crate::Sink;
+
+/// The line written after a last line that a previous writer left without its `\n` (it was
+/// killed in the middle of a `write(2)`): the cut line is ended first, so no line is glued to
+/// it, and this marker says why it is short.
+pub const CUT_LINE_MARKER: &[u8] =
+    b"[bunctl-log] the line above was cut short: the previous writer stopped in the middle of it\n";
+
+/// How the path of a [`FileSink`] no longer names the file it writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathChange {
+    /// Nothing is at the path any more (`rm app.log`, or `mv app.log elsewhere`).
+    Removed,
+    /// Another file is at the path (moved away, then recreated by someone else).
+    Replaced,
+    /// A symbolic link is at the path.
+    Symlink,
+}
+
+impl PathChange {
+    /// What happened, for log messages and marker lines: "removed", ...
+    pub fn describe(self) -> &'static str {
+        match self {
+            Self::Removed => "removed or renamed",
+            Self::Replaced => "replaced by another file",
+            Self::Symlink => "replaced by a symbolic link",
+        }
+    }
+}
 
 /// Appends batches to one file: one `write(2)` per [`Sink::write`], no user-space buffer (the
 /// channel in front of it already batches), so what `write` accepted is in the page cache.
@@ -21,6 +49,8 @@ pub struct FileSink {
     file: Box<dyn WriteFile>,
     size: u64,
     meta: FileMeta,
+    /// Which file the handle has open, to notice the path naming another one.
+    id: Option<FileId>,
     background_sync: Option<BackgroundSync>,
 }
 
@@ -43,20 +73,26 @@ impl std::fmt::Debug for FileSink {
 }
 
 impl FileSink {
-    /// Opens `path` for appending, creating it if missing.
+    /// Opens `path` for appending, creating it with `mode` if missing, never through a
+    /// symlink (a symlink at `path` is an error naming it,
+    /// [`SymlinkRefused`](bunctl_core::fs::SymlinkRefused)).
     ///
     /// An existing file whose last byte is not `\n` (a crash cut its last line) gets a `\n`
-    /// first, so the next line is not glued to the torn one.
+    /// and the [`CUT_LINE_MARKER`] line first, so the next line is not glued to the cut one
+    /// and a reader sees why it is short.
     ///
     /// # Errors
     /// The I/O error from opening, inspecting or repairing the file.
-    pub fn open(fs: Arc<dyn Filesystem>, path: &Path) -> io::Result<Self> {
-        let mut file = fs.open_append(path)?;
+    pub fn open(fs: Arc<dyn Filesystem>, path: &Path, mode: u32) -> io::Result<Self> {
+        let mut file = fs.open_append(path, mode)?;
         let meta = fs.metadata(path)?;
+        let id = file.file_id()?;
         let mut size = meta.len;
         if size > 0 && fs.last_byte(path)? != Some(b'\n') {
             file.write_all(b"\n")?;
-            size += 1;
+            file.write_all(CUT_LINE_MARKER)?;
+            size += 1 + CUT_LINE_MARKER.len() as u64;
+            tracing::warn!(path = %path.display(), "log file ended in the middle of a line; ended it with a marker");
         }
         Ok(Self {
             fs,
@@ -64,8 +100,27 @@ impl FileSink {
             file,
             size,
             meta,
+            id,
             background_sync: None,
         })
+    }
+
+    /// Whether the path still names the file this sink writes: `None` if it does (or the
+    /// platform cannot tell), else how it changed. One `lstat(2)`.
+    ///
+    /// # Errors
+    /// The error of `lstat` other than `NotFound` (the sink cannot tell then).
+    pub fn path_change(&self) -> io::Result<Option<PathChange>> {
+        let Some(id) = self.id else {
+            return Ok(None);
+        };
+        match self.fs.metadata(&self.path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Some(PathChange::Removed)),
+            Err(e) => Err(e),
+            Ok(m) if m.is_symlink => Ok(Some(PathChange::Symlink)),
+            Ok(m) if m.id != Some(id) => Ok(Some(PathChange::Replaced)),
+            Ok(_) => Ok(None),
+        }
     }
 
     /// Starts a background `fdatasync` each time `every` more bytes were written (0 turns it
@@ -160,7 +215,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a.log");
         std::fs::write(&p, b"old\n").unwrap();
-        let mut s = FileSink::open(StdFs::shared(), &p).unwrap();
+        let mut s = FileSink::open(StdFs::shared(), &p, 0o640).unwrap();
         assert_eq!(s.size(), 4);
         s.write_all(b"new\n").unwrap();
         s.close().unwrap();
@@ -173,10 +228,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a.log");
         std::fs::write(&p, b"whole\ntor").unwrap();
-        let mut s = FileSink::open(StdFs::shared(), &p).unwrap();
+        let mut s = FileSink::open(StdFs::shared(), &p, 0o640).unwrap();
         s.write_all(b"next\n").unwrap();
-        assert_eq!(std::fs::read(&p).unwrap(), b"whole\ntor\nnext\n");
-        assert_eq!(s.size(), 15);
+        let want = [&b"whole\ntor\n"[..], CUT_LINE_MARKER, b"next\n"].concat();
+        assert_eq!(std::fs::read(&p).unwrap(), want);
+        assert_eq!(s.size(), want.len() as u64);
     }
 
     #[test]
@@ -185,7 +241,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a.log");
         let (fs, faults) = FaultFs::shared();
-        let mut s = FileSink::open(fs, &p).unwrap().with_background_sync(100);
+        let mut s = FileSink::open(fs, &p, 0o640)
+            .unwrap()
+            .with_background_sync(100);
         s.write_all(&[b'x'; 99]).unwrap();
         assert_eq!(faults.calls(Op::SyncData), 0, "not due before 100 bytes");
         s.write_all(b"\n").unwrap();
@@ -200,11 +258,27 @@ mod tests {
         assert_eq!(std::fs::read(&p).unwrap().len(), 300);
     }
 
+    #[cfg(unix)]
+    #[test]
+    fn notices_the_path_removed_moved_replaced_or_symlinked() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.log");
+        let s = FileSink::open(StdFs::shared(), &p, 0o640).unwrap();
+        assert_eq!(s.path_change().unwrap(), None);
+        std::fs::rename(&p, dir.path().join("a.old")).unwrap();
+        assert_eq!(s.path_change().unwrap(), Some(PathChange::Removed));
+        std::fs::write(&p, b"").unwrap();
+        assert_eq!(s.path_change().unwrap(), Some(PathChange::Replaced));
+        std::fs::remove_file(&p).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("a.old"), &p).unwrap();
+        assert_eq!(s.path_change().unwrap(), Some(PathChange::Symlink));
+    }
+
     #[test]
     fn open_error_names_nothing_but_returns_os_error() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("missing-dir").join("a.log");
-        let e = FileSink::open(StdFs::shared(), &p).unwrap_err();
+        let e = FileSink::open(StdFs::shared(), &p, 0o640).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::NotFound);
     }
 }

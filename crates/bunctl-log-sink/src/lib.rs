@@ -49,10 +49,10 @@ mod rotating;
 
 use std::io;
 
-pub use file::FileSink;
+pub use file::{FileSink, PathChange, CUT_LINE_MARKER};
 pub use metered::MeteredSink;
 pub use retrying::{is_transient, CircuitOpen, RetryConfig, RetryingSink};
-pub use rotating::{list_log_files, RotatingSink, RotatingSinkConfig};
+pub use rotating::{list_log_files, FullDiskPolicy, RotatingSink, RotatingSinkConfig};
 
 /// A destination for batches of whole lines.
 pub trait Sink: Send {

@@ -136,8 +136,18 @@ impl<S: Sink> RetryingSink<S> {
     fn open_breaker(&mut self, e: &io::Error) {
         tracing::warn!(error = %e, failures = self.consecutive_failures,
             "log sink keeps failing; circuit breaker open");
-        self.open_until = Some(Instant::now() + self.probe_interval);
-        self.probe_interval = (self.probe_interval * 2).min(self.config.max_probe_interval);
+        // Saturating: a configured interval too long for the clock means "open for good, until
+        // a write after that long", never an overflow panic in the writer thread.
+        let now = Instant::now();
+        self.open_until = Some(
+            now.checked_add(self.probe_interval)
+                .or_else(|| now.checked_add(Duration::from_secs(365 * 86_400)))
+                .unwrap_or(now),
+        );
+        self.probe_interval = self
+            .probe_interval
+            .saturating_mul(2)
+            .min(self.config.max_probe_interval);
     }
 }
 
@@ -164,7 +174,12 @@ impl<S: Sink> Sink for RetryingSink<S> {
             .with_min_delay(self.config.initial_delay)
             .with_factor(2.0)
             .with_max_times(self.config.max_attempts.saturating_sub(1))
-            .without_max_delay()
+            // No retry waits longer than the breaker's longest probe interval.
+            .with_max_delay(
+                self.config
+                    .max_probe_interval
+                    .max(self.config.initial_delay),
+            )
             .build();
         loop {
             match self.inner.write(batch) {

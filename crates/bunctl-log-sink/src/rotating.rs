@@ -3,8 +3,9 @@
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use bunctl_core::fs::{parent_dir, Filesystem};
+use bunctl_core::fs::{parent_dir, FileLock, Filesystem, DEFAULT_DIR_MODE, DEFAULT_FILE_MODE};
 use bunctl_log_metrics::LogMetrics;
 use bunctl_log_rotation::{
     recover, ArchiveNaming, Clock, Compressor, Retention, RotationPolicy, SizePolicy,
@@ -12,7 +13,32 @@ use bunctl_log_rotation::{
 use chrono::{DateTime, Utc};
 use memchr::{memchr, memrchr};
 
+use crate::file::PathChange;
 use crate::{FileSink, Sink};
+
+/// What a [`RotatingSink`] does when a write finds the disk full.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum FullDiskPolicy {
+    /// Keep every archive: the write fails, the layers above retry it and, if the disk stays
+    /// full, count the lines as lost and mark the gap in the file. The default.
+    #[default]
+    KeepArchives,
+    /// Delete this live file's oldest archives, one at a time, until the write fits or only
+    /// `min_archives` are left (svlogd's behaviour); a marker line in the live file says how
+    /// many were deleted. Never touches another file's archives.
+    DeleteOldestArchives {
+        /// Archives never deleted to make room.
+        min_archives: usize,
+    },
+}
+
+/// Whether `e` says the disk (or the user's quota) is full.
+fn is_disk_full(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded
+    )
+}
 
 /// What a [`RotatingSink`] writes and how it rotates.
 #[derive(Debug)]
@@ -34,6 +60,17 @@ pub struct RotatingSinkConfig {
     /// [`FileSink::with_background_sync`]. [`RotatingSinkConfig::new`] leaves it 0;
     /// [`RotatingSinkConfig::background_sync_for_size`] derives it from a size limit.
     pub background_sync_bytes: u64,
+    /// Mode of the files created (live file, lock, and archives keep the live file's mode).
+    /// Default [`DEFAULT_FILE_MODE`] (`0o640`).
+    pub file_mode: u32,
+    /// Mode of the directory if it must be created again (someone removed it). Default
+    /// [`DEFAULT_DIR_MODE`] (`0o750`).
+    pub dir_mode: u32,
+    /// Least time between two checks that the live path still names the open file (one
+    /// `lstat` at the start of a batch); a rotation always checks first. Default 10 ms.
+    pub reopen_check_interval: Duration,
+    /// What to do when the disk is full. Default [`FullDiskPolicy::KeepArchives`].
+    pub full_disk: FullDiskPolicy,
 }
 
 impl RotatingSinkConfig {
@@ -47,6 +84,10 @@ impl RotatingSinkConfig {
             compression: true,
             compression_level: 6,
             background_sync_bytes: 0,
+            file_mode: DEFAULT_FILE_MODE,
+            dir_mode: DEFAULT_DIR_MODE,
+            reopen_check_interval: Duration::from_millis(10),
+            full_disk: FullDiskPolicy::KeepArchives,
         }
     }
 
@@ -69,6 +110,21 @@ impl RotatingSinkConfig {
 /// directory → hand the archive to the [`Compressor`] (or apply retention), so a rotated file
 /// is never lost or empty after a crash and the writer never waits for gzip. Nothing is ever
 /// copied and truncated.
+///
+/// The world may intervene, and the sink copes:
+///
+/// * **One writer per live file.** [`open`](Self::open) takes an exclusive lock on
+///   [`ArchiveNaming::lock_path`] before touching anything; a second writer, in this process or
+///   another, is refused with [`Locked`](bunctl_core::fs::Locked) naming the holder's pid. The
+///   lock lives as long as the sink and its compressor.
+/// * **A live file removed or renamed by someone else** (`rm`, logrotate's `mv`) is noticed:
+///   at most every `reopen_check_interval` at the start of a batch, and always before a
+///   rotation, the path is compared with the open file (device and inode). If they differ the
+///   sink opens the path afresh (recreating the directory if it is gone), writes a marker line
+///   saying so, and counts it (`reopens`). A rename that finds the live file gone reopens too:
+///   the sink never wedges on a missing file.
+/// * **A full disk** can free space by deleting this file's oldest archives
+///   ([`FullDiskPolicy`]).
 pub struct RotatingSink {
     fs: Arc<dyn Filesystem>,
     clock: Arc<dyn Clock>,
@@ -87,6 +143,17 @@ pub struct RotatingSink {
     rotate_pending: bool,
     metrics: Option<Arc<LogMetrics>>,
     background_sync_bytes: u64,
+    file_mode: u32,
+    dir_mode: u32,
+    reopen_check_interval: Duration,
+    last_check: Instant,
+    full_disk: FullDiskPolicy,
+    /// Archives deleted for space that no marker line reported yet.
+    deleted_for_space: u64,
+    /// The unwritten end of a marker line (see `write_marker`).
+    marker_tail: Vec<u8>,
+    /// Held for the sink's life (and the compressor's).
+    _lock: Arc<FileLock>,
 }
 
 impl std::fmt::Debug for RotatingSink {
@@ -100,19 +167,23 @@ impl std::fmt::Debug for RotatingSink {
 }
 
 impl RotatingSink {
-    /// Opens (or creates) the live file, appending to what is there, and recovers from a
-    /// crash: half-written `.gz.tmp` files are removed, archives left uncompressed are
-    /// compressed again, and retention is applied.
+    /// Takes the live file's lock, opens (or creates) the live file, appending to what is
+    /// there, and recovers from a crash: half-written `.gz.tmp` files are removed, archives left
+    /// uncompressed are compressed again, and retention is applied.
     ///
     /// # Errors
-    /// The I/O error from opening the live file or reading its directory.
+    /// [`Locked`](bunctl_core::fs::Locked) (kind `ResourceBusy`) if another writer has the
+    /// live file; the I/O error from opening the live file or reading its directory.
     pub fn open(
         config: RotatingSinkConfig,
         fs: Arc<dyn Filesystem>,
         clock: Arc<dyn Clock>,
     ) -> io::Result<Self> {
         let naming = ArchiveNaming::new(&config.live)?;
-        let live = FileSink::open(fs.clone(), &config.live)?
+        // Before anything else: recovery removes `.gz.tmp` files, which must not be another
+        // writer's compression in progress.
+        let lock = Arc::new(fs.lock(&naming.lock_path(), config.file_mode)?);
+        let live = FileSink::open(fs.clone(), &config.live, config.file_mode)?
             .with_background_sync(config.background_sync_bytes);
         let retention = Retention {
             max_files: config.max_files,
@@ -126,6 +197,7 @@ impl RotatingSink {
                 Some(retention),
                 flate2::Compression::new(config.compression_level.min(9)),
             )
+            .with_guard(lock.clone())
         });
         if let Some(c) = &compressor {
             for archive in leftovers {
@@ -153,6 +225,14 @@ impl RotatingSink {
             rotate_pending: false,
             metrics: None,
             background_sync_bytes: config.background_sync_bytes,
+            file_mode: config.file_mode,
+            dir_mode: config.dir_mode,
+            reopen_check_interval: config.reopen_check_interval,
+            last_check: Instant::now(),
+            full_disk: config.full_disk,
+            deleted_for_space: 0,
+            marker_tail: Vec::new(),
+            _lock: lock,
         })
     }
 
@@ -182,15 +262,140 @@ impl RotatingSink {
 
     fn live(&mut self) -> io::Result<&mut FileSink> {
         if self.live.is_none() {
-            self.live = Some(
-                FileSink::open(self.fs.clone(), self.naming.live_path())?
-                    .with_background_sync(self.background_sync_bytes),
-            );
+            let path = self.naming.live_path();
+            let live = match FileSink::open(self.fs.clone(), path, self.file_mode) {
+                // The directory is gone (`rm -r`): make it again rather than fail forever.
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    self.fs.create_dir_all(self.naming.dir(), self.dir_mode)?;
+                    FileSink::open(self.fs.clone(), path, self.file_mode)?
+                }
+                other => other?,
+            };
+            self.live = Some(live.with_background_sync(self.background_sync_bytes));
         }
         match self.live.as_mut() {
             Some(live) => Ok(live),
             None => Err(io::Error::other("live file not open")),
         }
+    }
+
+    /// Checks that the live path still names the open file (if `force`, or if the last check
+    /// is `reopen_check_interval` old) and reopens it if not; `Ok(true)` if it reopened. Only
+    /// called between lines.
+    fn check_live(&mut self, force: bool) -> io::Result<bool> {
+        if !force && self.last_check.elapsed() < self.reopen_check_interval {
+            return Ok(false);
+        }
+        self.last_check = Instant::now();
+        let Some(live) = &self.live else {
+            return Ok(false); // opened afresh at the next write anyway
+        };
+        match live.path_change() {
+            Ok(None) => Ok(false),
+            Ok(Some(change)) => self.reopen(change).map(|()| true),
+            Err(e) => {
+                // Cannot tell (EACCES on the directory, say): keep writing the open file.
+                tracing::debug!(path = %self.naming.live_path().display(), error = %e,
+                    "cannot check the live log file");
+                Ok(false)
+            }
+        }
+    }
+
+    /// The live path no longer names the open file: open it afresh and say so in the file.
+    fn reopen(&mut self, change: PathChange) -> io::Result<()> {
+        let path = self.naming.live_path().to_path_buf();
+        tracing::warn!(path = %path.display(), change = change.describe(),
+            "live log file was changed by someone else; reopening it");
+        if let Some(mut old) = self.live.take() {
+            // Lines already written to a moved file stay there; make them durable.
+            if let Err(e) = old.sync() {
+                tracing::debug!(error = %e, "cannot sync the old live file before reopening");
+            }
+        }
+        self.opened_at = self.clock.now();
+        self.at_line_start = true;
+        let marker = format!(
+            "[bunctl-log] reopened {}: the live file was {} by someone else; lines written \
+             just before this went to the old file\n",
+            path.display(),
+            change.describe()
+        );
+        if let Some(m) = &self.metrics {
+            m.record_reopen();
+        }
+        self.write_marker(marker.as_bytes())
+    }
+
+    /// On a full disk with [`FullDiskPolicy::DeleteOldestArchives`]: deletes the oldest
+    /// archive if more than the floor are left. `Ok(true)` if one was deleted.
+    fn delete_oldest_for_space(&mut self) -> io::Result<bool> {
+        let FullDiskPolicy::DeleteOldestArchives { min_archives } = self.full_disk else {
+            return Ok(false);
+        };
+        let archives = self.naming.scan(self.fs.as_ref())?.archives;
+        if archives.len() <= min_archives {
+            return Ok(false);
+        }
+        let Some(oldest) = archives.into_iter().next() else {
+            return Ok(false);
+        };
+        for p in std::iter::once(&oldest.path).chain(&oldest.plain_leftover) {
+            match self.fs.remove_file(p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        tracing::warn!(path = %oldest.path.display(), "disk full: deleted the oldest log archive");
+        self.deleted_for_space += 1;
+        if let Some(m) = &self.metrics {
+            m.record_archives_deleted_for_space(1);
+        }
+        Ok(true)
+    }
+
+    /// Writes the marker for archives deleted for space, if any (between lines only).
+    fn write_space_marker(&mut self) -> io::Result<()> {
+        if self.deleted_for_space == 0 {
+            return Ok(());
+        }
+        let marker = format!(
+            "[bunctl-log] deleted the {} oldest archives to make room: the disk was full\n",
+            self.deleted_for_space
+        );
+        self.deleted_for_space = 0;
+        self.write_marker(marker.as_bytes())
+    }
+
+    /// Writes a marker line of the sink's own, between lines. What a failed write leaves of it
+    /// is written first the next time, so a marker is never torn and never glued to a line.
+    fn write_marker(&mut self, line: &[u8]) -> io::Result<()> {
+        self.marker_tail.extend_from_slice(line);
+        self.write_marker_tail()
+    }
+
+    fn write_marker_tail(&mut self) -> io::Result<()> {
+        while !self.marker_tail.is_empty() {
+            let tail = std::mem::take(&mut self.marker_tail);
+            let written = self.live().and_then(|live| live.write(&tail));
+            let n = match written {
+                Ok(n) => n,
+                Err(e) => {
+                    self.marker_tail = tail;
+                    return Err(e);
+                }
+            };
+            if n == 0 {
+                self.marker_tail = tail;
+                return Err(io::Error::new(
+                    io::ErrorKind::WriteZero,
+                    "the log file took no bytes",
+                ));
+            }
+            self.marker_tail = tail[n.min(tail.len())..].to_vec();
+        }
+        Ok(())
     }
 
     /// Rotates the live file now (if it has content). In the middle of a line (after a short
@@ -204,6 +409,12 @@ impl RotatingSink {
             self.rotate_pending = true;
             return Ok(());
         }
+        // Never rename a file that is not ours: someone may have moved it or put another there.
+        // After a reopen the live file is new (only the marker in it): nothing to rotate.
+        if self.check_live(true)? {
+            self.rotate_pending = false;
+            return Ok(());
+        }
         let live = self.live()?;
         if live.size() == 0 {
             self.rotate_pending = false;
@@ -212,7 +423,15 @@ impl RotatingSink {
         live.flush()?;
         live.sync()?;
         let archive = self.naming.archive_path(self.opened_at, self.next_seq);
-        self.fs.rename(self.naming.live_path(), &archive)?;
+        match self.fs.rename(self.naming.live_path(), &archive) {
+            Ok(()) => {}
+            // Gone between the check and the rename: reopen, as the check would have.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                self.rotate_pending = false;
+                return self.reopen(PathChange::Removed);
+            }
+            Err(e) => return Err(e),
+        }
         // The old handle now writes to the archive: never use it again.
         self.live = None;
         self.rotate_pending = false;
@@ -237,9 +456,12 @@ impl RotatingSink {
     /// How much of `batch`, which starts at a line boundary, goes into the live file now;
     /// rotates first if the policy says so.
     fn chunk_len(&mut self, batch: &[u8]) -> io::Result<usize> {
+        self.write_marker_tail()?;
+        self.check_live(false)?;
         if self.rotate_pending {
             self.rotate()?;
         }
+        self.write_space_marker()?;
         let now = self.clock.now();
         if self.policy.is_due(self.opened_at, now) {
             if self.live()?.size() > 0 {
@@ -281,7 +503,12 @@ impl Sink for RotatingSink {
             // Finish the line already started, whatever the limit: never tear it.
             memchr(b'\n', batch).map_or(batch.len(), |i| i + 1)
         };
-        let n = self.live()?.write(&batch[..len])?;
+        let n = loop {
+            match self.live()?.write(&batch[..len]) {
+                Err(e) if is_disk_full(&e) && self.delete_oldest_for_space()? => continue,
+                other => break other?,
+            }
+        };
         if n > 0 {
             self.at_line_start = batch[n - 1] == b'\n';
         }

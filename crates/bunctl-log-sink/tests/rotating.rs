@@ -244,13 +244,14 @@ fn restart_appends_counts_existing_size_continues_seqs_and_repairs_a_torn_line()
         .write_all(b"torn")
         .unwrap();
 
-    // Session 3: the torn line is closed with `\n` before the next line.
+    // Session 3: the torn line is closed with `\n` and a marker before the next line.
     let mut sink = open(&live, SizePolicy(100), 10, true);
-    assert_eq!(sink.live_size(), 35);
-    sink.write_all(b"next\n").unwrap();
-    sink.write_all(&l[7]).unwrap(); // 40 + 30 fits
-    sink.write_all(&l[7]).unwrap(); // 70 + 30 fits
-    sink.write_all(&l[7]).unwrap(); // 100 + 30: rotates
+    let marker = bunctl_log_sink::CUT_LINE_MARKER;
+    assert_eq!(sink.live_size(), 35 + marker.len() as u64);
+    sink.write_all(b"next\n").unwrap(); // over the limit already: rotates first
+    for _ in 0..3 {
+        sink.write_all(&l[7]).unwrap(); // 5 + 3 * 30 fits
+    }
     sink.close().unwrap();
     let files = sink.log_files().unwrap();
     let seqs: Vec<u64> = files[..files.len() - 1]
@@ -258,12 +259,11 @@ fn restart_appends_counts_existing_size_continues_seqs_and_repairs_a_torn_line()
         .map(|a| seq_of(&live, a))
         .collect();
     assert_eq!(seqs, vec![1, 2, 3]);
-    let mut third = l[6].clone();
-    third.extend_from_slice(b"torn\nnext\n");
-    third.extend_from_slice(&concat(&[l[7].clone(), l[7].clone()]));
+    let third = [&l[6][..], b"torn\n", marker].concat();
+    let fourth = [&b"next\n"[..], &l[7], &l[7], &l[7]].concat();
     assert_eq!(
         read_all(&files),
-        vec![concat(&l[..3]), concat(&l[3..6]), third, l[7].clone()]
+        vec![concat(&l[..3]), concat(&l[3..6]), third, fourth]
     );
 }
 

@@ -3,8 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use bunctl_core::fs::{DEFAULT_DIR_MODE, DEFAULT_FILE_MODE};
 use bunctl_log_rotation::{DailyPolicy, HourlyPolicy, NeverPolicy, RotationPolicy, SizePolicy};
-use bunctl_log_sink::RetryConfig;
+use bunctl_log_sink::{FullDiskPolicy, RetryConfig};
 
 /// When a live file is rotated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,7 +53,9 @@ impl Default for RotationConfig {
     }
 }
 
-/// Configuration of one [`AsyncLogWriter`](crate::AsyncLogWriter).
+/// Configuration of one [`AsyncLogWriter`](crate::AsyncLogWriter): exactly the product's
+/// fields, so its struct literals compile as written. Every other knob is in
+/// [`WriterOptions`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogWriterConfig {
     /// The live file. Default `app.log`. Its directory is created if missing.
@@ -63,28 +66,13 @@ pub struct LogWriterConfig {
     /// load, while the previous one is being written). Default 64 KiB.
     pub buffer_size: usize,
     /// Buffered lines reach the file at the latest this long after they were written. An idle
-    /// writer has no timer. Default 100 ms.
+    /// writer has no timer. Default 100 ms; at most [`MAX_INTERVAL`].
     pub flush_interval: Duration,
     /// Most lines buffered at once; beyond it `write_line` drops, `try_write_line` says
     /// `Full`, `write_line_async` waits. Default 1000.
     pub max_concurrent_writes: usize,
     /// Gzip rotated files (together with `rotation.compression`). Default true.
     pub enable_compression: bool,
-    /// Most bytes buffered at once, the memory bound. Default 4 MiB.
-    pub max_buffered_bytes: usize,
-    /// Lines longer than this are split into marked pieces. Default 1 MiB.
-    pub max_line_len: usize,
-    /// How long `shutdown` may take before the writer is aborted. Default 10 s.
-    pub shutdown_timeout: Duration,
-    /// Retries and circuit breaker for I/O errors.
-    pub retry: RetryConfig,
-    /// gzip level of rotated files, 0 (store) to 9 (smallest). Default 6, gzip's own default;
-    /// 1 takes about a third of the CPU for files about 1.6× larger (see the README's gzip
-    /// bench).
-    pub compression_level: u32,
-    /// Most bytes of rotated files kept, if set; the oldest beyond it are deleted (the newest
-    /// is kept even if it alone is larger). Default `None`: only `rotation.max_files` applies.
-    pub max_total_bytes: Option<u64>,
 }
 
 impl Default for LogWriterConfig {
@@ -96,40 +84,175 @@ impl Default for LogWriterConfig {
             flush_interval: Duration::from_millis(100),
             max_concurrent_writes: 1000,
             enable_compression: true,
-            max_buffered_bytes: 4 << 20,
-            max_line_len: bunctl_log_buffer::DEFAULT_MAX_LINE_LEN,
-            shutdown_timeout: Duration::from_secs(10),
-            retry: RetryConfig::default(),
-            compression_level: 6,
-            max_total_bytes: None,
         }
     }
 }
 
+/// The longest `flush_interval` (and `flush_interval_ms`, and retry delay) accepted: one hour.
+/// Longer ones are configuration mistakes (`u64::MAX` milliseconds), refused with a clear
+/// error rather than left to overflow a clock.
+pub const MAX_INTERVAL: Duration = Duration::from_secs(3600);
+
+fn invalid(field: &'static str, reason: impl Into<String>) -> crate::Result<()> {
+    Err(crate::Error::InvalidConfig {
+        field,
+        reason: reason.into(),
+    })
+}
+
+fn at_most_max_interval(field: &'static str, d: Duration) -> crate::Result<()> {
+    if d > MAX_INTERVAL {
+        return invalid(field, format!("{d:?} is longer than the limit of one hour"));
+    }
+    Ok(())
+}
+
 impl LogWriterConfig {
-    pub(crate) fn validate(&self) -> crate::Result<()> {
-        let bad = |what: &str| Err(crate::Error::InvalidConfig(what.to_owned()));
-        if self.buffer_size == 0 {
-            return bad("buffer_size must be at least 1");
-        }
-        if self.max_concurrent_writes == 0 {
-            return bad("max_concurrent_writes must be at least 1");
-        }
-        if self.max_line_len == 0 {
-            return bad("max_line_len must be at least 1");
-        }
-        if self.path.file_name().is_none() {
-            return Err(crate::Error::InvalidConfig(format!(
-                "log path {} has no file name",
-                self.path.display()
-            )));
+    /// Checks every value, naming the first unusable one.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) with the field and the reason.
+    pub fn validate(&self) -> crate::Result<()> {
+        match self.path.file_name() {
+            None => return invalid("path", format!("{} has no file name", self.path.display())),
+            Some(name) if name.to_str().is_none() => {
+                return invalid(
+                    "path",
+                    format!("the file name of {} is not UTF-8", self.path.display()),
+                )
+            }
+            Some(_) => {}
         }
         if let RotationStrategy::Size(0) = self.rotation.strategy {
-            return bad("RotationStrategy::Size must be at least 1 byte");
+            return invalid("rotation.strategy", "Size must be at least 1 byte");
+        }
+        if self.buffer_size == 0 {
+            return invalid("buffer_size", "must be at least 1");
+        }
+        at_most_max_interval("flush_interval", self.flush_interval)?;
+        if self.max_concurrent_writes == 0 {
+            return invalid("max_concurrent_writes", "must be at least 1");
+        }
+        Ok(())
+    }
+}
+
+/// Everything about a writer beyond the product's [`LogWriterConfig`] and [`LogConfig`]:
+/// memory bounds, timeouts, retries, file modes, what to do on a full disk. Start from
+/// [`WriterOptions::default()`] and set fields; new fields may be added in any release
+/// (`#[non_exhaustive]`), so code that sets some of them keeps compiling.
+///
+/// ```
+/// use std::time::Duration;
+/// use bunctl_logging::{FullDiskPolicy, WriterOptions};
+///
+/// let mut options = WriterOptions::default();
+/// options.file_mode = 0o600;
+/// options.shutdown_timeout = Duration::from_secs(5);
+/// options.full_disk = FullDiskPolicy::DeleteOldestArchives { min_archives: 2 };
+/// # assert!(options.validate().is_ok());
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct WriterOptions {
+    /// Most bytes buffered at once, the memory bound. Default 4 MiB.
+    pub max_buffered_bytes: usize,
+    /// Lines longer than this are split into marked pieces. Default 1 MiB.
+    pub max_line_len: usize,
+    /// How long `shutdown` waits for the writer before giving up on it. Default 10 s.
+    pub shutdown_timeout: Duration,
+    /// How long `flush` waits for the writer before giving up. Default 10 s.
+    pub flush_timeout: Duration,
+    /// Retries and circuit breaker for I/O errors.
+    pub retry: RetryConfig,
+    /// gzip level of rotated files, 0 (store) to 9 (smallest). Default 6, gzip's own default;
+    /// 1 takes about a third of the CPU for files about 1.6× larger (see the README's gzip
+    /// bench).
+    pub compression_level: u32,
+    /// Most bytes of rotated files kept, if set; the oldest beyond it are deleted (the newest
+    /// is kept even if it alone is larger). Default `None`: only `max_files` applies.
+    pub max_total_bytes: Option<u64>,
+    /// Permission bits of the files created (live files, lock files; archives keep their live
+    /// file's), before the umask. Default `0o640`: logs hold tokens and user data, so they are
+    /// not world-readable. Must give the owner read and write.
+    pub file_mode: u32,
+    /// Permission bits of the directories created, before the umask. Default `0o750`. Must
+    /// give the owner read, write and search.
+    pub dir_mode: u32,
+    /// What to do when the disk is full. Default [`FullDiskPolicy::KeepArchives`]: lines that
+    /// do not fit are retried, then counted as lost and marked in the file.
+    pub full_disk: FullDiskPolicy,
+    /// Least time between two checks (one `lstat`, at the start of a batch) that the live
+    /// path still names the open file, so a file removed or moved by someone else is noticed
+    /// and recreated; a rotation always checks first. Default 10 ms.
+    pub reopen_check_interval: Duration,
+}
+
+impl Default for WriterOptions {
+    fn default() -> Self {
+        Self {
+            max_buffered_bytes: 4 << 20,
+            max_line_len: bunctl_log_buffer::DEFAULT_MAX_LINE_LEN,
+            shutdown_timeout: Duration::from_secs(10),
+            flush_timeout: Duration::from_secs(10),
+            retry: RetryConfig::default(),
+            compression_level: 6,
+            max_total_bytes: None,
+            file_mode: DEFAULT_FILE_MODE,
+            dir_mode: DEFAULT_DIR_MODE,
+            full_disk: FullDiskPolicy::KeepArchives,
+            reopen_check_interval: Duration::from_millis(10),
+        }
+    }
+}
+
+impl WriterOptions {
+    /// Checks every value, naming the first unusable one. Durations without a limit here
+    /// (timeouts, the reopen check) saturate instead of overflowing.
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) with the field and the reason.
+    pub fn validate(&self) -> crate::Result<()> {
+        if self.max_buffered_bytes == 0 {
+            return invalid("max_buffered_bytes", "must be at least 1");
+        }
+        if self.max_line_len == 0 {
+            return invalid("max_line_len", "must be at least 1");
         }
         if self.compression_level > 9 {
-            return bad("compression_level must be 0 to 9");
+            return invalid(
+                "compression_level",
+                format!("{} is not a gzip level (0 to 9)", self.compression_level),
+            );
         }
+        if self.file_mode & !0o7777 != 0 || self.file_mode & 0o600 != 0o600 {
+            return invalid(
+                "file_mode",
+                format!(
+                    "{:#o} must be permission bits giving the owner read and write",
+                    self.file_mode
+                ),
+            );
+        }
+        if self.dir_mode & !0o7777 != 0 || self.dir_mode & 0o700 != 0o700 {
+            return invalid(
+                "dir_mode",
+                format!(
+                    "{:#o} must be permission bits giving the owner read, write and search",
+                    self.dir_mode
+                ),
+            );
+        }
+        let r = &self.retry;
+        if r.max_attempts == 0 || r.max_attempts > 100 {
+            return invalid("retry.max_attempts", "must be 1 to 100");
+        }
+        if r.breaker_threshold == 0 {
+            return invalid("retry.breaker_threshold", "must be at least 1");
+        }
+        at_most_max_interval("retry.initial_delay", r.initial_delay)?;
+        at_most_max_interval("retry.probe_interval", r.probe_interval)?;
+        at_most_max_interval("retry.max_probe_interval", r.max_probe_interval)?;
         Ok(())
     }
 }
@@ -149,7 +272,7 @@ pub struct LogConfig {
     /// Bytes buffered before the writer writes (see [`LogWriterConfig::buffer_size`]).
     /// Default 8192.
     pub buffer_size: usize,
-    /// Longest time a line stays buffered, in milliseconds. Default 100.
+    /// Longest time a line stays buffered, in milliseconds. Default 100; at most an hour.
     pub flush_interval_ms: u64,
 }
 
@@ -179,6 +302,23 @@ impl LogConfig {
     /// leave `base_dir`.
     pub fn log_path(&self, app: &crate::AppId) -> PathBuf {
         self.base_dir.join(format!("{app}.log"))
+    }
+
+    /// Checks every value, naming the first unusable one (with this struct's field names).
+    ///
+    /// # Errors
+    /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) with the field and the reason.
+    pub fn validate(&self) -> crate::Result<()> {
+        if self.max_file_size == 0 {
+            return invalid("max_file_size", "must be at least 1 byte");
+        }
+        if self.buffer_size == 0 {
+            return invalid("buffer_size", "must be at least 1");
+        }
+        at_most_max_interval(
+            "flush_interval_ms",
+            Duration::from_millis(self.flush_interval_ms),
+        )
     }
 
     /// The writer configuration for the file `path` under this manager's settings.
@@ -224,6 +364,18 @@ mod tests {
     /// `..Default::default()`: a new field would break its users' code. This test stops that.
     #[test]
     fn the_product_readme_shapes_still_compile() {
+        let _ = LogWriterConfig {
+            path: PathBuf::from("high-perf.log"),
+            rotation: RotationConfig {
+                strategy: RotationStrategy::Size(100 * 1024 * 1024),
+                max_files: 50,
+                compression: true,
+            },
+            buffer_size: 128 * 1024,
+            flush_interval: Duration::from_millis(200),
+            max_concurrent_writes: 10000,
+            enable_compression: true,
+        };
         let _ = RotationConfig {
             strategy: RotationStrategy::Size(100 << 20),
             max_files: 50,
@@ -262,12 +414,46 @@ mod tests {
                 ..Default::default()
             },
             LogWriterConfig {
-                compression_level: 10,
+                flush_interval: Duration::MAX,
                 ..Default::default()
             },
         ] {
-            assert!(matches!(c.validate(), Err(crate::Error::InvalidConfig(_))));
+            assert!(matches!(
+                c.validate(),
+                Err(crate::Error::InvalidConfig { .. })
+            ));
         }
         assert!(LogWriterConfig::default().validate().is_ok());
+        let o = WriterOptions {
+            compression_level: 10,
+            ..WriterOptions::default()
+        };
+        let e = o.validate().unwrap_err();
+        assert!(matches!(
+            e,
+            crate::Error::InvalidConfig {
+                field: "compression_level",
+                ..
+            }
+        ));
+        assert!(e.to_string().contains("compression_level"), "{e}");
+        for (mode, ok) in [
+            (0o640, true),
+            (0o600, true),
+            (0o440, false),
+            (0o10640, false),
+        ] {
+            let o = WriterOptions {
+                file_mode: mode,
+                ..WriterOptions::default()
+            };
+            assert_eq!(o.validate().is_ok(), ok, "{mode:o}");
+        }
+        let c = LogConfig {
+            flush_interval_ms: u64::MAX,
+            ..LogConfig::default()
+        };
+        let e = c.validate().unwrap_err();
+        assert!(e.to_string().contains("flush_interval_ms"), "{e}");
     }
 }

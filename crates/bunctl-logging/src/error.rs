@@ -15,7 +15,23 @@ pub enum Error {
     /// An app id was rejected.
     InvalidAppId(AppIdError),
     /// A configuration value is unusable.
-    InvalidConfig(String),
+    InvalidConfig {
+        /// The field, as named in the config struct (`flush_interval_ms`, `retry.initial_delay`).
+        field: &'static str,
+        /// What is wrong with its value.
+        reason: String,
+    },
+    /// Another writer, in this process or another, already writes this log file: one writer
+    /// per file, enforced with an exclusive lock on a lock file next to it. The lock goes away
+    /// with its holder, however it ends.
+    Locked {
+        /// The live file.
+        path: PathBuf,
+        /// The lock file (`.<file name>.lock` next to it).
+        lock_file: PathBuf,
+        /// The holder's process id, where it could be read.
+        pid: Option<u32>,
+    },
     /// A file operation failed.
     Io {
         /// What was being done, e.g. "open log file".
@@ -47,13 +63,25 @@ pub enum Error {
         /// The last error seen.
         reason: String,
     },
-    /// Shutdown did not finish in time; the writer was aborted.
+    /// Shutdown did not finish in time. A writer thread stuck in a system call cannot be
+    /// stopped: it is left to finish on its own, and the lines it still writes are counted in
+    /// `lines_written`, those it cannot in `lines_lost` (each line once).
     ShutdownTimeout {
         /// The live file.
         path: PathBuf,
         /// The timeout that expired.
         timeout: Duration,
-        /// Lines accepted but not written.
+        /// Lines accepted but not yet written when it expired.
+        unwritten_lines: u64,
+    },
+    /// `flush` did not finish in time (a hung disk); the lines stay buffered and the writer
+    /// keeps trying.
+    FlushTimeout {
+        /// The live file.
+        path: PathBuf,
+        /// The timeout that expired.
+        timeout: Duration,
+        /// Lines accepted but not yet written when it expired.
         unwritten_lines: u64,
     },
     /// Several writers failed to close; one error per writer.
@@ -71,7 +99,28 @@ impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::InvalidAppId(e) => e.fmt(f),
-            Self::InvalidConfig(what) => write!(f, "invalid log configuration: {what}"),
+            Self::InvalidConfig { field, reason } => {
+                write!(f, "invalid log configuration: {field}: {reason}")
+            }
+            Self::Locked {
+                path,
+                lock_file,
+                pid,
+            } => {
+                write!(
+                    f,
+                    "log file {} is already being written by another writer",
+                    path.display()
+                )?;
+                match pid {
+                    Some(pid) if *pid == std::process::id() => {
+                        write!(f, " in this process (pid {pid})")?
+                    }
+                    Some(pid) => write!(f, " (pid {pid})")?,
+                    None => {}
+                }
+                write!(f, "; it holds the lock {}", lock_file.display())
+            }
             Self::Io {
                 action,
                 path,
@@ -100,7 +149,18 @@ impl fmt::Display for Error {
             } => write!(
                 f,
                 "log writer for {} did not shut down within {timeout:?}; \
-                 {unwritten_lines} lines were not written",
+                 {unwritten_lines} lines were not written yet (its thread goes on and counts \
+                 each as written or lost)",
+                path.display()
+            ),
+            Self::FlushTimeout {
+                path,
+                timeout,
+                unwritten_lines,
+            } => write!(
+                f,
+                "log writer for {} did not flush within {timeout:?}; \
+                 {unwritten_lines} lines are not written yet",
                 path.display()
             ),
             Self::TaskFailed { path, reason } => write!(
@@ -125,6 +185,76 @@ impl std::error::Error for Error {
             Self::InvalidAppId(e) => Some(e),
             Self::Io { source, .. } => Some(source),
             _ => None,
+        }
+    }
+}
+
+impl Error {
+    /// A copy of this error, for an outcome reported more than once (a repeated `shutdown`).
+    /// An I/O error keeps its kind and message; its inner error type is not kept.
+    pub(crate) fn duplicate(&self) -> Self {
+        match self {
+            Self::InvalidAppId(e) => Self::InvalidAppId(e.clone()),
+            Self::InvalidConfig { field, reason } => Self::InvalidConfig {
+                field,
+                reason: reason.clone(),
+            },
+            Self::Locked {
+                path,
+                lock_file,
+                pid,
+            } => Self::Locked {
+                path: path.clone(),
+                lock_file: lock_file.clone(),
+                pid: *pid,
+            },
+            Self::Io {
+                action,
+                path,
+                source,
+            } => Self::Io {
+                action,
+                path: path.clone(),
+                source: io::Error::new(source.kind(), source.to_string()),
+            },
+            Self::Full => Self::Full,
+            Self::TooLarge { bytes, lines } => Self::TooLarge {
+                bytes: *bytes,
+                lines: *lines,
+            },
+            Self::Closed => Self::Closed,
+            Self::WriteFailed {
+                path,
+                lines_lost,
+                reason,
+            } => Self::WriteFailed {
+                path: path.clone(),
+                lines_lost: *lines_lost,
+                reason: reason.clone(),
+            },
+            Self::ShutdownTimeout {
+                path,
+                timeout,
+                unwritten_lines,
+            } => Self::ShutdownTimeout {
+                path: path.clone(),
+                timeout: *timeout,
+                unwritten_lines: *unwritten_lines,
+            },
+            Self::FlushTimeout {
+                path,
+                timeout,
+                unwritten_lines,
+            } => Self::FlushTimeout {
+                path: path.clone(),
+                timeout: *timeout,
+                unwritten_lines: *unwritten_lines,
+            },
+            Self::Multiple(errors) => Self::Multiple(errors.iter().map(Self::duplicate).collect()),
+            Self::TaskFailed { path, reason } => Self::TaskFailed {
+                path: path.clone(),
+                reason: reason.clone(),
+            },
         }
     }
 }

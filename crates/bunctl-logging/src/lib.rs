@@ -46,9 +46,11 @@ mod writer;
 pub use bunctl_core::{AppId, AppIdError};
 pub use bunctl_log_buffer::{LineBuffer, Lines};
 pub use bunctl_log_metrics::MetricsSnapshot;
-pub use bunctl_log_sink::RetryConfig;
+pub use bunctl_log_sink::{FullDiskPolicy, RetryConfig};
 pub use capture::{CaptureMode, Stream};
-pub use config::{LogConfig, LogWriterConfig, RotationConfig, RotationStrategy};
+pub use config::{
+    LogConfig, LogWriterConfig, RotationConfig, RotationStrategy, WriterOptions, MAX_INTERVAL,
+};
 pub use error::{Error, Result};
 pub use manager::{Capture, CaptureSummary, LogManager};
 pub use writer::AsyncLogWriter;

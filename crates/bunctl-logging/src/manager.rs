@@ -2,28 +2,34 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bunctl_core::fs::{Filesystem, StdFs};
 use bunctl_core::AppId;
 use bunctl_log_metrics::MetricsSnapshot;
 use bunctl_log_rotation::{Clock, SystemClock};
-use tokio::sync::Mutex;
+use tokio::sync::OnceCell;
 
 use crate::capture::{pump, CaptureMode, PumpSummary, Stream};
-use crate::{AsyncLogWriter, Error, LogConfig, Result};
+use crate::{AsyncLogWriter, Error, LogConfig, Result, WriterOptions};
+
+/// The writer of one live file, opened once by whichever caller gets there first.
+type Slot = Arc<OnceCell<Arc<AsyncLogWriter>>>;
 
 /// Holds one [`AsyncLogWriter`] per app, writing `<base_dir>/<app>.log`.
 ///
 /// [`get_writer`](Self::get_writer) returns the same writer on every call for an app, even
-/// when many tasks ask at once; [`close_all`](Self::close_all) shuts every writer down
-/// concurrently. Idle writers cost no CPU: nothing wakes them until a line arrives.
+/// when many tasks ask at once; opening it (directory, lock, file, crash recovery, retention)
+/// happens outside the manager's lock, so one app on a slow disk never holds up another's.
+/// [`close_all`](Self::close_all) shuts every writer down concurrently. Idle writers cost no
+/// CPU: nothing wakes them until a line arrives.
 pub struct LogManager {
     config: LogConfig,
+    options: WriterOptions,
     fs: Arc<dyn Filesystem>,
     clock: Arc<dyn Clock>,
-    /// Writers by live file.
-    writers: Mutex<HashMap<PathBuf, Arc<AsyncLogWriter>>>,
+    /// Writers by live file. Held only to find or insert a slot, never across I/O or `await`.
+    writers: Mutex<HashMap<PathBuf, Slot>>,
 }
 
 impl std::fmt::Debug for LogManager {
@@ -36,14 +42,27 @@ impl std::fmt::Debug for LogManager {
 
 impl LogManager {
     /// A manager writing under `config.base_dir` (created on the first `get_writer`).
+    /// The configuration is checked by the first `get_writer`.
     pub fn new(config: LogConfig) -> Self {
-        Self::with_io(config, StdFs::shared(), Arc::new(SystemClock))
+        Self::with_options(config, WriterOptions::default())
     }
 
-    /// [`LogManager::new`] with another filesystem and clock (for tests and error injection).
-    pub fn with_io(config: LogConfig, fs: Arc<dyn Filesystem>, clock: Arc<dyn Clock>) -> Self {
+    /// [`LogManager::new`] with [`WriterOptions`] for every app's writer.
+    pub fn with_options(config: LogConfig, options: WriterOptions) -> Self {
+        Self::with_io(config, options, StdFs::shared(), Arc::new(SystemClock))
+    }
+
+    /// [`LogManager::with_options`] with another filesystem and clock (for tests and error
+    /// injection).
+    pub fn with_io(
+        config: LogConfig,
+        options: WriterOptions,
+        fs: Arc<dyn Filesystem>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             config,
+            options,
             fs,
             clock,
             writers: Mutex::new(HashMap::new()),
@@ -53,6 +72,24 @@ impl LogManager {
     /// The configuration.
     pub fn config(&self) -> &LogConfig {
         &self.config
+    }
+
+    /// The options of every app's writer.
+    pub fn options(&self) -> &WriterOptions {
+        &self.options
+    }
+
+    fn writers(&self) -> MutexGuard<'_, HashMap<PathBuf, Slot>> {
+        // Only map operations run under this lock, so a poisoned one is still consistent.
+        self.writers.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The open writers (slots still opening are left out).
+    fn open_writers(&self) -> Vec<Arc<AsyncLogWriter>> {
+        self.writers()
+            .values()
+            .filter_map(|slot| slot.get().cloned())
+            .collect()
     }
 
     /// The live file of `app`: `<base_dir>/<app>.log` (see [`LogConfig::log_path`]).
@@ -69,7 +106,9 @@ impl LogManager {
     /// call until it is closed.
     ///
     /// # Errors
-    /// [`Error::Io`] naming the directory or file that could not be created or opened.
+    /// [`Error::InvalidConfig`] naming a bad configuration field, [`Error::Locked`] if another
+    /// process writes the app's file, [`Error::Io`] naming the directory or file that could not
+    /// be created or opened.
     pub async fn get_writer(&self, app: &AppId) -> Result<Arc<AsyncLogWriter>> {
         self.writer_for(&self.log_path(app)).await
     }
@@ -95,17 +134,30 @@ impl LogManager {
     }
 
     async fn writer_for(&self, path: &Path) -> Result<Arc<AsyncLogWriter>> {
-        let mut writers = self.writers.lock().await;
-        if let Some(w) = writers.get(path) {
-            if !w.is_closed() {
-                return Ok(w.clone());
+        self.config.validate()?;
+        let slot = {
+            let mut writers = self.writers();
+            let slot = writers.entry(path.to_path_buf()).or_default();
+            if slot.get().is_some_and(|w| w.is_closed()) {
+                *slot = Slot::default(); // closed by its owner: open a new one
             }
-        }
-        let config = self.config.writer_config(path);
-        let writer =
-            Arc::new(AsyncLogWriter::open_with(config, self.fs.clone(), self.clock.clone()).await?);
-        writers.insert(path.to_path_buf(), writer.clone());
-        Ok(writer)
+            slot.clone()
+        };
+        // Callers for the same file wait here for the one opening it; other files go on.
+        let writer = slot
+            .get_or_try_init(|| async {
+                let config = self.config.writer_config(path);
+                let writer = AsyncLogWriter::open_with(
+                    config,
+                    self.options.clone(),
+                    self.fs.clone(),
+                    self.clock.clone(),
+                )
+                .await?;
+                Ok::<_, Error>(Arc::new(writer))
+            })
+            .await?;
+        Ok(writer.clone())
     }
 
     /// Captures a child's output: takes its piped stdout and stderr (spawn it with
@@ -141,7 +193,7 @@ impl LogManager {
         E: tokio::io::AsyncRead + Unpin + Send + 'static,
     {
         let tag = |s: Stream| (mode == CaptureMode::Merged).then(|| s.tag());
-        let max_line = crate::LogWriterConfig::default().max_line_len;
+        let max_line = self.options.max_line_len;
         let mut capture = Capture::default();
         if let Some(out) = stdout {
             let w = self.get_stream_writer(app, Stream::Stdout, mode).await?;
@@ -156,7 +208,10 @@ impl LogManager {
 
     /// The apps' live files that have a writer.
     pub async fn log_paths(&self) -> Vec<PathBuf> {
-        self.writers.lock().await.keys().cloned().collect()
+        self.open_writers()
+            .iter()
+            .map(|w| w.path().to_path_buf())
+            .collect()
     }
 
     /// Shuts down and forgets the writers of `app` (stdout and stderr files), if any.
@@ -165,10 +220,11 @@ impl LogManager {
     /// As [`AsyncLogWriter::shutdown`].
     pub async fn close(&self, app: &AppId) -> Result<()> {
         let removed: Vec<_> = {
-            let mut writers = self.writers.lock().await;
+            let mut writers = self.writers();
             [self.log_path(app), self.err_log_path(app)]
                 .iter()
                 .filter_map(|p| writers.remove(p))
+                .filter_map(|slot| slot.get().cloned())
                 .collect()
         };
         for w in removed {
@@ -183,9 +239,13 @@ impl LogManager {
     /// # Errors
     /// The writers' errors: one, or [`Error::Multiple`].
     pub async fn close_all(&self) -> Result<()> {
-        let writers: Vec<_> = self.writers.lock().await.drain().collect();
+        let writers: Vec<_> = self
+            .writers()
+            .drain()
+            .filter_map(|(_, slot)| slot.get().cloned())
+            .collect();
         let mut set = tokio::task::JoinSet::new();
-        for (_, writer) in writers {
+        for writer in writers {
             set.spawn(async move { writer.shutdown().await });
         }
         let mut errors = Vec::new();
@@ -208,10 +268,11 @@ impl LogManager {
 
     /// The counters of every writer, summed (see [`MetricsSnapshot::merge`]).
     pub async fn total_metrics(&self) -> MetricsSnapshot {
-        let writers = self.writers.lock().await;
-        writers.values().fold(MetricsSnapshot::default(), |acc, w| {
-            acc.merge(&w.metrics_snapshot())
-        })
+        self.open_writers()
+            .iter()
+            .fold(MetricsSnapshot::default(), |acc, w| {
+                acc.merge(&w.metrics_snapshot())
+            })
     }
 }
 

@@ -1,11 +1,11 @@
-//! [`AsyncLogWriter`]: the handle producers write to, and the task that writes the file.
+//! [`AsyncLogWriter`]: the handle producers write to, and the thread that writes the file.
 
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use bunctl_core::fs::{parent_dir, Filesystem, StdFs};
+use bunctl_core::fs::{parent_dir, Filesystem, Locked, StdFs};
 use bunctl_log_buffer::Lines;
 use bunctl_log_channel::{
     channel_with_metrics, Batch, ChannelConfig, Receiver, Sender, TrySendError, DROP_MARKER_PREFIX,
@@ -17,7 +17,7 @@ use bunctl_log_sink::{
     list_log_files, MeteredSink, RetryingSink, RotatingSink, RotatingSinkConfig, Sink,
 };
 
-use crate::{Error, LogWriterConfig, Result};
+use crate::{Error, LogWriterConfig, Result, WriterOptions};
 
 /// Stack of a writer thread: it only runs the sink stack (gzip runs on the compressor's
 /// thread), and a thousand idle writers should not reserve megabytes each.
@@ -39,6 +39,9 @@ const WRITER_STACK_SIZE: usize = 256 << 10;
 /// | [`try_write_line`](Self::try_write_line) | returns [`Error::Full`] |
 /// | [`write_line_async`](Self::write_line_async) | waits for room: lossless |
 ///
+/// One writer per live file: opening a second one on the same file, in this process or
+/// another, fails with [`Error::Locked`].
+///
 /// Must be created inside a tokio runtime with the time driver enabled.
 pub struct AsyncLogWriter {
     tx: Sender,
@@ -46,9 +49,17 @@ pub struct AsyncLogWriter {
     fs: Arc<dyn Filesystem>,
     metrics: Arc<LogMetrics>,
     shared: Arc<TaskShared>,
-    /// Fires when the writer thread has finished (drained, closed the sink).
-    done: tokio::sync::Mutex<Option<tokio::sync::oneshot::Receiver<io::Result<()>>>>,
-    shutdown_timeout: std::time::Duration,
+    options: WriterOptions,
+    shutdown: tokio::sync::Mutex<Shutdown>,
+}
+
+/// Where shutdown stands.
+enum Shutdown {
+    /// The writer thread runs; the receiver fires when it has finished (drained, closed the
+    /// sink).
+    Running(tokio::sync::oneshot::Receiver<io::Result<()>>),
+    /// Shutdown was called: what it returned, returned again by every later call.
+    Done(Result<()>),
 }
 
 /// What the writer thread shares with the handle.
@@ -71,46 +82,60 @@ impl std::fmt::Debug for AsyncLogWriter {
 }
 
 impl AsyncLogWriter {
-    /// Opens the writer: creates the file's directory if missing, opens the live file for
-    /// appending (recovering from a crash: see [`RotatingSink::open`]) and starts the writer
-    /// thread. Errors such as a directory without permission are reported here, with the path.
+    /// Opens the writer: takes the file's lock, creates its directory if missing, opens the
+    /// live file for appending (recovering from a crash: see [`RotatingSink::open`]) and starts
+    /// the writer thread. Errors such as a directory without permission are reported here,
+    /// with the path.
     ///
     /// # Errors
-    /// [`Error::InvalidConfig`] or [`Error::Io`] naming the directory or file.
+    /// [`Error::InvalidConfig`] naming the field, [`Error::Locked`] if another writer has the
+    /// file, or [`Error::Io`] naming the directory or file.
     pub async fn new(config: LogWriterConfig) -> Result<Self> {
-        Self::open_with(config, StdFs::shared(), Arc::new(SystemClock)).await
+        Self::with_options(config, WriterOptions::default()).await
     }
 
-    /// [`AsyncLogWriter::new`] with another filesystem and clock (for tests, error injection
-    /// and simulated time).
+    /// [`AsyncLogWriter::new`] with [`WriterOptions`] beyond the config's fields.
+    ///
+    /// # Errors
+    /// As [`AsyncLogWriter::new`].
+    pub async fn with_options(config: LogWriterConfig, options: WriterOptions) -> Result<Self> {
+        Self::open_with(config, options, StdFs::shared(), Arc::new(SystemClock)).await
+    }
+
+    /// [`AsyncLogWriter::with_options`] with another filesystem and clock (for tests, error
+    /// injection and simulated time).
     ///
     /// # Errors
     /// As [`AsyncLogWriter::new`].
     pub async fn open_with(
         config: LogWriterConfig,
+        options: WriterOptions,
         fs: Arc<dyn Filesystem>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
         config.validate()?;
+        options.validate()?;
         let metrics = Arc::new(LogMetrics::new());
         let sink = {
             let fs = fs.clone();
             let metrics = metrics.clone();
-            let sink_config = config.clone();
-            tokio::task::spawn_blocking(move || open_sink(&sink_config, fs, clock, metrics))
-                .await
-                .map_err(|e| Error::TaskFailed {
-                    path: config.path.clone(),
-                    reason: e.to_string(),
-                })??
+            let (sink_config, sink_options) = (config.clone(), options.clone());
+            tokio::task::spawn_blocking(move || {
+                open_sink(&sink_config, &sink_options, fs, clock, metrics)
+            })
+            .await
+            .map_err(|e| Error::TaskFailed {
+                path: config.path.clone(),
+                reason: e.to_string(),
+            })??
         };
         let (tx, rx) = channel_with_metrics(
             ChannelConfig {
                 max_lines: config.max_concurrent_writes,
-                max_bytes: config.max_buffered_bytes,
+                max_bytes: options.max_buffered_bytes,
                 batch_bytes: config.buffer_size,
                 flush_interval: config.flush_interval,
-                max_line_len: config.max_line_len,
+                max_line_len: options.max_line_len,
             },
             metrics.clone(),
         );
@@ -146,8 +171,8 @@ impl AsyncLogWriter {
             fs,
             metrics,
             shared,
-            done: tokio::sync::Mutex::new(Some(done_rx)),
-            shutdown_timeout: config.shutdown_timeout,
+            options,
+            shutdown: tokio::sync::Mutex::new(Shutdown::Running(done_rx)),
         })
     }
 
@@ -205,18 +230,32 @@ impl AsyncLogWriter {
         self.tx.send_lines(lines).await.map_err(|_| Error::Closed)
     }
 
-    /// Waits until every line accepted before the call is in the file (the OS page cache).
+    /// Waits until every line accepted before the call is in the file (the OS page cache),
+    /// at most [`WriterOptions::flush_timeout`].
     ///
     /// # Errors
-    /// [`Error::WriteFailed`] if lines were lost to I/O errors since the last time `flush` or
-    /// `shutdown` reported a loss, [`Error::Closed`] if the writer thread ended first.
+    /// [`Error::FlushTimeout`] if the writer did not get there in time (a hung disk; the lines
+    /// stay buffered), [`Error::WriteFailed`] if lines were lost to I/O errors since the last
+    /// time `flush` or `shutdown` reported a loss, [`Error::Closed`] if the writer thread ended
+    /// first.
     pub async fn flush(&self) -> Result<()> {
         let generation = self.tx.request_flush();
-        self.tx
-            .flushed(generation)
-            .await
-            .map_err(|_| Error::Closed)?;
+        match tokio::time::timeout(self.options.flush_timeout, self.tx.flushed(generation)).await {
+            Ok(flushed) => flushed.map_err(|_| Error::Closed)?,
+            Err(_elapsed) => {
+                return Err(Error::FlushTimeout {
+                    path: self.path.clone(),
+                    timeout: self.options.flush_timeout,
+                    unwritten_lines: self.unwritten_lines(),
+                })
+            }
+        }
         self.report_losses()
+    }
+
+    /// Lines accepted and not yet written: buffered, and in the batch being written.
+    fn unwritten_lines(&self) -> u64 {
+        self.tx.stats().buffered_lines as u64 + self.shared.in_flight.load(Ordering::Acquire)
     }
 
     /// `Err` with the lines lost to I/O errors that no call has reported yet.
@@ -241,47 +280,43 @@ impl AsyncLogWriter {
     }
 
     /// Flushes, finishes pending rotation, compression and retention, and stops the writer
-    /// task; later writes fail with [`Error::Closed`]. Bounded by
-    /// [`LogWriterConfig::shutdown_timeout`]: a writer stuck in I/O is aborted and the error
-    /// says how many lines were not written. Calling it again returns `Ok(())`.
+    /// thread; later writes fail with [`Error::Closed`]. Bounded by
+    /// [`WriterOptions::shutdown_timeout`]: a writer stuck in I/O is given up on (a thread in a
+    /// system call cannot be stopped; it goes on alone and counts each line it still writes or
+    /// loses) and the error says how many lines were not written. Every later call returns the
+    /// same outcome.
     ///
     /// # Errors
     /// [`Error::ShutdownTimeout`], [`Error::WriteFailed`] if lines were lost to I/O errors,
     /// [`Error::Io`] if the final fsync, compression or retention failed.
     pub async fn shutdown(&self) -> Result<()> {
         self.tx.close();
-        let mut guard = self.done.lock().await;
-        let Some(done) = guard.as_mut() else {
-            return Ok(());
-        };
-        let outcome = tokio::time::timeout(self.shutdown_timeout, done).await;
-        let result = match outcome {
-            Ok(Ok(Ok(()))) => Ok(()),
-            Ok(Ok(Err(source))) => Err(Error::Io {
-                action: "close log file",
-                path: self.path.clone(),
-                source,
-            }),
-            Ok(Err(_gone)) => Err(Error::TaskFailed {
-                path: self.path.clone(),
-                reason: "the writer thread ended without reporting (it panicked)".to_owned(),
-            }),
-            Err(_elapsed) => {
-                // A thread stuck in a system call cannot be stopped; it is left to finish
-                // (or not) on its own, and its lines are reported as not written.
-                let unwritten = self.tx.stats().buffered_lines as u64
-                    + self.shared.in_flight.load(Ordering::Acquire);
-                self.metrics.record_lines_lost(unwritten);
-                Err(Error::ShutdownTimeout {
-                    path: self.path.clone(),
-                    timeout: self.shutdown_timeout,
-                    unwritten_lines: unwritten,
-                })
+        let mut state = self.shutdown.lock().await;
+        let result = match &mut *state {
+            Shutdown::Done(result) => return duplicate(result),
+            Shutdown::Running(done) => {
+                match tokio::time::timeout(self.options.shutdown_timeout, done).await {
+                    Ok(Ok(Ok(()))) => self.report_losses(),
+                    Ok(Ok(Err(source))) => Err(Error::Io {
+                        action: "close log file",
+                        path: self.path.clone(),
+                        source,
+                    }),
+                    Ok(Err(_gone)) => Err(Error::TaskFailed {
+                        path: self.path.clone(),
+                        reason: "the writer thread ended without reporting (it panicked)"
+                            .to_owned(),
+                    }),
+                    Err(_elapsed) => Err(Error::ShutdownTimeout {
+                        path: self.path.clone(),
+                        timeout: self.options.shutdown_timeout,
+                        unwritten_lines: self.unwritten_lines(),
+                    }),
+                }
             }
         };
-        *guard = None;
-        result?;
-        self.report_losses()
+        *state = Shutdown::Done(duplicate(&result));
+        result
     }
 
     /// Whether the writer is closed.
@@ -304,6 +339,11 @@ impl AsyncLogWriter {
         &self.path
     }
 
+    /// The options this writer was opened with.
+    pub fn options(&self) -> &WriterOptions {
+        &self.options
+    }
+
     /// This writer's files, oldest first: rotated ones (compressed or not), then the live file.
     ///
     /// # Errors
@@ -317,42 +357,64 @@ impl AsyncLogWriter {
     }
 }
 
+fn duplicate(result: &Result<()>) -> Result<()> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) => Err(e.duplicate()),
+    }
+}
+
 fn open_sink(
     config: &LogWriterConfig,
+    options: &WriterOptions,
     fs: Arc<dyn Filesystem>,
     clock: Arc<dyn Clock>,
     metrics: Arc<LogMetrics>,
 ) -> Result<Box<dyn Sink>> {
     let dir = parent_dir(&config.path);
-    fs.create_dir_all(&dir).map_err(|source| Error::Io {
-        action: "create log directory",
-        path: dir.clone(),
-        source,
-    })?;
+    fs.create_dir_all(&dir, options.dir_mode)
+        .map_err(|source| Error::Io {
+            action: "create log directory",
+            path: dir.clone(),
+            source,
+        })?;
     let rotating = RotatingSink::open(
         RotatingSinkConfig {
             live: config.path.clone(),
             policy: config.rotation.strategy.policy(),
             max_files: config.rotation.max_files,
-            max_total_bytes: config.max_total_bytes,
+            max_total_bytes: options.max_total_bytes,
             compression: config.rotation.compression && config.enable_compression,
-            compression_level: config.compression_level,
+            compression_level: options.compression_level,
+            file_mode: options.file_mode,
+            dir_mode: options.dir_mode,
+            reopen_check_interval: options.reopen_check_interval,
+            full_disk: options.full_disk,
             ..RotatingSinkConfig::new(&config.path)
         }
         .background_sync_for_size(),
         fs,
         clock,
     )
-    .map_err(|source| Error::Io {
-        action: "open log file",
-        path: config.path.clone(),
-        source,
-    })?
+    .map_err(
+        |source| match source.get_ref().and_then(|e| e.downcast_ref::<Locked>()) {
+            Some(locked) => Error::Locked {
+                path: config.path.clone(),
+                lock_file: locked.path.clone(),
+                pid: locked.pid,
+            },
+            None => Error::Io {
+                action: "open log file",
+                path: config.path.clone(),
+                source,
+            },
+        },
+    )?
     .with_metrics(metrics.clone());
     // Metered inside retrying: every failed attempt counts as a write error, even when a
     // retry then succeeds, so a flaky disk shows in the metrics before it loses anything.
     let metered = MeteredSink::new(rotating, metrics);
-    Ok(Box::new(RetryingSink::new(metered, config.retry.clone())))
+    Ok(Box::new(RetryingSink::new(metered, options.retry.clone())))
 }
 
 /// The writer thread's job: takes batches from the channel and writes them through the sink.
@@ -412,8 +474,7 @@ impl WriterTask {
     }
 }
 
-/// Writes one batch (after a loss marker, if lines were lost before). Runs on the blocking
-/// pool.
+/// Writes one batch (after a loss marker, if lines were lost before), on the writer thread.
 fn write_batch(sink: &mut dyn Sink, batch: &Batch, lost: u64, mid_line: bool) -> Outcome {
     let mut outcome = Outcome {
         lines_done: 0,

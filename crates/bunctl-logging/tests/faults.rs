@@ -10,6 +10,7 @@ use bunctl_logging::layers::fs::{FaultFs, Faults, Op};
 use bunctl_logging::layers::rotation::SystemClock;
 use bunctl_logging::{
     AsyncLogWriter, Error, LogWriterConfig, RetryConfig, RotationConfig, RotationStrategy,
+    WriterOptions,
 };
 use common::{is_marker, lines, marker_count};
 
@@ -21,20 +22,33 @@ fn config(dir: &std::path::Path) -> LogWriterConfig {
             max_files: 10,
             compression: false,
         },
-        retry: RetryConfig {
-            initial_delay: Duration::from_millis(1),
-            max_attempts: 3,
-            breaker_threshold: 6,
-            probe_interval: Duration::from_millis(50),
-            max_probe_interval: Duration::from_millis(50),
-        },
         ..LogWriterConfig::default()
     }
 }
 
+/// Fast retries, so the tests need not wait.
+fn options() -> WriterOptions {
+    let mut o = WriterOptions::default();
+    o.retry = RetryConfig {
+        initial_delay: Duration::from_millis(1),
+        max_attempts: 3,
+        breaker_threshold: 6,
+        probe_interval: Duration::from_millis(50),
+        max_probe_interval: Duration::from_millis(50),
+    };
+    o
+}
+
 async fn open(config: LogWriterConfig) -> (AsyncLogWriter, Faults) {
+    open_with_options(config, options()).await
+}
+
+async fn open_with_options(
+    config: LogWriterConfig,
+    options: WriterOptions,
+) -> (AsyncLogWriter, Faults) {
     let (fs, faults) = FaultFs::shared();
-    let w = AsyncLogWriter::open_with(config, fs, Arc::new(SystemClock))
+    let w = AsyncLogWriter::open_with(config, options, fs, Arc::new(SystemClock))
         .await
         .unwrap();
     (w, faults)
@@ -132,11 +146,9 @@ async fn a_broken_disk_opens_the_breaker_counts_losses_and_marks_them_after_reco
 #[tokio::test]
 async fn shutdown_of_a_stuck_writer_is_bounded_and_says_what_was_not_written() {
     let dir = tempfile::tempdir().unwrap();
-    let (w, faults) = open(LogWriterConfig {
-        shutdown_timeout: Duration::from_millis(300),
-        ..config(dir.path())
-    })
-    .await;
+    let mut o = options();
+    o.shutdown_timeout = Duration::from_millis(300);
+    let (w, faults) = open_with_options(config(dir.path()), o).await;
     faults.stall_writes(Some(Duration::from_secs(3)));
     for i in 0..50 {
         w.write_line(format!("line {i}")).unwrap();
@@ -164,7 +176,7 @@ async fn a_permission_error_is_reported_at_creation_with_the_path() {
     let dir = tempfile::tempdir().unwrap();
     let (fs, faults) = FaultFs::shared();
     faults.fail(Op::OpenAppend, ErrorKind::PermissionDenied, 1);
-    let err = AsyncLogWriter::open_with(config(dir.path()), fs, Arc::new(SystemClock))
+    let err = AsyncLogWriter::open_with(config(dir.path()), options(), fs, Arc::new(SystemClock))
         .await
         .unwrap_err();
     let msg = err.to_string();

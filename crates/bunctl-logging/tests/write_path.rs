@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bunctl_logging::{
     AppId, AsyncLogWriter, Error, LogConfig, LogManager, LogWriterConfig, RotationConfig,
-    RotationStrategy,
+    RotationStrategy, WriterOptions,
 };
 use common::{dir_names, is_marker, lines, marker_count, read_files};
 
@@ -183,8 +183,11 @@ async fn retention_keeps_at_most_max_files_all_valid_gzip() {
     for f in &files[..3] {
         assert!(f.to_string_lossy().ends_with(".log.gz"), "{f:?}");
     }
-    // Everything left on disk is one of the listed files: no .tmp, no stray plain archive.
-    assert_eq!(dir_names(dir.path()).len(), files.len());
+    // Everything left on disk is one of the listed files or the writer's lock: no .tmp, no
+    // stray plain archive.
+    let names = dir_names(dir.path());
+    assert_eq!(names.len(), files.len() + 1, "{names:?}");
+    assert_eq!(names[0], ".app.log.lock");
     let all = read_files(&files);
     let text = String::from_utf8(all).unwrap();
     assert!(text.ends_with("line 01999 ........................................\n"));
@@ -416,6 +419,7 @@ async fn daily_and_hourly_are_not_never() {
         );
         let w = AsyncLogWriter::open_with(
             writer_config(dir.path(), strategy, 10),
+            WriterOptions::default(),
             StdFs::shared(),
             Arc::new(clock.clone()),
         )
@@ -467,17 +471,21 @@ async fn shutdown_twice_and_dropping_without_shutdown_keep_lines() {
 #[tokio::test]
 async fn max_total_bytes_bounds_the_rotated_files_and_level_0_stores() {
     let dir = tempfile::tempdir().unwrap();
-    let writer = AsyncLogWriter::new(LogWriterConfig {
-        buffer_size: 256,
-        rotation: RotationConfig {
-            strategy: RotationStrategy::Size(1000),
-            max_files: 1000,
-            compression: true,
+    let mut options = WriterOptions::default();
+    options.compression_level = 0;
+    options.max_total_bytes = Some(3500);
+    let writer = AsyncLogWriter::with_options(
+        LogWriterConfig {
+            buffer_size: 256,
+            rotation: RotationConfig {
+                strategy: RotationStrategy::Size(1000),
+                max_files: 1000,
+                compression: true,
+            },
+            ..writer_config(dir.path(), RotationStrategy::Never, 10)
         },
-        compression_level: 0,
-        max_total_bytes: Some(3500),
-        ..writer_config(dir.path(), RotationStrategy::Never, 10)
-    })
+        options,
+    )
     .await
     .unwrap();
     for i in 0..500 {

@@ -11,7 +11,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
-use super::{FileMeta, Filesystem, StdFs, WriteFile};
+use super::{FileId, FileLock, FileMeta, Filesystem, StdFs, WriteFile};
 
 /// An operation of [`FaultFs`] that can be made to fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -22,7 +22,7 @@ pub enum Op {
     SyncData,
     /// `Filesystem::open_append`.
     OpenAppend,
-    /// `Filesystem::create` (the compressor's `.gz.tmp`).
+    /// `Filesystem::create_new` (the compressor's `.gz.tmp`).
     Create,
     /// `Filesystem::rename`.
     Rename,
@@ -34,6 +34,10 @@ pub enum Op {
     Metadata,
     /// `Filesystem::read_dir`.
     ReadDir,
+    /// `Filesystem::create_dir_all`.
+    CreateDir,
+    /// `Filesystem::lock`.
+    Lock,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -286,19 +290,23 @@ impl WriteFile for FaultFile {
             faults: self.faults.clone(),
         }))
     }
+
+    fn file_id(&self) -> io::Result<Option<FileId>> {
+        self.inner.file_id()
+    }
 }
 
 impl Filesystem for FaultFs {
-    fn open_append(&self, path: &Path) -> io::Result<Box<dyn WriteFile>> {
+    fn open_append(&self, path: &Path, mode: u32) -> io::Result<Box<dyn WriteFile>> {
         self.faults.check(Op::OpenAppend, Some(path))?;
         Ok(Box::new(FaultFile {
-            inner: StdFs.open_append(path)?,
+            inner: StdFs.open_append(path, mode)?,
             faults: self.faults.clone(),
         }))
     }
-    fn create(&self, path: &Path) -> io::Result<Box<dyn WriteFile>> {
+    fn create_new(&self, path: &Path, mode: u32) -> io::Result<Box<dyn WriteFile>> {
         self.faults.check(Op::Create, Some(path))?;
-        StdFs.create(path)
+        StdFs.create_new(path, mode)
     }
     fn open_read(&self, path: &Path) -> io::Result<Box<dyn Read + Send>> {
         StdFs.open_read(path)
@@ -326,8 +334,13 @@ impl Filesystem for FaultFs {
         self.faults.check(Op::ReadDir, Some(dir))?;
         StdFs.read_dir(dir)
     }
-    fn create_dir_all(&self, dir: &Path) -> io::Result<()> {
-        StdFs.create_dir_all(dir)
+    fn create_dir_all(&self, dir: &Path, mode: u32) -> io::Result<()> {
+        self.faults.check(Op::CreateDir, Some(dir))?;
+        StdFs.create_dir_all(dir, mode)
+    }
+    fn lock(&self, path: &Path, mode: u32) -> io::Result<FileLock> {
+        self.faults.check(Op::Lock, Some(path))?;
+        StdFs.lock(path, mode)
     }
 }
 
@@ -341,9 +354,9 @@ mod tests {
         let (fs, faults) = FaultFs::shared();
         let p = dir.path().join("a.log");
         faults.fail(Op::OpenAppend, io::ErrorKind::PermissionDenied, 1);
-        let e = fs.open_append(&p).err().unwrap();
+        let e = fs.open_append(&p, 0o640).err().unwrap();
         assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
-        let mut f = fs.open_append(&p).unwrap();
+        let mut f = fs.open_append(&p, 0o640).unwrap();
         faults.short_write(3, io::ErrorKind::StorageFull);
         assert_eq!(f.write(b"hello").unwrap(), 3);
         assert_eq!(
@@ -402,7 +415,7 @@ mod tests {
             let (fs, dir) = (Arc::clone(&fs), dir.path().to_path_buf());
             std::thread::spawn(move || {
                 for name in ["a", "b"] {
-                    drop(fs.create(&dir.join(name)).unwrap());
+                    drop(fs.create_new(&dir.join(name), 0o640).unwrap());
                     done_tx.send(name).unwrap();
                 }
             })

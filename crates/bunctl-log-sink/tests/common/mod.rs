@@ -6,6 +6,7 @@ use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+#[allow(unused_imports)] // not every test crate uses all of them
 pub use bunctl_core::fs::{FaultFs, Faults, Op};
 use bunctl_log_sink::Sink;
 
@@ -28,11 +29,12 @@ pub fn read_all(files: &[PathBuf]) -> Vec<Vec<u8>> {
     files.iter().map(|p| read_log_file(p)).collect()
 }
 
-/// The names of the entries of `dir`, sorted.
+/// The names of the entries of `dir`, sorted, but for hidden ones (the writer's lock file).
 pub fn dir_names(dir: &Path) -> Vec<String> {
     let mut names: Vec<String> = std::fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .filter(|n| !n.starts_with('.'))
         .collect();
     names.sort();
     names
