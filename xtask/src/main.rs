@@ -43,7 +43,7 @@ COMMANDS:
                             removed on success, kept on failure.
     ci                      What CI runs: bash .ci/run (fmt check, clippy -D warnings,
                             rustdoc -D warnings, cargo test --workspace,
-                            cargo xtask bench --quick)
+                            cargo xtask crash 10, cargo xtask bench --quick)
     help, --help, -h        Print this help
 
 ENVIRONMENT:
