@@ -991,7 +991,7 @@ impl Report {
             let files: usize = self.kills.iter().map(f).sum();
             let kills_with = self.kills.iter().filter(|k| f(k) > 0).count();
             let max = self.kills.iter().map(f).max().unwrap_or(0);
-            format!("{kills_with}/{kills} kills ({files} files in all, at most {max} at once)")
+            format!("{kills_with}/{kills} kills ({files} files summed over the kills, at most {max} at once)")
         };
         let secs = |d: Duration| d.as_secs_f64();
         println!(
