@@ -545,7 +545,7 @@ fn check_files(bin: &Path, dir: &Path, report: &mut Report) {
     // One message per kind of leftover: after a failed clean run there can be thousands.
     if let Some(first) = state.tmp.first() {
         report.errors.push(format!(
-            "{} .gz.tmp file(s) left after the clean run (its startup should remove them), e.g. {}",
+            "{} .gz.tmp file(s) left after the clean run (a compression it did not finish, or a leftover its startup did not remove), e.g. {}",
             state.tmp.len(),
             first.display()
         ));
