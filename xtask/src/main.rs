@@ -4,11 +4,14 @@
 //! cargo xtask bench [ARGS...]         end-to-end benchmark (benches/benches/e2e.rs), e.g. --quick
 //! cargo xtask bench-layers [ARGS...]  criterion benchmarks per layer (benches/benches/layers.rs)
 //! cargo xtask fuzz [SECONDS]          fuzz the line buffer (default 60 s; installs cargo-fuzz)
+//! cargo xtask crash [N] [--seed S]    kill `bunctl-log pipe` N times, check the files (crash.rs)
 //! cargo xtask ci                      what CI runs: bash .ci/run
 //! ```
 //!
 //! Every command runs from the workspace root, inherits stdio and passes the exit code of the
 //! first failing step through. `CARGO_TARGET_DIR` is honoured where results are looked up.
+
+mod crash;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -30,9 +33,17 @@ COMMANDS:
                               cargo bench -p bunctl-log-benches --bench layers -- ARGS...
     fuzz [SECONDS]          Fuzz the line buffer for SECONDS (default 60); installs cargo-fuzz
                             if missing: cargo fuzz run --sanitizer none line_buffer
+    crash [N] [--seed S]    Crash consistency: run `bunctl-log pipe` N times (default 100) on
+                            one directory, rotating at 64K, killing each run but the last with
+                            SIGKILL at a random moment (seeded: S, or the time; printed), then
+                            check every .gz with gzip -t, that no .gz.tmp or uncompressed
+                            archive is left, and that `bunctl-log cat` shows every line once, in
+                            order, whole or cut short and marked. Prints what the kills left
+                            and the lines lost per kill. Work dir: <target>/crash/<time>-<pid>,
+                            removed on success, kept on failure.
     ci                      What CI runs: bash .ci/run (fmt check, clippy -D warnings,
                             rustdoc -D warnings, cargo test --workspace,
-                            cargo xtask bench --quick)
+                            cargo xtask crash 10, cargo xtask bench --quick)
     help, --help, -h        Print this help
 
 ENVIRONMENT:
@@ -50,6 +61,7 @@ fn main() -> ExitCode {
         Some("bench") => bench("e2e", &rest),
         Some("bench-layers") => bench("layers", &rest),
         Some("fuzz") => fuzz(&rest),
+        Some("crash") => crash::crash(&rest),
         Some("ci") => ci(&rest),
         Some("help" | "--help" | "-h") => {
             print!("{HELP}");
