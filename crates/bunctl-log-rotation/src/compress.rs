@@ -366,6 +366,36 @@ impl Compressor {
         }
     }
 
+    /// Waits up to `budget` for the queue to drain; then drops the jobs not started and waits
+    /// for the one in progress, so no compression is left half-done. Returns how many archives
+    /// were left uncompressed: they stay valid plain logs, and the next
+    /// [`recover`](crate::recover) offers them for compression again. For a bounded shutdown
+    /// that must not spend its time on a backlog (archives piled up while the disk was slow,
+    /// or left by crashes).
+    ///
+    /// # Errors
+    /// The first error since the last call, if any.
+    pub fn finish(&self, budget: Duration) -> io::Result<usize> {
+        let idle = match self.wait_idle_timeout(budget) {
+            Ok(idle) => idle,
+            Err(e) => return Err(e),
+        };
+        if idle {
+            return Ok(0);
+        }
+        let left = {
+            let mut st = self.shared.lock();
+            let left = st.queue.len();
+            st.queue.clear();
+            left
+        };
+        if left > 0 {
+            tracing::info!(live = %self.shared.naming.live_path().display(), archives = left,
+                "shutdown: leaving log archives uncompressed; they are compressed at the next start");
+        }
+        self.wait_idle().map(|()| left)
+    }
+
     /// Jobs queued or in progress.
     pub fn pending(&self) -> usize {
         let st = self.shared.lock();

@@ -71,6 +71,9 @@ pub struct RotatingSinkConfig {
     pub reopen_check_interval: Duration,
     /// What to do when the disk is full. Default [`FullDiskPolicy::KeepArchives`].
     pub full_disk: FullDiskPolicy,
+    /// How long [`Sink::close`] waits for compressions still queued before it leaves them
+    /// for the next start (see [`Compressor::finish`]). Default: no limit.
+    pub close_compression_budget: Duration,
 }
 
 impl RotatingSinkConfig {
@@ -88,6 +91,7 @@ impl RotatingSinkConfig {
             dir_mode: DEFAULT_DIR_MODE,
             reopen_check_interval: Duration::from_millis(10),
             full_disk: FullDiskPolicy::KeepArchives,
+            close_compression_budget: Duration::MAX,
         }
     }
 
@@ -148,6 +152,7 @@ pub struct RotatingSink {
     reopen_check_interval: Duration,
     last_check: Instant,
     full_disk: FullDiskPolicy,
+    close_compression_budget: Duration,
     /// Archives deleted for space that no marker line reported yet.
     deleted_for_space: u64,
     /// The unwritten end of a marker line (see `write_marker`).
@@ -230,6 +235,7 @@ impl RotatingSink {
             reopen_check_interval: config.reopen_check_interval,
             last_check: Instant::now(),
             full_disk: config.full_disk,
+            close_compression_budget: config.close_compression_budget,
             deleted_for_space: 0,
             marker_tail: Vec::new(),
             _lock: lock,
@@ -535,7 +541,7 @@ impl Sink for RotatingSink {
             None => Ok(()),
         };
         let compressed = match &self.compressor {
-            Some(c) => c.wait_idle(),
+            Some(c) => c.finish(self.close_compression_budget).map(drop),
             None => Ok(()),
         };
         let retained = self

@@ -390,6 +390,9 @@ fn open_sink(
             dir_mode: options.dir_mode,
             reopen_check_interval: options.reopen_check_interval,
             full_disk: options.full_disk,
+            // Lines come first: half the shutdown time at most goes to a compression backlog;
+            // what is left stays plain and is compressed at the next start.
+            close_compression_budget: options.shutdown_timeout / 2,
             ..RotatingSinkConfig::new(&config.path)
         }
         .background_sync_for_size(),
