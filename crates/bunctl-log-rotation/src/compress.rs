@@ -376,11 +376,7 @@ impl Compressor {
     /// # Errors
     /// The first error since the last call, if any.
     pub fn finish(&self, budget: Duration) -> io::Result<usize> {
-        let idle = match self.wait_idle_timeout(budget) {
-            Ok(idle) => idle,
-            Err(e) => return Err(e),
-        };
-        if idle {
+        if self.wait_idle_timeout(budget)? {
             return Ok(0);
         }
         let left = {
