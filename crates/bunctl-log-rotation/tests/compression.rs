@@ -328,3 +328,40 @@ fn the_gz_keeps_the_archive_mode() {
     let mode = std::fs::metadata(&gz).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
 }
+
+/// A shutdown with a backlog: `finish` waits its budget, drops the jobs not started, lets the
+/// running one complete, and the archives left are plain and whole.
+#[test]
+fn finish_leaves_the_backlog_plain_and_never_a_half_compression() {
+    let dir = tempfile::tempdir().unwrap();
+    let naming = ArchiveNaming::new(&dir.path().join("app.log")).unwrap();
+    let (fs, faults) = FaultFs::shared();
+    faults.hold(Op::Create); // the first compression is stuck in I/O
+    let c = Compressor::new(fs, naming.clone(), None, Compression::fast());
+    let archives: Vec<PathBuf> = (1..=3).map(|s| archive(&naming, s, &content(50))).collect();
+    for a in &archives {
+        c.submit(a.clone());
+    }
+    while faults.calls(Op::Create) == 0 {
+        std::thread::yield_now();
+    }
+    let release = {
+        let faults = faults.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(200));
+            faults.clear(Op::Create);
+        })
+    };
+    let start = Instant::now();
+    assert_eq!(c.finish(Duration::from_millis(50)).unwrap(), 2);
+    assert!(
+        start.elapsed() >= Duration::from_millis(150),
+        "waited for the running job"
+    );
+    release.join().unwrap();
+    let names = dir_names(dir.path());
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(names[0].ends_with(".log.gz"), "{names:?}");
+    assert!(names[1..].iter().all(|n| n.ends_with(".log")), "{names:?}");
+    assert_eq!(recover(&naming, &StdFs).unwrap(), archives[1..].to_vec());
+}
