@@ -102,7 +102,9 @@ impl ChannelConfig {
     pub fn normalized(mut self) -> Self {
         self.max_line_len = self.max_line_len.max(1);
         self.max_lines = self.max_lines.max(1);
-        let piece = self.max_line_len + CONTINUATION_MARKER.len() + 1;
+        let piece = self
+            .max_line_len
+            .saturating_add(CONTINUATION_MARKER.len() + 1);
         self.max_bytes = self.max_bytes.max(piece);
         self.batch_bytes = self.batch_bytes.clamp(1, self.max_bytes);
         self

@@ -62,6 +62,8 @@ struct State {
     stall: Option<std::time::Duration>,
     /// Held operations, with how many calls may still pass.
     held: HashMap<Op, u64>,
+    /// Operations held only on one path, until cleared.
+    held_paths: HashMap<Op, PathBuf>,
     /// Files deleted just before the next call of an operation on them.
     vanish: HashMap<Op, PathBuf>,
 }
@@ -110,6 +112,7 @@ impl Faults {
         let mut st = self.lock();
         st.rules.remove(&op);
         st.held.remove(&op);
+        st.held_paths.remove(&op);
         st.vanish.remove(&op);
         drop(st);
         self.0.released.notify_all();
@@ -123,6 +126,7 @@ impl Faults {
         st.after_short = None;
         st.stall = None;
         st.held.clear();
+        st.held_paths.clear();
         st.vanish.clear();
         drop(st);
         self.0.released.notify_all();
@@ -135,6 +139,12 @@ impl Faults {
     /// [`release`]: Self::release
     pub fn hold(&self, op: Op) {
         self.lock().held.entry(op).or_insert(0);
+    }
+
+    /// Every later call of `op` on `path` blocks until [`clear`](Self::clear)ed; calls on
+    /// other paths go through (one slow file among many).
+    pub fn hold_path(&self, op: Op, path: impl Into<PathBuf>) {
+        self.lock().held_paths.insert(op, path.into());
     }
 
     /// Lets `n` more calls of a [`hold`](Self::hold)-ed `op` through, blocked ones first; the
@@ -180,6 +190,13 @@ impl Faults {
     fn check(&self, op: Op, path: Option<&Path>) -> io::Result<()> {
         let mut st = self.lock();
         *st.calls.entry(op).or_default() += 1;
+        while path.is_some() && st.held_paths.get(&op).map(PathBuf::as_path) == path {
+            st = self
+                .0
+                .released
+                .wait(st)
+                .unwrap_or_else(PoisonError::into_inner);
+        }
         loop {
             match st.held.get_mut(&op) {
                 None => break,
