@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 use bunctl_core::fs::StdFs;
 use bunctl_log_rotation::{SizePolicy, SystemClock};
 use bunctl_log_sink::{
-    is_transient, RetryConfig, RetryingSink, RotatingSink, RotatingSinkConfig, Sink,
+    is_transient, FullDiskPolicy, RetryConfig, RetryingSink, RotatingSink, RotatingSinkConfig, Sink,
 };
 
 /// Set (to the tmpfs mount point) in the child process.
@@ -17,13 +17,27 @@ const CHILD_ENV: &str = "BUNCTL_SINK_FULL_DISK_DIR";
 
 #[test]
 fn real_full_disk() {
+    on_small_tmpfs("real_full_disk", child);
+}
+
+#[test]
+fn real_full_disk_deletes_old_archives_when_told_to() {
+    on_small_tmpfs(
+        "real_full_disk_deletes_old_archives_when_told_to",
+        child_deleting_archives,
+    );
+}
+
+/// Runs `child` in a private mount namespace on a fresh 64 KiB tmpfs: this test binary runs
+/// itself again, exactly the test `name`, inside `unshare -m`.
+fn on_small_tmpfs(name: &str, child: fn(&Path)) {
     if let Some(dir) = std::env::var_os(CHILD_ENV) {
         child(Path::new(&dir));
         return;
     }
     let uid = Command::new("id").arg("-u").output();
     if !uid.is_ok_and(|o| o.stdout.trim_ascii() == b"0") {
-        println!("real_full_disk skipped: not running as root");
+        println!("{name} skipped: not running as root");
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -36,18 +50,17 @@ fn real_full_disk() {
         Ok(o) if o.status.success() => {}
         Ok(o) => {
             println!(
-                "real_full_disk skipped: cannot mount a tmpfs in a new mount namespace: {}",
+                "{name} skipped: cannot mount a tmpfs in a new mount namespace: {}",
                 String::from_utf8_lossy(&o.stderr).trim()
             );
             return;
         }
         Err(e) => {
-            println!("real_full_disk skipped: cannot run unshare: {e}");
+            println!("{name} skipped: cannot run unshare: {e}");
             return;
         }
     }
-    let script =
-        format!("{mount} && exec \"$2\" --exact real_full_disk --nocapture --test-threads=1");
+    let script = format!("{mount} && exec \"$2\" --exact {name} --nocapture --test-threads=1");
     let out = Command::new("unshare")
         .args(["-m", "sh", "-c", &script, "sh"])
         .arg(dir.path())
@@ -70,6 +83,59 @@ fn real_full_disk() {
     for l in stdout.lines().filter(|l| l.contains("child:")) {
         println!("{l}");
     }
+}
+
+/// In the namespace, `dir` is a fresh 64 KiB tmpfs. Four times the disk goes through a
+/// writer that may delete its oldest archives (keeping at least one): every write succeeds,
+/// the newest lines are all there, in order, and a marker says archives were deleted.
+fn child_deleting_archives(dir: &Path) {
+    let live = dir.join("app.log");
+    let metrics = Arc::new(bunctl_log_metrics::LogMetrics::new());
+    let mut sink = RotatingSink::open(
+        RotatingSinkConfig {
+            policy: Box::new(SizePolicy(8 << 10)),
+            compression: false,
+            max_files: 1000,
+            full_disk: FullDiskPolicy::DeleteOldestArchives { min_archives: 1 },
+            ..RotatingSinkConfig::new(&live)
+        },
+        StdFs::shared(),
+        Arc::new(SystemClock),
+    )
+    .unwrap()
+    .with_metrics(metrics.clone());
+    let lines = 2_600u32; // 100 bytes each: 260 KB through a 64 KiB disk
+    for i in 0..lines {
+        let mut l = format!("{i:08} ").into_bytes();
+        l.resize(99, b'.');
+        l.push(b'\n');
+        sink.write_all(&l).unwrap();
+    }
+    sink.close().unwrap();
+    let deleted = metrics.snapshot().archives_deleted_for_space;
+    println!("child: {deleted} archives deleted to make room");
+    assert!(deleted > 10, "{deleted}");
+    let files = sink.log_files().unwrap();
+    assert!(files.len() >= 2, "the floor keeps one archive: {files:?}");
+    let all: Vec<u8> = files
+        .iter()
+        .flat_map(|f| std::fs::read(f).unwrap())
+        .collect();
+    let text = String::from_utf8(all).unwrap();
+    assert!(text.contains("[bunctl-log] deleted the "), "no marker");
+    let numbers: Vec<u32> = text
+        .lines()
+        .filter(|l| !l.starts_with("[bunctl-log]"))
+        .map(|l| l[..8].parse().unwrap())
+        .collect();
+    let first = numbers[0];
+    assert_eq!(
+        numbers,
+        (first..lines).collect::<Vec<_>>(),
+        "the newest lines, whole, in order"
+    );
+    println!("child: kept lines {first}..{lines}");
+    println!("child: done");
 }
 
 /// In the namespace, `dir` is a fresh 64 KiB tmpfs.
