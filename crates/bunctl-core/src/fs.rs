@@ -132,6 +132,8 @@ impl std::error::Error for Locked {}
 /// however it ends: the kernel releases it).
 pub struct FileLock {
     path: PathBuf,
+    /// The lock file's identity, to tell whether the path still names it.
+    id: Option<FileId>,
     // Only held: closing it releases the lock.
     _file: Option<std::fs::File>,
 }
@@ -141,6 +143,7 @@ impl FileLock {
     pub fn unlocked(path: impl Into<PathBuf>) -> Self {
         Self {
             path: path.into(),
+            id: None,
             _file: None,
         }
     }
@@ -148,6 +151,12 @@ impl FileLock {
     /// The lock file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Which file the lock is on, where the platform can tell: if the path names another file
+    /// now (someone removed the directory), the lock no longer keeps other writers out.
+    pub fn file_id(&self) -> Option<FileId> {
+        self.id
     }
 }
 
@@ -412,6 +421,7 @@ impl Filesystem for StdFs {
             .and_then(|_| writeln!(file, "{}", std::process::id()));
         Ok(FileLock {
             path: path.to_path_buf(),
+            id: file.metadata().ok().as_ref().and_then(file_id_of),
             _file: Some(file),
         })
     }

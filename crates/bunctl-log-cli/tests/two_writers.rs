@@ -41,7 +41,10 @@ fn a_second_pipe_on_the_same_app_is_refused_and_a_killed_holder_frees_it() {
     let out = second.wait_with_output().unwrap();
     let said = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{said}");
-    assert!(said.contains("already being written by another writer"), "{said}");
+    assert!(
+        said.contains("already being written by another writer"),
+        "{said}"
+    );
     assert!(said.contains(&format!("pid {}", first.id())), "{said}");
     assert!(said.contains("shared.log"), "{said}");
 
@@ -53,6 +56,10 @@ fn a_second_pipe_on_the_same_app_is_refused_and_a_killed_holder_frees_it() {
     third_in.write_all(b"third 1\n").unwrap();
     drop(third_in);
     let out = third.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert_eq!(std::fs::read(&live).unwrap(), b"first 1\nthird 1\n");
 }

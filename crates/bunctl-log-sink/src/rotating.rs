@@ -157,8 +157,9 @@ pub struct RotatingSink {
     deleted_for_space: u64,
     /// The unwritten end of a marker line (see `write_marker`).
     marker_tail: Vec<u8>,
-    /// Held for the sink's life (and the compressor's).
-    _lock: Arc<FileLock>,
+    /// Held for the sink's life (and the compressor's); taken again by a reopen that finds
+    /// the lock file gone.
+    lock: Arc<FileLock>,
 }
 
 impl std::fmt::Debug for RotatingSink {
@@ -238,7 +239,7 @@ impl RotatingSink {
             close_compression_budget: config.close_compression_budget,
             deleted_for_space: 0,
             marker_tail: Vec::new(),
-            _lock: lock,
+            lock,
         })
     }
 
@@ -319,6 +320,7 @@ impl RotatingSink {
                 tracing::debug!(error = %e, "cannot sync the old live file before reopening");
             }
         }
+        self.relock()?;
         self.opened_at = self.clock.now();
         self.at_line_start = true;
         let marker = format!(
@@ -331,6 +333,26 @@ impl RotatingSink {
             m.record_reopen();
         }
         self.write_marker(marker.as_bytes())
+    }
+
+    /// If the lock file is gone too (`rm -r` of the directory), the old lock keeps nobody out:
+    /// take a new one before writing again, or give way to the writer that took it meanwhile.
+    fn relock(&mut self) -> io::Result<()> {
+        let Some(id) = self.lock.file_id() else {
+            return Ok(());
+        };
+        let path = self.naming.lock_path();
+        match self.fs.metadata(&path) {
+            Ok(m) if m.id == Some(id) => return Ok(()),
+            Ok(_) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                // The directory may be gone with it.
+                self.fs.create_dir_all(self.naming.dir(), self.dir_mode)?;
+            }
+            Err(e) => return Err(e),
+        }
+        self.lock = Arc::new(self.fs.lock(&path, self.file_mode)?);
+        Ok(())
     }
 
     /// On a full disk with [`FullDiskPolicy::DeleteOldestArchives`]: deletes the oldest

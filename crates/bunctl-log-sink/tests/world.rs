@@ -139,8 +139,16 @@ fn a_removed_directory_is_made_again() {
     let live = dir.join("app.log");
     let (mut sink, metrics) = open_on(StdFs::shared(), config(&live, SizePolicy(1 << 20)));
     sink.write_all(b"a\n").unwrap();
-    std::fs::remove_dir_all(&dir).unwrap(); // `rm -r logs`
+    std::fs::remove_dir_all(&dir).unwrap(); // `rm -r logs`, the lock file with it
     sink.write_all(b"b\n").unwrap();
+    // The reopen took a new lock: a second writer is still kept out.
+    let e = RotatingSink::open(
+        config(&live, NeverPolicy),
+        StdFs::shared(),
+        Arc::new(SystemClock),
+    )
+    .unwrap_err();
+    assert!(e.get_ref().is_some_and(|i| i.is::<Locked>()), "{e}");
     sink.close().unwrap();
     assert_eq!(metrics.snapshot().reopens, 1);
     assert!(text(&live).ends_with("\nb\n"));
