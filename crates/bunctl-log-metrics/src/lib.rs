@@ -18,9 +18,10 @@
 //!   snapshot divides them ([`MetricsSnapshot::avg_write_latency_us`] is per written batch,
 //!   [`MetricsSnapshot::avg_flush_latency_us`] per flush), so the average covers the writer's
 //!   whole life and costs nothing to maintain.
-//! * **Export is separate from counting.** [`MetricsSnapshot::export`] publishes a snapshot
-//!   through the [`metrics`] facade, labelled with the app, to whatever recorder the program
-//!   installed (Prometheus, statsd, ...). Without a recorder it does nothing.
+//! * **Export is separate from counting.** An [`Exporter`] publishes a writer's snapshots
+//!   through the [`metrics`] facade as they change, labelled with the app, to whatever recorder
+//!   the program installed (Prometheus, statsd, ...); the writer thread calls it per batch, so
+//!   producers never pay for it. Without a recorder it does nothing.
 //!
 //! Counters wrap at `u64::MAX` (584 years of nanoseconds of latency, or 16 EiB written).
 //!
@@ -43,7 +44,8 @@
 //! assert_eq!((snap.buffer_overflows, snap.dropped_messages), (1, 3));
 //!
 //! // Publish through the `metrics` facade (a no-op unless a recorder is installed).
-//! snap.export("web-1");
+//! let mut exporter = bunctl_log_metrics::Exporter::new(&[("app", "web-1".to_owned())]);
+//! exporter.record(&snap);
 //!
 //! // Totals over several writers.
 //! let total = snap.merge(&LogMetrics::new().snapshot());
@@ -51,7 +53,7 @@
 //! ```
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
@@ -78,6 +80,12 @@ pub mod names {
     pub const REOPENS: &str = "bunctl_log_reopens_total";
     /// Counter: archives deleted early to make room on a full disk.
     pub const ARCHIVES_DELETED_FOR_SPACE: &str = "bunctl_log_archives_deleted_for_space_total";
+    /// Gauge: lines accepted and waiting in the writer's buffer (the queue depth).
+    pub const BUFFERED_LINES: &str = "bunctl_log_buffered_lines";
+    /// Gauge: bytes accepted and waiting in the writer's buffer.
+    pub const BUFFERED_BYTES: &str = "bunctl_log_buffered_bytes";
+    /// Gauge: 1 while the circuit breaker is open (writes fail at once), else 0.
+    pub const BREAKER_OPEN: &str = "bunctl_log_breaker_open";
     /// Gauge: average latency of one written batch, in microseconds.
     pub const AVG_WRITE_LATENCY_US: &str = "bunctl_log_avg_write_latency_us";
     /// Gauge: average latency of one flush, in microseconds.
@@ -138,6 +146,7 @@ pub struct LogMetrics {
     dropped_messages: Counter,
     reopens: Counter,
     archives_deleted_for_space: Counter,
+    breaker_open: CachePadded<AtomicBool>,
 }
 
 impl LogMetrics {
@@ -158,6 +167,7 @@ impl LogMetrics {
             dropped_messages: counter(),
             reopens: counter(),
             archives_deleted_for_space: counter(),
+            breaker_open: CachePadded::new(AtomicBool::new(false)),
         }
     }
 
@@ -215,6 +225,11 @@ impl LogMetrics {
         add(&self.reopens, 1);
     }
 
+    /// The circuit breaker opened (`true`) or closed again (`false`).
+    pub fn record_breaker(&self, open: bool) {
+        self.breaker_open.store(open, Ordering::Relaxed);
+    }
+
     /// `archives` archives were deleted early to make room on a full disk.
     pub fn record_archives_deleted_for_space(&self, archives: u64) {
         add(&self.archives_deleted_for_space, archives);
@@ -242,6 +257,9 @@ impl LogMetrics {
             dropped_messages: get(&self.dropped_messages),
             reopens: get(&self.reopens),
             archives_deleted_for_space: get(&self.archives_deleted_for_space),
+            breaker_open: self.breaker_open.load(Ordering::Relaxed),
+            buffered_lines: 0,
+            buffered_bytes: 0,
             avg_write_latency_us: average_us(write_latency_ns, write_batches),
             avg_flush_latency_us: average_us(flush_latency_ns, flush_count),
             uptime_seconds: self.started.elapsed().as_secs(),
@@ -287,6 +305,14 @@ pub struct MetricsSnapshot {
     pub reopens: u64,
     /// Archives deleted early to make room on a full disk (only with that option on).
     pub archives_deleted_for_space: u64,
+    /// Whether the circuit breaker is open: writes fail at once, lines are counted as lost,
+    /// until a probe write succeeds.
+    pub breaker_open: bool,
+    /// Lines accepted and waiting in the buffer now (the queue depth). Filled in by the
+    /// writer that owns the buffer; [`LogMetrics::snapshot`] alone leaves it 0.
+    pub buffered_lines: u64,
+    /// Bytes accepted and waiting in the buffer now; see `buffered_lines`.
+    pub buffered_bytes: u64,
     /// Average latency of one written batch, in microseconds (0.0 before the first write).
     pub avg_write_latency_us: f64,
     /// Average latency of one flush, in microseconds (0.0 before the first flush).
@@ -296,44 +322,6 @@ pub struct MetricsSnapshot {
 }
 
 impl MetricsSnapshot {
-    /// Publishes this snapshot through the [`metrics`] facade, labelled `app=<app>`.
-    ///
-    /// Counters are set to their absolute values (so exporting the same writer again is
-    /// idempotent): [`names::BYTES_WRITTEN`], [`names::LINES_WRITTEN`],
-    /// [`names::WRITE_ERRORS`], [`names::LINES_LOST`], [`names::FLUSHES`],
-    /// [`names::ROTATIONS`], [`names::BUFFER_OVERFLOWS`], [`names::DROPPED_MESSAGES`],
-    /// [`names::REOPENS`], [`names::ARCHIVES_DELETED_FOR_SPACE`].
-    /// Gauges are set: [`names::AVG_WRITE_LATENCY_US`], [`names::AVG_FLUSH_LATENCY_US`],
-    /// [`names::UPTIME_SECONDS`]. With no recorder installed this does nothing.
-    pub fn export(&self, app: &str) {
-        let counters = [
-            (names::BYTES_WRITTEN, self.bytes_written),
-            (names::LINES_WRITTEN, self.lines_written),
-            (names::WRITE_ERRORS, self.write_errors),
-            (names::LINES_LOST, self.lines_lost),
-            (names::FLUSHES, self.flush_count),
-            (names::ROTATIONS, self.rotation_count),
-            (names::BUFFER_OVERFLOWS, self.buffer_overflows),
-            (names::DROPPED_MESSAGES, self.dropped_messages),
-            (names::REOPENS, self.reopens),
-            (
-                names::ARCHIVES_DELETED_FOR_SPACE,
-                self.archives_deleted_for_space,
-            ),
-        ];
-        for (name, value) in counters {
-            metrics::counter!(name, "app" => app.to_owned()).absolute(value);
-        }
-        let gauges = [
-            (names::AVG_WRITE_LATENCY_US, self.avg_write_latency_us),
-            (names::AVG_FLUSH_LATENCY_US, self.avg_flush_latency_us),
-            (names::UPTIME_SECONDS, self.uptime_seconds as f64),
-        ];
-        for (name, value) in gauges {
-            metrics::gauge!(name, "app" => app.to_owned()).set(value);
-        }
-    }
-
     /// The total of two snapshots, to report many writers as one.
     ///
     /// Counters are added (saturating at `u64::MAX`). A snapshot does not keep the number of
@@ -355,10 +343,110 @@ impl MetricsSnapshot {
             archives_deleted_for_space: self
                 .archives_deleted_for_space
                 .saturating_add(other.archives_deleted_for_space),
+            breaker_open: self.breaker_open || other.breaker_open,
+            buffered_lines: self.buffered_lines.saturating_add(other.buffered_lines),
+            buffered_bytes: self.buffered_bytes.saturating_add(other.buffered_bytes),
             avg_write_latency_us: self.avg_write_latency_us.max(other.avg_write_latency_us),
             avg_flush_latency_us: self.avg_flush_latency_us.max(other.avg_flush_latency_us),
             uptime_seconds: self.uptime_seconds.max(other.uptime_seconds),
         }
+    }
+}
+
+type CounterOf = fn(&MetricsSnapshot) -> u64;
+type GaugeOf = fn(&MetricsSnapshot) -> f64;
+
+/// The counters [`Exporter`] publishes, with where each comes from.
+const COUNTERS: [(&str, CounterOf); 10] = [
+    (names::BYTES_WRITTEN, |s| s.bytes_written),
+    (names::LINES_WRITTEN, |s| s.lines_written),
+    (names::WRITE_ERRORS, |s| s.write_errors),
+    (names::LINES_LOST, |s| s.lines_lost),
+    (names::FLUSHES, |s| s.flush_count),
+    (names::ROTATIONS, |s| s.rotation_count),
+    (names::BUFFER_OVERFLOWS, |s| s.buffer_overflows),
+    (names::DROPPED_MESSAGES, |s| s.dropped_messages),
+    (names::REOPENS, |s| s.reopens),
+    (names::ARCHIVES_DELETED_FOR_SPACE, |s| {
+        s.archives_deleted_for_space
+    }),
+];
+
+/// The gauges [`Exporter`] publishes.
+const GAUGES: [(&str, GaugeOf); 6] = [
+    (names::BUFFERED_LINES, |s| s.buffered_lines as f64),
+    (names::BUFFERED_BYTES, |s| s.buffered_bytes as f64),
+    (names::BREAKER_OPEN, |s| f64::from(u8::from(s.breaker_open))),
+    (names::AVG_WRITE_LATENCY_US, |s| s.avg_write_latency_us),
+    (names::AVG_FLUSH_LATENCY_US, |s| s.avg_flush_latency_us),
+    (names::UPTIME_SECONDS, |s| s.uptime_seconds as f64),
+];
+
+/// Publishes one writer's metrics through the [`metrics`] facade as they change, to whatever
+/// recorder the program installed (Prometheus, statsd, ...); without one it does nothing.
+///
+/// The handles are registered once, with the writer's labels, when the exporter is made (so
+/// install the recorder before creating writers). [`record`](Self::record) then costs an atomic
+/// add per changed counter and a store per gauge: the writer thread calls it once per batch
+/// and at close, never a producer per line, so it adds nothing to the hot path. Counters
+/// go up by the change since the last call; gauges are set.
+///
+/// ```
+/// use bunctl_log_metrics::{Exporter, LogMetrics};
+/// use std::time::Duration;
+///
+/// let metrics = LogMetrics::new();
+/// let mut exporter = Exporter::new(&[("app", "web-1".to_owned())]);
+/// metrics.record_write(4096, 40, Duration::from_micros(30));
+/// exporter.record(&metrics.snapshot()); // a no-op without an installed recorder
+/// ```
+pub struct Exporter {
+    counters: Vec<metrics::Counter>,
+    gauges: Vec<metrics::Gauge>,
+    last: MetricsSnapshot,
+}
+
+impl std::fmt::Debug for Exporter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Exporter")
+            .field("last", &self.last)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Exporter {
+    /// Registers the counters and gauges of [`names`] with `labels` (e.g. `app=web-1`).
+    pub fn new(labels: &[(&'static str, String)]) -> Self {
+        let labels: Vec<metrics::Label> = labels
+            .iter()
+            .map(|(k, v)| metrics::Label::new(*k, v.clone()))
+            .collect();
+        Self {
+            counters: COUNTERS
+                .iter()
+                .map(|(name, _)| metrics::counter!(*name, labels.clone()))
+                .collect(),
+            gauges: GAUGES
+                .iter()
+                .map(|(name, _)| metrics::gauge!(*name, labels.clone()))
+                .collect(),
+            last: MetricsSnapshot::default(),
+        }
+    }
+
+    /// Publishes `now`: each counter goes up by its change since the last call, each gauge is
+    /// set.
+    pub fn record(&mut self, now: &MetricsSnapshot) {
+        for (handle, (_, value)) in self.counters.iter().zip(COUNTERS.iter()) {
+            let delta = value(now).saturating_sub(value(&self.last));
+            if delta > 0 {
+                handle.increment(delta);
+            }
+        }
+        for (handle, (_, value)) in self.gauges.iter().zip(GAUGES.iter()) {
+            handle.set(value(now));
+        }
+        self.last = *now;
     }
 }
 
@@ -489,6 +577,9 @@ mod tests {
             dropped_messages: 7,
             reopens: 8,
             archives_deleted_for_space: 9,
+            breaker_open: false,
+            buffered_lines: 1,
+            buffered_bytes: 100,
             avg_write_latency_us: 1.5,
             avg_flush_latency_us: 9.0,
             uptime_seconds: 100,
@@ -504,6 +595,9 @@ mod tests {
             dropped_messages: 70,
             reopens: 80,
             archives_deleted_for_space: 90,
+            breaker_open: true,
+            buffered_lines: 2,
+            buffered_bytes: 200,
             avg_write_latency_us: 2.5,
             avg_flush_latency_us: 3.0,
             uptime_seconds: 7,
@@ -519,6 +613,9 @@ mod tests {
             dropped_messages: 77,
             reopens: 88,
             archives_deleted_for_space: 99,
+            breaker_open: true,
+            buffered_lines: 3,
+            buffered_bytes: 300,
             avg_write_latency_us: 2.5,
             avg_flush_latency_us: 9.0,
             uptime_seconds: 100,
@@ -540,12 +637,13 @@ mod tests {
         let recorder = DebuggingRecorder::new();
         let snapshotter = recorder.snapshotter();
         metrics::with_local_recorder(&recorder, || {
-            snap.export("web-1");
-            snap.export("web-1"); // absolute values: exporting twice changes nothing
+            let mut exporter = Exporter::new(&[("app", "web-1".to_owned())]);
+            exporter.record(&snap);
+            exporter.record(&snap); // only changes are added: recording twice adds nothing
         });
 
         let entries = snapshotter.snapshot().into_vec();
-        assert_eq!(entries.len(), 13, "{entries:#?}");
+        assert_eq!(entries.len(), 16, "{entries:#?}");
         let find = |name: &str| {
             let (key, _, _, value) = entries
                 .iter()
@@ -573,6 +671,8 @@ mod tests {
         assert_eq!(find(names::ROTATIONS), (Counter, 0.0));
         assert_eq!(find(names::BUFFER_OVERFLOWS), (Counter, 0.0));
         assert_eq!(find(names::DROPPED_MESSAGES), (Counter, 9.0));
+        assert_eq!(find(names::BREAKER_OPEN), (Gauge, 0.0));
+        assert_eq!(find(names::BUFFERED_LINES), (Gauge, 0.0));
         assert_eq!(find(names::AVG_WRITE_LATENCY_US), (Gauge, 6.0));
         assert_eq!(find(names::AVG_FLUSH_LATENCY_US), (Gauge, 250.0));
         assert_eq!(

@@ -3,7 +3,10 @@
 
 use std::fmt;
 use std::io;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use bunctl_log_metrics::LogMetrics;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
 
@@ -73,6 +76,7 @@ pub struct RetryingSink<S> {
     inner: S,
     config: RetryConfig,
     sleep: Sleeper,
+    metrics: Option<Arc<LogMetrics>>,
     consecutive_failures: u32,
     open_until: Option<Instant>,
     probe_interval: Duration,
@@ -98,6 +102,7 @@ impl<S: Sink> RetryingSink<S> {
             inner,
             config,
             sleep: Box::new(std::thread::sleep),
+            metrics: None,
             consecutive_failures: 0,
             open_until: None,
             probe_interval,
@@ -107,6 +112,12 @@ impl<S: Sink> RetryingSink<S> {
     /// Replaces the function that sleeps between tries (tests record the delays instead).
     pub fn with_sleeper(mut self, sleep: impl Fn(Duration) + Send + 'static) -> Self {
         self.sleep = Box::new(sleep);
+        self
+    }
+
+    /// Shows the breaker's state in `metrics` (`breaker_open`).
+    pub fn with_metrics(mut self, metrics: Arc<LogMetrics>) -> Self {
+        self.metrics = Some(metrics);
         self
     }
 
@@ -128,6 +139,9 @@ impl<S: Sink> RetryingSink<S> {
     fn succeeded(&mut self) {
         if self.open_until.take().is_some() {
             tracing::info!("log sink recovered; circuit breaker closed");
+            if let Some(m) = &self.metrics {
+                m.record_breaker(false);
+            }
         }
         self.consecutive_failures = 0;
         self.probe_interval = self.config.probe_interval;
@@ -136,6 +150,9 @@ impl<S: Sink> RetryingSink<S> {
     fn open_breaker(&mut self, e: &io::Error) {
         tracing::warn!(error = %e, failures = self.consecutive_failures,
             "log sink keeps failing; circuit breaker open");
+        if let Some(m) = &self.metrics {
+            m.record_breaker(true);
+        }
         // Saturating: a configured interval too long for the clock means "open for good, until
         // a write after that long", never an overflow panic in the writer thread.
         let now = Instant::now();

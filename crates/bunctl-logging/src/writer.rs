@@ -8,10 +8,10 @@ use std::sync::Arc;
 use bunctl_core::fs::{parent_dir, Filesystem, Locked, StdFs};
 use bunctl_log_buffer::Lines;
 use bunctl_log_channel::{
-    channel_with_metrics, Batch, ChannelConfig, Receiver, Sender, TrySendError, DROP_MARKER_PREFIX,
-    DROP_MARKER_SUFFIX,
+    channel_with_metrics, Batch, ChannelConfig, ChannelStats, Receiver, Sender, TrySendError,
+    DROP_MARKER_PREFIX, DROP_MARKER_SUFFIX,
 };
-use bunctl_log_metrics::{LogMetrics, MetricsSnapshot};
+use bunctl_log_metrics::{Exporter, LogMetrics, MetricsSnapshot};
 use bunctl_log_rotation::{Clock, SystemClock};
 use bunctl_log_sink::{
     list_log_files, MeteredSink, RetryingSink, RotatingSink, RotatingSinkConfig, Sink,
@@ -143,6 +143,7 @@ impl AsyncLogWriter {
         let task = WriterTask {
             rx,
             sink,
+            exporter: Exporter::new(&metric_labels(&config.path)),
             metrics: metrics.clone(),
             shared: shared.clone(),
             lost_since_marker: 0,
@@ -331,7 +332,7 @@ impl AsyncLogWriter {
 
     /// [`get_metrics`](Self::get_metrics) without `async`.
     pub fn metrics_snapshot(&self) -> MetricsSnapshot {
-        self.metrics.snapshot()
+        with_queue(self.metrics.snapshot(), self.tx.stats())
     }
 
     /// The live file.
@@ -355,6 +356,23 @@ impl AsyncLogWriter {
             source,
         })
     }
+}
+
+/// `snap` with the queue depth filled in from the channel.
+fn with_queue(mut snap: MetricsSnapshot, stats: ChannelStats) -> MetricsSnapshot {
+    snap.buffered_lines = stats.buffered_lines as u64;
+    snap.buffered_bytes = stats.buffered_bytes as u64;
+    snap
+}
+
+/// The labels of a writer's metrics: `app`, the file name up to its first `.` (an app id has
+/// none, so both of an app's files, `web.log` and `web.err.log`, say `web`), and `file`.
+fn metric_labels(path: &Path) -> Vec<(&'static str, String)> {
+    let file = path
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+    let app = file.split('.').next().unwrap_or_default().to_owned();
+    vec![("app", app), ("file", file)]
 }
 
 fn duplicate(result: &Result<()>) -> Result<()> {
@@ -416,14 +434,18 @@ fn open_sink(
     .with_metrics(metrics.clone());
     // Metered inside retrying: every failed attempt counts as a write error, even when a
     // retry then succeeds, so a flaky disk shows in the metrics before it loses anything.
-    let metered = MeteredSink::new(rotating, metrics);
-    Ok(Box::new(RetryingSink::new(metered, options.retry.clone())))
+    let metered = MeteredSink::new(rotating, metrics.clone());
+    Ok(Box::new(
+        RetryingSink::new(metered, options.retry.clone()).with_metrics(metrics),
+    ))
 }
 
 /// The writer thread's job: takes batches from the channel and writes them through the sink.
 struct WriterTask {
     rx: Receiver,
     sink: Box<dyn Sink>,
+    /// Publishes the counters through the `metrics` facade, once per batch.
+    exporter: Exporter,
     metrics: Arc<LogMetrics>,
     shared: Arc<TaskShared>,
     /// Lines lost to write errors since the last marker made it into the file.
@@ -467,13 +489,22 @@ impl WriterTask {
             self.lost_since_marker = outcome.lost_since_marker + lost;
             self.mid_line = outcome.mid_line;
             self.shared.in_flight.store(0, Ordering::Release);
+            // Before `complete`: a flush that returns finds the batch in the exported metrics.
+            self.export();
             self.rx.complete(batch.generation);
             spare = batch.bytes;
         }
         if self.lost_since_marker > 0 {
             write_loss_marker(self.sink.as_mut(), self.lost_since_marker, self.mid_line);
         }
-        self.sink.close()
+        let closed = self.sink.close();
+        self.export();
+        closed
+    }
+
+    fn export(&mut self) {
+        let snap = with_queue(self.metrics.snapshot(), self.rx.stats());
+        self.exporter.record(&snap);
     }
 }
 
