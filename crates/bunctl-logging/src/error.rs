@@ -51,7 +51,7 @@ pub enum Error {
         /// Its lines once encoded.
         lines: usize,
     },
-    /// The writer is closed (shut down, or its task ended).
+    /// The writer is closed (shut down, or its thread ended).
     Closed,
     /// Lines accepted earlier could not be written (after retries, or while the circuit breaker
     /// was open). The file has a marker line at the gap.
@@ -60,8 +60,8 @@ pub enum Error {
         path: PathBuf,
         /// How many lines were lost.
         lines_lost: u64,
-        /// The last error seen.
-        reason: String,
+        /// The last I/O error seen (its kind and message).
+        source: io::Error,
     },
     /// Shutdown did not finish in time. A writer thread stuck in a system call cannot be
     /// stopped: it is left to finish on its own, and the lines it still writes are counted in
@@ -86,12 +86,12 @@ pub enum Error {
     },
     /// Several writers failed to close; one error per writer.
     Multiple(Vec<Error>),
-    /// A background task of the log subsystem ended abnormally (a bug: please report it).
+    /// A thread or task of the log subsystem panicked (a bug: please report it).
     TaskFailed {
-        /// The file the task served.
+        /// The file it served.
         path: PathBuf,
-        /// What the runtime said.
-        reason: String,
+        /// Which one: "writer thread", "open", "shutdown", "capture pump".
+        task: &'static str,
     },
 }
 
@@ -136,10 +136,10 @@ impl fmt::Display for Error {
             Self::WriteFailed {
                 path,
                 lines_lost,
-                reason,
+                source,
             } => write!(
                 f,
-                "{lines_lost} lines could not be written to {}: {reason}",
+                "{lines_lost} lines could not be written to {}: {source}",
                 path.display()
             ),
             Self::ShutdownTimeout {
@@ -163,9 +163,9 @@ impl fmt::Display for Error {
                  {unwritten_lines} lines are not written yet",
                 path.display()
             ),
-            Self::TaskFailed { path, reason } => write!(
+            Self::TaskFailed { path, task } => write!(
                 f,
-                "the log task for {} ended abnormally: {reason}",
+                "the log {task} for {} panicked (a bug in bunctl-logging: please report it)",
                 path.display()
             ),
             Self::Multiple(errors) => {
@@ -183,7 +183,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Self::InvalidAppId(e) => Some(e),
-            Self::Io { source, .. } => Some(source),
+            Self::Io { source, .. } | Self::WriteFailed { source, .. } => Some(source),
             _ => None,
         }
     }
@@ -215,7 +215,7 @@ impl Error {
             } => Self::Io {
                 action,
                 path: path.clone(),
-                source: io::Error::new(source.kind(), source.to_string()),
+                source: copy_io(source),
             },
             Self::Full => Self::Full,
             Self::TooLarge { bytes, lines } => Self::TooLarge {
@@ -226,11 +226,11 @@ impl Error {
             Self::WriteFailed {
                 path,
                 lines_lost,
-                reason,
+                source,
             } => Self::WriteFailed {
                 path: path.clone(),
                 lines_lost: *lines_lost,
-                reason: reason.clone(),
+                source: copy_io(source),
             },
             Self::ShutdownTimeout {
                 path,
@@ -251,12 +251,17 @@ impl Error {
                 unwritten_lines: *unwritten_lines,
             },
             Self::Multiple(errors) => Self::Multiple(errors.iter().map(Self::duplicate).collect()),
-            Self::TaskFailed { path, reason } => Self::TaskFailed {
+            Self::TaskFailed { path, task } => Self::TaskFailed {
                 path: path.clone(),
-                reason: reason.clone(),
+                task,
             },
         }
     }
+}
+
+/// An I/O error with the same kind and message (`io::Error` is not `Clone`).
+pub(crate) fn copy_io(e: &io::Error) -> io::Error {
+    io::Error::new(e.kind(), e.to_string())
 }
 
 impl From<AppIdError> for Error {

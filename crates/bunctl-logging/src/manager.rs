@@ -253,9 +253,9 @@ impl LogManager {
             match joined {
                 Ok(Ok(())) => {}
                 Ok(Err(e)) => errors.push(e),
-                Err(join) => errors.push(Error::TaskFailed {
+                Err(_join) => errors.push(Error::TaskFailed {
                     path: self.config.base_dir.clone(),
-                    reason: join.to_string(),
+                    task: "shutdown",
                 }),
             }
         }
@@ -313,9 +313,9 @@ async fn join_pump(
 ) -> Result<PumpSummary> {
     match pump {
         None => Ok(PumpSummary::default()),
-        Some(h) => h.await.map_err(|e| Error::TaskFailed {
+        Some(h) => h.await.map_err(|_| Error::TaskFailed {
             path: PathBuf::from("<capture>"),
-            reason: e.to_string(),
+            task: "capture pump",
         })?,
     }
 }

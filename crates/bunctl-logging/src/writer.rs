@@ -68,7 +68,7 @@ struct TaskShared {
     /// Lines of the batch being written, for the shutdown-timeout report.
     in_flight: AtomicU64,
     /// The last write error, for flush's report.
-    last_error: std::sync::Mutex<Option<String>>,
+    last_error: std::sync::Mutex<Option<io::Error>>,
     /// Lines lost that `flush` or `shutdown` already reported.
     reported_lost: AtomicU64,
 }
@@ -124,9 +124,9 @@ impl AsyncLogWriter {
                 open_sink(&sink_config, &sink_options, fs, clock, metrics)
             })
             .await
-            .map_err(|e| Error::TaskFailed {
+            .map_err(|_| Error::TaskFailed {
                 path: config.path.clone(),
-                reason: e.to_string(),
+                task: "open",
             })??
         };
         let (tx, rx) = channel_with_metrics(
@@ -266,17 +266,17 @@ impl AsyncLogWriter {
         if total <= reported {
             return Ok(());
         }
-        let reason = self
+        let source = self
             .shared
             .last_error
             .lock()
             .ok()
-            .and_then(|e| e.clone())
-            .unwrap_or_else(|| "write failed".to_owned());
+            .and_then(|e| e.as_ref().map(crate::error::copy_io))
+            .unwrap_or_else(|| io::Error::other("write failed"));
         Err(Error::WriteFailed {
             path: self.path.clone(),
             lines_lost: total - reported,
-            reason,
+            source,
         })
     }
 
@@ -303,10 +303,10 @@ impl AsyncLogWriter {
                         path: self.path.clone(),
                         source,
                     }),
+                    // The thread ended without reporting: it panicked.
                     Ok(Err(_gone)) => Err(Error::TaskFailed {
                         path: self.path.clone(),
-                        reason: "the writer thread ended without reporting (it panicked)"
-                            .to_owned(),
+                        task: "writer thread",
                     }),
                     Err(_elapsed) => Err(Error::ShutdownTimeout {
                         path: self.path.clone(),
@@ -483,7 +483,7 @@ impl WriterTask {
             }
             if let Some(e) = &outcome.error {
                 if let Ok(mut last) = self.shared.last_error.lock() {
-                    *last = Some(e.to_string());
+                    *last = Some(crate::error::copy_io(e));
                 }
             }
             self.lost_since_marker = outcome.lost_since_marker + lost;
