@@ -629,6 +629,18 @@ impl Sender {
         }
     }
 
+    /// [`Sender::flushed`] for plain threads, waiting at most `timeout`: `Ok(true)` once batch
+    /// `generation` is written, `Ok(false)` if the time ran out first. Needs no async runtime.
+    ///
+    /// # Errors
+    /// [`Closed`] if the receiver went away before writing it.
+    pub fn flushed_blocking(&self, generation: u64, timeout: Duration) -> Result<bool, Closed> {
+        match block_on::block_on_timeout(self.flushed(generation), timeout) {
+            Some(flushed) => flushed.map(|()| true),
+            None => Ok(false),
+        }
+    }
+
     /// Closes the channel: later sends fail with [`Closed`]; what is buffered is still
     /// delivered to the receiver.
     pub fn close(&self) {

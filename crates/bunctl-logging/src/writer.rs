@@ -50,16 +50,97 @@ pub struct AsyncLogWriter {
     metrics: Arc<LogMetrics>,
     shared: Arc<TaskShared>,
     options: WriterOptions,
-    shutdown: tokio::sync::Mutex<Shutdown>,
+    /// Set by the writer thread when it has finished (drained, closed the sink).
+    done: Arc<Done>,
+    /// What the first completed `shutdown` returned, returned again by every later call.
+    outcome: std::sync::Mutex<Option<Result<()>>>,
 }
 
-/// Where shutdown stands.
-enum Shutdown {
-    /// The writer thread runs; the receiver fires when it has finished (drained, closed the
-    /// sink).
-    Running(tokio::sync::oneshot::Receiver<io::Result<()>>),
-    /// Shutdown was called: what it returned, returned again by every later call.
-    Done(Result<()>),
+/// How the writer thread ended.
+enum Ended {
+    Closed(io::Result<()>),
+    Panicked,
+}
+
+/// The writer thread's end, for async and blocking waiters alike.
+#[derive(Default)]
+struct Done {
+    ended: std::sync::Mutex<Option<Ended>>,
+    /// Wakes blocking waiters.
+    cv: std::sync::Condvar,
+    /// Wakes async waiters.
+    notify: tokio::sync::Notify,
+}
+
+impl Done {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Ended>> {
+        // Only an assignment runs under this lock: a poisoned one is still consistent.
+        self.ended
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn finish(&self, ended: Ended) {
+        *self.lock() = Some(ended);
+        self.cv.notify_all();
+        self.notify.notify_waiters();
+    }
+
+    fn is_finished(&self) -> bool {
+        self.lock().is_some()
+    }
+
+    async fn wait(&self) {
+        loop {
+            let notified = self.notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.is_finished() {
+                return;
+            }
+            notified.await;
+        }
+    }
+
+    /// `true` if the thread finished within `timeout`.
+    fn wait_blocking(&self, timeout: std::time::Duration) -> bool {
+        let deadline = std::time::Instant::now().checked_add(timeout);
+        let mut ended = self.lock();
+        while ended.is_none() {
+            let left = match deadline {
+                Some(d) => d.saturating_duration_since(std::time::Instant::now()),
+                None => std::time::Duration::MAX,
+            };
+            if left.is_zero() {
+                return false;
+            }
+            ended = self
+                .cv
+                .wait_timeout(ended, left)
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .0;
+        }
+        true
+    }
+}
+
+/// Marks the thread's end as a panic if it unwinds before reporting.
+struct DoneGuard(Option<Arc<Done>>);
+
+impl DoneGuard {
+    fn finish(mut self, result: io::Result<()>) {
+        if let Some(done) = self.0.take() {
+            done.finish(Ended::Closed(result));
+        }
+    }
+}
+
+impl Drop for DoneGuard {
+    fn drop(&mut self) {
+        if let Some(done) = self.0.take() {
+            done.finish(Ended::Panicked);
+        }
+    }
 }
 
 /// What the writer thread shares with the handle.
@@ -116,9 +197,9 @@ impl AsyncLogWriter {
         config.validate()?;
         options.validate()?;
         let metrics = Arc::new(LogMetrics::new());
+        // Opening does file I/O (lock, recovery, retention): off the async worker.
         let sink = {
-            let fs = fs.clone();
-            let metrics = metrics.clone();
+            let (fs, metrics) = (fs.clone(), metrics.clone());
             let (sink_config, sink_options) = (config.clone(), options.clone());
             tokio::task::spawn_blocking(move || {
                 open_sink(&sink_config, &sink_options, fs, clock, metrics)
@@ -129,6 +210,47 @@ impl AsyncLogWriter {
                 task: "open",
             })??
         };
+        Self::start(config, options, fs, metrics, sink)
+    }
+
+    /// [`AsyncLogWriter::with_options`] for programs without an async runtime (a `tracing`
+    /// backend set up in a plain `main`): opens on the calling thread. The writer needs no
+    /// runtime afterwards either: write with [`write_line`](Self::write_line) or
+    /// [`write_line_blocking`](Self::write_line_blocking), finish with
+    /// [`flush_blocking`](Self::flush_blocking) and
+    /// [`shutdown_blocking`](Self::shutdown_blocking).
+    ///
+    /// # Errors
+    /// As [`AsyncLogWriter::new`].
+    pub fn open_blocking(config: LogWriterConfig, options: WriterOptions) -> Result<Self> {
+        Self::open_blocking_with(config, options, StdFs::shared(), Arc::new(SystemClock))
+    }
+
+    /// [`AsyncLogWriter::open_blocking`] with another filesystem and clock.
+    ///
+    /// # Errors
+    /// As [`AsyncLogWriter::new`].
+    pub fn open_blocking_with(
+        config: LogWriterConfig,
+        options: WriterOptions,
+        fs: Arc<dyn Filesystem>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self> {
+        config.validate()?;
+        options.validate()?;
+        let metrics = Arc::new(LogMetrics::new());
+        let sink = open_sink(&config, &options, fs.clone(), clock, metrics.clone())?;
+        Self::start(config, options, fs, metrics, sink)
+    }
+
+    /// Starts the writer thread on an opened sink.
+    fn start(
+        config: LogWriterConfig,
+        options: WriterOptions,
+        fs: Arc<dyn Filesystem>,
+        metrics: Arc<LogMetrics>,
+        sink: Box<dyn Sink>,
+    ) -> Result<Self> {
         let (tx, rx) = channel_with_metrics(
             ChannelConfig {
                 max_lines: config.max_concurrent_writes,
@@ -149,7 +271,8 @@ impl AsyncLogWriter {
             lost_since_marker: 0,
             mid_line: false,
         };
-        let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+        let done = Arc::new(Done::default());
+        let guard = DoneGuard(Some(done.clone()));
         let name = config
             .path
             .file_name()
@@ -157,10 +280,7 @@ impl AsyncLogWriter {
         std::thread::Builder::new()
             .name(format!("bunctl-log {name}"))
             .stack_size(WRITER_STACK_SIZE)
-            .spawn(move || {
-                // The handle may be gone (dropped without shutdown): nobody to tell then.
-                let _ = done_tx.send(task.run());
-            })
+            .spawn(move || guard.finish(task.run()))
             .map_err(|source| Error::Io {
                 action: "start the writer thread for",
                 path: config.path.clone(),
@@ -173,7 +293,8 @@ impl AsyncLogWriter {
             metrics,
             shared,
             options,
-            shutdown: tokio::sync::Mutex::new(Shutdown::Running(done_rx)),
+            done,
+            outcome: std::sync::Mutex::new(None),
         })
     }
 
@@ -254,6 +375,27 @@ impl AsyncLogWriter {
         self.report_losses()
     }
 
+    /// [`flush`](Self::flush) for plain threads (no async runtime needed), bounded the same
+    /// way. Do not call it on an async runtime's worker thread: it blocks the thread.
+    ///
+    /// # Errors
+    /// As [`flush`](Self::flush).
+    pub fn flush_blocking(&self) -> Result<()> {
+        let generation = self.tx.request_flush();
+        match self
+            .tx
+            .flushed_blocking(generation, self.options.flush_timeout)
+        {
+            Ok(true) => self.report_losses(),
+            Ok(false) => Err(Error::FlushTimeout {
+                path: self.path.clone(),
+                timeout: self.options.flush_timeout,
+                unwritten_lines: self.unwritten_lines(),
+            }),
+            Err(_) => Err(Error::Closed),
+        }
+    }
+
     /// Lines accepted and not yet written: buffered, and in the batch being written.
     fn unwritten_lines(&self) -> u64 {
         self.tx.stats().buffered_lines as u64 + self.shared.in_flight.load(Ordering::Acquire)
@@ -292,31 +434,73 @@ impl AsyncLogWriter {
     /// [`Error::Io`] if the final fsync, compression or retention failed.
     pub async fn shutdown(&self) -> Result<()> {
         self.tx.close();
-        let mut state = self.shutdown.lock().await;
-        let result = match &mut *state {
-            Shutdown::Done(result) => return duplicate(result),
-            Shutdown::Running(done) => {
-                match tokio::time::timeout(self.options.shutdown_timeout, done).await {
-                    Ok(Ok(Ok(()))) => self.report_losses(),
-                    Ok(Ok(Err(source))) => Err(Error::Io {
-                        action: "close log file",
-                        path: self.path.clone(),
-                        source,
-                    }),
-                    // The thread ended without reporting: it panicked.
-                    Ok(Err(_gone)) => Err(Error::TaskFailed {
-                        path: self.path.clone(),
-                        task: "writer thread",
-                    }),
-                    Err(_elapsed) => Err(Error::ShutdownTimeout {
-                        path: self.path.clone(),
-                        timeout: self.options.shutdown_timeout,
-                        unwritten_lines: self.unwritten_lines(),
-                    }),
-                }
-            }
+        if let Some(outcome) = self.stored_outcome() {
+            return outcome;
+        }
+        let finished = tokio::time::timeout(self.options.shutdown_timeout, self.done.wait())
+            .await
+            .is_ok();
+        self.settle(finished)
+    }
+
+    /// [`shutdown`](Self::shutdown) for plain threads (no async runtime needed), bounded the
+    /// same way and with the same outcome. Do not call it on an async runtime's worker thread:
+    /// it blocks the thread.
+    ///
+    /// # Errors
+    /// As [`shutdown`](Self::shutdown).
+    pub fn shutdown_blocking(&self) -> Result<()> {
+        self.tx.close();
+        if let Some(outcome) = self.stored_outcome() {
+            return outcome;
+        }
+        let finished = self.done.wait_blocking(self.options.shutdown_timeout);
+        self.settle(finished)
+    }
+
+    fn outcome(&self) -> std::sync::MutexGuard<'_, Option<Result<()>>> {
+        // Only an assignment runs under this lock: a poisoned one is still consistent.
+        self.outcome
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn stored_outcome(&self) -> Option<Result<()>> {
+        self.outcome().as_ref().map(duplicate)
+    }
+
+    /// The outcome of a shutdown whose wait ended (`finished`: the thread is done), stored
+    /// by the first caller and returned to every later one.
+    fn settle(&self, finished: bool) -> Result<()> {
+        let mut stored = self.outcome();
+        if let Some(outcome) = stored.as_ref() {
+            return duplicate(outcome);
+        }
+        let ended = if finished {
+            self.done.lock().take()
+        } else {
+            None
         };
-        *state = Shutdown::Done(duplicate(&result));
+        let result = match ended {
+            Some(Ended::Closed(Ok(()))) => self.report_losses(),
+            Some(Ended::Closed(Err(source))) => Err(Error::Io {
+                action: "close log file",
+                path: self.path.clone(),
+                source,
+            }),
+            Some(Ended::Panicked) => Err(Error::TaskFailed {
+                path: self.path.clone(),
+                task: "writer thread",
+            }),
+            // A thread stuck in a system call cannot be stopped: it goes on alone and counts
+            // each line it still writes or loses.
+            None => Err(Error::ShutdownTimeout {
+                path: self.path.clone(),
+                timeout: self.options.shutdown_timeout,
+                unwritten_lines: self.unwritten_lines(),
+            }),
+        };
+        *stored = Some(duplicate(&result));
         result
     }
 
