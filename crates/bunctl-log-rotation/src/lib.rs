@@ -80,5 +80,7 @@ pub use compress::{compress_file, Compressor};
 pub use naming::{
     Archive, ArchiveFile, ArchiveForm, ArchiveNaming, Scan, SEQ_MIN_DIGITS, TIMESTAMP_FORMAT,
 };
-pub use policy::{AnyOf, DailyPolicy, HourlyPolicy, NeverPolicy, RotationPolicy, SizePolicy};
+pub use policy::{
+    AnyOf, DailyIn, DailyPolicy, HourlyIn, HourlyPolicy, NeverPolicy, RotationPolicy, SizePolicy,
+};
 pub use retention::{recover, Retention};

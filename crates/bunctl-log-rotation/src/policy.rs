@@ -1,8 +1,11 @@
-//! When a live file rotates: by size, by UTC day or hour, never, or any combination.
+//! When a live file rotates: by size, by day or hour (UTC, or any time zone), never, or any
+//! combination.
 
 use std::sync::Arc;
 
-use chrono::{DateTime, DurationRound, NaiveTime, TimeDelta, Utc};
+use chrono::{
+    DateTime, DurationRound, NaiveDateTime, NaiveTime, Offset, TimeDelta, TimeZone, Timelike, Utc,
+};
 
 /// Decides when a live log file must be rotated.
 ///
@@ -110,6 +113,110 @@ impl RotationPolicy for HourlyPolicy {
             .duration_trunc(hour)
             .ok()?
             .checked_add_signed(hour)
+    }
+}
+
+/// Rotate when `now` is on a later calendar day than `opened_at` in the time zone `Tz`
+/// (`chrono::Local` for the machine's local time). Days are calendar days, not 24-hour spans:
+/// the day a daylight-saving change makes 23 or 25 hours long rotates once, at its midnight.
+///
+/// ```
+/// use bunctl_log_rotation::{DailyIn, RotationPolicy};
+/// use chrono::{FixedOffset, TimeZone, Utc};
+///
+/// let tokyo = FixedOffset::east_opt(9 * 3600).unwrap();
+/// let p = DailyIn(tokyo);
+/// let opened = Utc.with_ymd_and_hms(2026, 11, 25, 14, 0, 0).unwrap(); // 23:00 in Tokyo
+/// assert!(p.is_due(opened, Utc.with_ymd_and_hms(2026, 11, 25, 15, 0, 0).unwrap()));
+/// ```
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DailyIn<Tz>(pub Tz);
+
+impl DailyIn<chrono::Local> {
+    /// Days on the machine's local clock (`TZ`, else `/etc/localtime`).
+    pub fn local() -> Self {
+        Self(chrono::Local)
+    }
+}
+
+/// The first instant at or after the local time `local` in `tz`: the earlier one if `local`
+/// happens twice (a clock set back), the first existing one after it if it is skipped (a clock
+/// set forward; tried in 15-minute steps, the finest offset change in use).
+fn first_instant_at<Tz: TimeZone>(tz: &Tz, local: NaiveDateTime) -> Option<DateTime<Utc>> {
+    (0..=12).find_map(|step| {
+        let t = local.checked_add_signed(TimeDelta::minutes(15 * step))?;
+        tz.from_local_datetime(&t)
+            .earliest()
+            .map(|t| t.with_timezone(&Utc))
+    })
+}
+
+impl<Tz> RotationPolicy for DailyIn<Tz>
+where
+    Tz: TimeZone + Send + Sync + std::fmt::Debug,
+{
+    fn max_size(&self) -> Option<u64> {
+        None
+    }
+    fn is_due(&self, opened_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        now > opened_at
+            && now.with_timezone(&self.0).date_naive()
+                > opened_at.with_timezone(&self.0).date_naive()
+    }
+    fn next_due(&self, opened_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let next_day = opened_at.with_timezone(&self.0).date_naive().succ_opt()?;
+        first_instant_at(&self.0, next_day.and_time(NaiveTime::MIN))
+    }
+}
+
+/// Rotate when `now` is in another hour than `opened_at` on the clock of the time zone `Tz`.
+/// An hour that happens twice (a clock set back) gives two files, one per offset, and an hour a
+/// clock skips gives none.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct HourlyIn<Tz>(pub Tz);
+
+impl HourlyIn<chrono::Local> {
+    /// Hours on the machine's local clock (`TZ`, else `/etc/localtime`).
+    pub fn local() -> Self {
+        Self(chrono::Local)
+    }
+}
+
+impl<Tz> HourlyIn<Tz>
+where
+    Tz: TimeZone,
+{
+    /// Which hour on the local clock `t` is in: the date, the hour, and the offset (so the two
+    /// 01:00-02:00 hours of a night the clock goes back are told apart).
+    fn hour_of(&self, t: DateTime<Utc>) -> (chrono::NaiveDate, u32, i32) {
+        let local = t.with_timezone(&self.0);
+        let offset = local.offset().fix().local_minus_utc();
+        (local.date_naive(), local.hour(), offset)
+    }
+}
+
+impl<Tz> RotationPolicy for HourlyIn<Tz>
+where
+    Tz: TimeZone + Send + Sync + std::fmt::Debug,
+{
+    fn max_size(&self) -> Option<u64> {
+        None
+    }
+    fn is_due(&self, opened_at: DateTime<Utc>, now: DateTime<Utc>) -> bool {
+        now > opened_at && self.hour_of(now) != self.hour_of(opened_at)
+    }
+    fn next_due(&self, opened_at: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        // Offsets in use are whole quarter hours: the next quarter-hour boundary on which the
+        // local hour changes.
+        let quarter = TimeDelta::minutes(15);
+        let mut t = opened_at.duration_trunc(quarter).ok()?;
+        for _ in 0..8 {
+            t = t.checked_add_signed(quarter)?;
+            if self.hour_of(t) != self.hour_of(opened_at) {
+                return Some(t);
+            }
+        }
+        None
     }
 }
 

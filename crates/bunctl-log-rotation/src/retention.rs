@@ -2,6 +2,7 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use bunctl_core::fs::Filesystem;
 
@@ -12,8 +13,14 @@ use crate::naming::ArchiveNaming;
 /// ```
 /// use bunctl_log_rotation::Retention;
 ///
-/// let keep_ten = Retention { max_files: 10, max_total_bytes: None };
-/// let keep_1_gib = Retention { max_files: usize::MAX, max_total_bytes: Some(1 << 30) };
+/// use std::time::Duration;
+///
+/// let keep_ten = Retention::max_files(10);
+/// let keep_1_gib = Retention { max_total_bytes: Some(1 << 30), ..Retention::max_files(usize::MAX) };
+/// let keep_a_week = Retention {
+///     max_age: Some(Duration::from_secs(7 * 86_400)),
+///     ..Retention::max_files(usize::MAX)
+/// };
 /// # let _ = (keep_ten, keep_1_gib);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -22,6 +29,9 @@ pub struct Retention {
     pub max_files: usize,
     /// The most bytes the kept archives may take together, if set.
     pub max_total_bytes: Option<u64>,
+    /// The oldest an archive may be, if set: archives whose last change (their files'
+    /// modification time, when their content ended) is older are deleted.
+    pub max_age: Option<Duration>,
 }
 
 /// Removes `path`; `Ok(false)` if it was already gone.
@@ -39,13 +49,14 @@ impl Retention {
         Self {
             max_files,
             max_total_bytes: None,
+            max_age: None,
         }
     }
 
     /// Deletes the oldest archives (all forms of that seq: the `.gz` and a plain leftover)
     /// until at most `max_files` remain and, if set, their total size is at most
-    /// `max_total_bytes` (the newest archive is kept even if alone it is larger). Returns the
-    /// deleted paths.
+    /// `max_total_bytes` (the newest archive is kept even if alone it is larger), and none is
+    /// older than `max_age`. Returns the deleted paths.
     ///
     /// The size of an archive is that of all its files on disk (`.gz` plus a plain leftover).
     /// A file that vanished meanwhile (`NotFound`) is not an error: it is neither counted nor
@@ -61,20 +72,28 @@ impl Retention {
         // Without a byte limit, sizes do not matter: within the count there is nothing to do,
         // and measuring every archive after every compression would cost one `stat` per
         // archive per job (quadratic in a backlog of thousands).
-        if self.max_total_bytes.is_none() && scan.archives.len() <= self.max_files {
+        if self.max_total_bytes.is_none()
+            && self.max_age.is_none()
+            && scan.archives.len() <= self.max_files
+        {
             return Ok(Vec::new());
         }
+        let now = SystemTime::now();
         let mut first_err: Option<io::Error> = None;
 
-        // (files of the archive, its size), oldest first; vanished files are left out.
-        let mut archives: Vec<(Vec<PathBuf>, u64)> = Vec::with_capacity(scan.archives.len());
+        // (files of the archive, its size, its last change), oldest first; vanished files are
+        // left out.
+        let mut archives: Vec<(Vec<PathBuf>, u64, Option<SystemTime>)> =
+            Vec::with_capacity(scan.archives.len());
         for a in scan.archives {
             let mut files = Vec::with_capacity(2);
             let mut size = 0u64;
+            let mut changed: Option<SystemTime> = None;
             for p in std::iter::once(a.path).chain(a.plain_leftover) {
                 match fs.metadata(&p) {
                     Ok(m) => {
                         size = size.saturating_add(m.len);
+                        changed = changed.max(m.modified);
                         files.push(p);
                     }
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}
@@ -88,20 +107,24 @@ impl Retention {
                 }
             }
             if !files.is_empty() {
-                archives.push((files, size));
+                archives.push((files, size, changed));
             }
         }
 
         let mut remaining = archives.len();
         let mut total: u64 = archives
             .iter()
-            .map(|(_, s)| *s)
+            .map(|(_, s, _)| *s)
             .fold(0, u64::saturating_add);
         let mut deleted = Vec::new();
-        for (files, size) in archives {
+        for (files, size, changed) in archives {
             let over_count = remaining > self.max_files;
             let over_bytes = remaining > 1 && self.max_total_bytes.is_some_and(|max| total > max);
-            if !over_count && !over_bytes {
+            // Unknown times (or times in the future) are never too old: keep data when unsure.
+            let too_old = self.max_age.is_some_and(|max| {
+                changed.is_some_and(|t| now.duration_since(t).is_ok_and(|age| age > max))
+            });
+            if !over_count && !over_bytes && !too_old {
                 break;
             }
             for p in files {
@@ -225,8 +248,8 @@ mod tests {
             make(&n, s, ".gz", len);
         }
         let r = Retention {
-            max_files: 10,
             max_total_bytes: Some(120),
+            ..Retention::max_files(10)
         };
         let deleted = r.apply(&n, &StdFs).unwrap();
         assert_eq!(deleted.len(), 2);
@@ -238,9 +261,27 @@ mod tests {
         assert_eq!(seqs(&n), vec![5]);
         // exactly at the limit is fine
         let r = Retention {
-            max_files: 10,
             max_total_bytes: Some(1000),
+            ..Retention::max_files(10)
         };
+        assert!(r.apply(&n, &StdFs).unwrap().is_empty());
+    }
+
+    #[test]
+    fn by_age() {
+        let (_dir, n) = setup();
+        let day = Duration::from_secs(86_400);
+        for (seq, age_days) in [(1, 10), (2, 8), (3, 3), (4, 0)] {
+            let p = make(&n, seq, ".gz", 10);
+            let f = std::fs::File::options().write(true).open(&p).unwrap();
+            f.set_modified(SystemTime::now() - day * age_days).unwrap();
+        }
+        let r = Retention {
+            max_age: Some(7 * day),
+            ..Retention::max_files(10)
+        };
+        assert_eq!(r.apply(&n, &StdFs).unwrap().len(), 2);
+        assert_eq!(seqs(&n), vec![3, 4]);
         assert!(r.apply(&n, &StdFs).unwrap().is_empty());
     }
 

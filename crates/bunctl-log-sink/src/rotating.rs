@@ -51,6 +51,8 @@ pub struct RotatingSinkConfig {
     pub max_files: usize,
     /// Most bytes of archives kept, if set.
     pub max_total_bytes: Option<u64>,
+    /// Oldest archives kept, if set (by their last change).
+    pub max_age: Option<Duration>,
     /// Whether archives are gzipped (off the writer's thread).
     pub compression: bool,
     /// gzip level, 0 to 9.
@@ -84,6 +86,7 @@ impl RotatingSinkConfig {
             policy: Box::new(SizePolicy(10 << 20)),
             max_files: 10,
             max_total_bytes: None,
+            max_age: None,
             compression: true,
             compression_level: 6,
             background_sync_bytes: 0,
@@ -194,6 +197,7 @@ impl RotatingSink {
         let retention = Retention {
             max_files: config.max_files,
             max_total_bytes: config.max_total_bytes,
+            max_age: config.max_age,
         };
         let leftovers = recover(&naming, fs.as_ref())?;
         let compressor = config.compression.then(|| {

@@ -4,7 +4,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bunctl_core::fs::{DEFAULT_DIR_MODE, DEFAULT_FILE_MODE};
-use bunctl_log_rotation::{DailyPolicy, HourlyPolicy, NeverPolicy, RotationPolicy, SizePolicy};
+use bunctl_log_rotation::{
+    AnyOf, DailyIn, DailyPolicy, HourlyIn, HourlyPolicy, NeverPolicy, RotationPolicy, SizePolicy,
+};
 use bunctl_log_sink::{FullDiskPolicy, RetryConfig};
 
 /// When a live file is rotated.
@@ -28,6 +30,122 @@ impl RotationStrategy {
             Self::Daily => Box::new(DailyPolicy),
             Self::Hourly => Box::new(HourlyPolicy),
             Self::Never => Box::new(NeverPolicy),
+        }
+    }
+}
+
+/// The clock that daily and hourly periods follow.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Zone {
+    /// UTC: every day is 24 hours. The default.
+    #[default]
+    Utc,
+    /// The machine's local time (`TZ`, else `/etc/localtime`): a day is a calendar day, so
+    /// the days daylight saving makes 23 or 25 hours long rotate once, at local midnight.
+    Local,
+}
+
+/// A rotation period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Period {
+    /// At the first write on a new day.
+    Daily,
+    /// At the first write in a new hour.
+    Hourly,
+}
+
+/// When a live file rotates, with every choice the product's [`RotationStrategy`] lacks:
+/// by size, by period, by size or period whichever comes first, in UTC or local time. Set it
+/// in [`WriterOptions::rotation`] (for a [`LogManager`](crate::LogManager): for all apps, or
+/// one app with [`LogManager::set_app_options`](crate::LogManager::set_app_options)); it then
+/// replaces `rotation.strategy` (or `LogConfig::max_file_size`).
+///
+/// ```
+/// use bunctl_logging::{Period, RotationRule};
+///
+/// let nightly_or_100_mib = RotationRule::size_or_every(100 << 20, Period::Daily).in_local_time();
+/// # let _ = nightly_or_100_mib;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RotationRule {
+    /// Rotate before the file grows past this many bytes.
+    pub max_size: Option<u64>,
+    /// Rotate when a new period starts.
+    pub every: Option<Period>,
+    /// The clock periods follow.
+    pub zone: Zone,
+}
+
+impl RotationRule {
+    /// Rotate by size only.
+    pub fn size(max_size: u64) -> Self {
+        Self {
+            max_size: Some(max_size),
+            every: None,
+            zone: Zone::Utc,
+        }
+    }
+
+    /// Rotate at each new period only (UTC unless [`in_local_time`](Self::in_local_time)).
+    pub fn every(period: Period) -> Self {
+        Self {
+            max_size: None,
+            every: Some(period),
+            zone: Zone::Utc,
+        }
+    }
+
+    /// Rotate at each new period, and before the file grows past `max_size` bytes.
+    pub fn size_or_every(max_size: u64, period: Period) -> Self {
+        Self {
+            max_size: Some(max_size),
+            every: Some(period),
+            zone: Zone::Utc,
+        }
+    }
+
+    /// Never rotate.
+    pub fn never() -> Self {
+        Self {
+            max_size: None,
+            every: None,
+            zone: Zone::Utc,
+        }
+    }
+
+    /// Periods on the machine's local clock instead of UTC.
+    #[must_use]
+    pub fn in_local_time(mut self) -> Self {
+        self.zone = Zone::Local;
+        self
+    }
+
+    /// The policy that carries this rule out.
+    pub fn policy(self) -> Box<dyn RotationPolicy> {
+        let period: Option<Box<dyn RotationPolicy>> = match (self.every, self.zone) {
+            (None, _) => None,
+            (Some(Period::Daily), Zone::Utc) => Some(Box::new(DailyPolicy)),
+            (Some(Period::Hourly), Zone::Utc) => Some(Box::new(HourlyPolicy)),
+            (Some(Period::Daily), Zone::Local) => Some(Box::new(DailyIn::local())),
+            (Some(Period::Hourly), Zone::Local) => Some(Box::new(HourlyIn::local())),
+        };
+        match (self.max_size, period) {
+            (None, None) => Box::new(NeverPolicy),
+            (Some(size), None) => Box::new(SizePolicy(size)),
+            (None, Some(period)) => period,
+            (Some(size), Some(period)) => Box::new(AnyOf(vec![Box::new(SizePolicy(size)), period])),
+        }
+    }
+}
+
+impl From<RotationStrategy> for RotationRule {
+    fn from(s: RotationStrategy) -> Self {
+        match s {
+            RotationStrategy::Size(n) => Self::size(n),
+            RotationStrategy::Daily => Self::every(Period::Daily),
+            RotationStrategy::Hourly => Self::every(Period::Hourly),
+            RotationStrategy::Never => Self::never(),
         }
     }
 }
@@ -172,6 +290,12 @@ pub struct WriterOptions {
     /// Most bytes of rotated files kept, if set; the oldest beyond it are deleted (the newest
     /// is kept even if it alone is larger). Default `None`: only `max_files` applies.
     pub max_total_bytes: Option<u64>,
+    /// Oldest rotated files kept, if set: files whose content ended longer ago are deleted.
+    /// Default `None`.
+    pub max_age: Option<Duration>,
+    /// When files rotate, if set: replaces `rotation.strategy` (single writers) and
+    /// `max_file_size` (a manager's apps) with any [`RotationRule`]. Default `None`.
+    pub rotation: Option<RotationRule>,
     /// Permission bits of the files created (live files, lock files; archives keep their live
     /// file's), before the umask. Default `0o640`: logs hold tokens and user data, so they are
     /// not world-readable. Must give the owner read and write.
@@ -198,6 +322,8 @@ impl Default for WriterOptions {
             retry: RetryConfig::default(),
             compression_level: 6,
             max_total_bytes: None,
+            max_age: None,
+            rotation: None,
             file_mode: DEFAULT_FILE_MODE,
             dir_mode: DEFAULT_DIR_MODE,
             full_disk: FullDiskPolicy::KeepArchives,
@@ -242,6 +368,12 @@ impl WriterOptions {
                     self.dir_mode
                 ),
             );
+        }
+        if let Some(RotationRule {
+            max_size: Some(0), ..
+        }) = self.rotation
+        {
+            return invalid("rotation.max_size", "must be at least 1 byte");
         }
         let r = &self.retry;
         if r.max_attempts == 0 || r.max_attempts > 100 {

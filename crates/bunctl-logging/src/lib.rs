@@ -49,7 +49,8 @@ pub use bunctl_log_metrics::MetricsSnapshot;
 pub use bunctl_log_sink::{FullDiskPolicy, RetryConfig};
 pub use capture::{CaptureMode, Stream};
 pub use config::{
-    LogConfig, LogWriterConfig, RotationConfig, RotationStrategy, WriterOptions, MAX_INTERVAL,
+    LogConfig, LogWriterConfig, Period, RotationConfig, RotationRule, RotationStrategy,
+    WriterOptions, Zone, MAX_INTERVAL,
 };
 pub use error::{Error, Result};
 pub use manager::{Capture, CaptureSummary, LogManager};

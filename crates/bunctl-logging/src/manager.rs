@@ -30,6 +30,8 @@ pub struct LogManager {
     clock: Arc<dyn Clock>,
     /// Writers by live file. Held only to find or insert a slot, never across I/O or `await`.
     writers: Mutex<HashMap<PathBuf, Slot>>,
+    /// Options of apps that do not use the manager's.
+    app_options: Mutex<HashMap<AppId, WriterOptions>>,
 }
 
 impl std::fmt::Debug for LogManager {
@@ -66,6 +68,7 @@ impl LogManager {
             fs,
             clock,
             writers: Mutex::new(HashMap::new()),
+            app_options: Mutex::new(HashMap::new()),
         }
     }
 
@@ -77,6 +80,26 @@ impl LogManager {
     /// The options of every app's writer.
     pub fn options(&self) -> &WriterOptions {
         &self.options
+    }
+
+    /// Gives `app` its own options (another rotation rule, retention, modes, ...) instead of
+    /// the manager's. They apply from the next time its writers are opened: before the first
+    /// [`get_writer`](Self::get_writer), or after [`close`](Self::close).
+    pub fn set_app_options(&self, app: &AppId, options: WriterOptions) {
+        self.app_options
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(app.clone(), options);
+    }
+
+    /// The options `app`'s writers are opened with.
+    pub fn app_options(&self, app: &AppId) -> WriterOptions {
+        self.app_options
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(app)
+            .unwrap_or(&self.options)
+            .clone()
     }
 
     fn writers(&self) -> MutexGuard<'_, HashMap<PathBuf, Slot>> {
@@ -110,7 +133,7 @@ impl LogManager {
     /// process writes the app's file, [`Error::Io`] naming the directory or file that could not
     /// be created or opened.
     pub async fn get_writer(&self, app: &AppId) -> Result<Arc<AsyncLogWriter>> {
-        self.writer_for(&self.log_path(app)).await
+        self.writer_for(app, &self.log_path(app)).await
     }
 
     /// The writer for `stream` of `app`: stdout always goes to `<app>.log`; stderr goes to
@@ -127,13 +150,13 @@ impl LogManager {
     ) -> Result<Arc<AsyncLogWriter>> {
         match (stream, mode) {
             (Stream::Stderr, CaptureMode::Separate) => {
-                self.writer_for(&self.err_log_path(app)).await
+                self.writer_for(app, &self.err_log_path(app)).await
             }
             _ => self.get_writer(app).await,
         }
     }
 
-    async fn writer_for(&self, path: &Path) -> Result<Arc<AsyncLogWriter>> {
+    async fn writer_for(&self, app: &AppId, path: &Path) -> Result<Arc<AsyncLogWriter>> {
         self.config.validate()?;
         let slot = {
             let mut writers = self.writers();
@@ -149,7 +172,7 @@ impl LogManager {
                 let config = self.config.writer_config(path);
                 let writer = AsyncLogWriter::open_with(
                     config,
-                    self.options.clone(),
+                    self.app_options(app),
                     self.fs.clone(),
                     self.clock.clone(),
                 )
@@ -193,7 +216,7 @@ impl LogManager {
         E: tokio::io::AsyncRead + Unpin + Send + 'static,
     {
         let tag = |s: Stream| (mode == CaptureMode::Merged).then(|| s.tag());
-        let max_line = self.options.max_line_len;
+        let max_line = self.app_options(app).max_line_len;
         let mut capture = Capture::default();
         if let Some(out) = stdout {
             let w = self.get_stream_writer(app, Stream::Stdout, mode).await?;

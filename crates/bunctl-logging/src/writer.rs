@@ -583,9 +583,13 @@ fn open_sink(
     let rotating = RotatingSink::open(
         RotatingSinkConfig {
             live: config.path.clone(),
-            policy: config.rotation.strategy.policy(),
+            policy: options
+                .rotation
+                .unwrap_or_else(|| config.rotation.strategy.into())
+                .policy(),
             max_files: config.rotation.max_files,
             max_total_bytes: options.max_total_bytes,
+            max_age: options.max_age,
             compression: config.rotation.compression && config.enable_compression,
             compression_level: options.compression_level,
             file_mode: options.file_mode,

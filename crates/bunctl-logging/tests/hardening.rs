@@ -711,7 +711,11 @@ mod names_never_collide {
                 }
                 prop_assert!(list_log_files(&StdFs, &live).unwrap().is_empty());
                 prop_assert!(recover(&naming, &StdFs).unwrap().is_empty());
-                let retention = Retention { max_files: 0, max_total_bytes: Some(0) };
+                let retention = Retention {
+                    max_files: 0,
+                    max_total_bytes: Some(0),
+                    max_age: Some(Duration::ZERO),
+                };
                 prop_assert!(retention.apply(&naming, &StdFs).unwrap().is_empty());
             }
             for f in &theirs {
