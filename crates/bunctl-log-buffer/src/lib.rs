@@ -31,8 +31,13 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 use memchr::{memchr, memchr_iter};
+mod format;
 #[doc(hidden)]
 pub mod fuzzing;
+
+pub use format::{
+    format_lines, format_message, formatted_max_len, LineFormat, TimeCache, TIME_LEN,
+};
 
 /// The default longest line, in bytes, before it is split: 1 MiB.
 pub const DEFAULT_MAX_LINE_LEN: usize = 1 << 20;
