@@ -4,6 +4,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bunctl_core::fs::{DEFAULT_DIR_MODE, DEFAULT_FILE_MODE};
+use bunctl_log_buffer::LineFormat;
+
+use crate::capture::Stream;
 use bunctl_log_rotation::{
     AnyOf, DailyIn, DailyPolicy, HourlyIn, HourlyPolicy, NeverPolicy, RotationPolicy, SizePolicy,
 };
@@ -296,6 +299,16 @@ pub struct WriterOptions {
     /// When files rotate, if set: replaces `rotation.strategy` (single writers) and
     /// `max_file_size` (a manager's apps) with any [`RotationRule`]. Default `None`.
     pub rotation: Option<RotationRule>,
+    /// How lines are written: [`LineFormat::Raw`] (the default: the bytes as they came),
+    /// [`LineFormat::Timestamped`] (an RFC 3339 UTC time with microseconds in front) or
+    /// [`LineFormat::Json`] (one object per line as Docker's json-file driver writes them, for
+    /// Vector, Fluent Bit, Promtail and `jq`). The time is when the line was accepted. See
+    /// [`bunctl_log_buffer::LineFormat`] for the exact shapes and how bytes that are not UTF-8
+    /// are kept.
+    pub format: LineFormat,
+    /// The `stream` a JSON line names: [`Stream::Stdout`] by default; a manager's writer of an
+    /// app's `.err.log` says [`Stream::Stderr`].
+    pub stream: Stream,
     /// Permission bits of the files created (live files, lock files; archives keep their live
     /// file's), before the umask. Default `0o640`: logs hold tokens and user data, so they are
     /// not world-readable. Must give the owner read and write.
@@ -324,6 +337,8 @@ impl Default for WriterOptions {
             max_total_bytes: None,
             max_age: None,
             rotation: None,
+            format: LineFormat::Raw,
+            stream: Stream::Stdout,
             file_mode: DEFAULT_FILE_MODE,
             dir_mode: DEFAULT_DIR_MODE,
             full_disk: FullDiskPolicy::KeepArchives,

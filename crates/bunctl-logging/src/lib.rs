@@ -44,7 +44,7 @@ mod manager;
 mod writer;
 
 pub use bunctl_core::{AppId, AppIdError};
-pub use bunctl_log_buffer::{LineBuffer, Lines};
+pub use bunctl_log_buffer::{LineBuffer, LineFormat, Lines};
 pub use bunctl_log_metrics::MetricsSnapshot;
 pub use bunctl_log_sink::{FullDiskPolicy, RetryConfig};
 pub use capture::{CaptureMode, Stream};

@@ -170,13 +170,13 @@ impl LogManager {
         let writer = slot
             .get_or_try_init(|| async {
                 let config = self.config.writer_config(path);
-                let writer = AsyncLogWriter::open_with(
-                    config,
-                    self.app_options(app),
-                    self.fs.clone(),
-                    self.clock.clone(),
-                )
-                .await?;
+                let mut options = self.app_options(app);
+                if path == self.err_log_path(app) {
+                    options.stream = Stream::Stderr;
+                }
+                let writer =
+                    AsyncLogWriter::open_with(config, options, self.fs.clone(), self.clock.clone())
+                        .await?;
                 Ok::<_, Error>(Arc::new(writer))
             })
             .await?;

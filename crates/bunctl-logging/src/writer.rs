@@ -4,9 +4,12 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
+use std::time::SystemTime;
 
 use bunctl_core::fs::{parent_dir, Filesystem, Locked, StdFs};
-use bunctl_log_buffer::Lines;
+use bunctl_log_buffer::{
+    format_lines, format_message, formatted_max_len, LineFormat, Lines, TimeCache,
+};
 use bunctl_log_channel::{
     channel_with_metrics, Batch, ChannelConfig, ChannelStats, Receiver, Sender, TrySendError,
     DROP_MARKER_PREFIX, DROP_MARKER_SUFFIX,
@@ -17,7 +20,7 @@ use bunctl_log_sink::{
     list_log_files, MeteredSink, RetryingSink, RotatingSink, RotatingSinkConfig, Sink,
 };
 
-use crate::{Error, LogWriterConfig, Result, WriterOptions};
+use crate::{Error, LogWriterConfig, Result, Stream, WriterOptions};
 
 /// Stack of a writer thread: it only runs the sink stack (gzip runs on the compressor's
 /// thread), and a thousand idle writers should not reserve megabytes each.
@@ -50,6 +53,8 @@ pub struct AsyncLogWriter {
     metrics: Arc<LogMetrics>,
     shared: Arc<TaskShared>,
     options: WriterOptions,
+    /// The `stream` of JSON lines.
+    stream: &'static str,
     /// Set by the writer thread when it has finished (drained, closed the sink).
     done: Arc<Done>,
     /// What the first completed `shutdown` returned, returned again by every later call.
@@ -251,13 +256,15 @@ impl AsyncLogWriter {
         metrics: Arc<LogMetrics>,
         sink: Box<dyn Sink>,
     ) -> Result<Self> {
+        let stream = stream_name(options.stream);
         let (tx, rx) = channel_with_metrics(
             ChannelConfig {
                 max_lines: config.max_concurrent_writes,
                 max_bytes: options.max_buffered_bytes,
                 batch_bytes: config.buffer_size,
                 flush_interval: config.flush_interval,
-                max_line_len: options.max_line_len,
+                // Formatted lines are cut before formatting; the channel must not cut them again.
+                max_line_len: formatted_max_len(options.format, options.max_line_len, stream),
             },
             metrics.clone(),
         );
@@ -293,9 +300,36 @@ impl AsyncLogWriter {
             metrics,
             shared,
             options,
+            stream,
             done,
             outcome: std::sync::Mutex::new(None),
         })
+    }
+
+    /// Runs `send` on `line` as this writer's format has it: the line itself when raw, else
+    /// formatted into a per-thread buffer (no allocation once it has grown).
+    fn formatted<R>(&self, line: &[u8], send: impl FnOnce(&[u8]) -> R) -> R {
+        if self.options.format == LineFormat::Raw {
+            return send(line);
+        }
+        let mut scratch = take_scratch();
+        self.format_into(line, &mut scratch);
+        let result = send(&scratch.0);
+        put_scratch(scratch);
+        result
+    }
+
+    fn format_into(&self, line: &[u8], scratch: &mut Scratch) {
+        scratch.0.clear();
+        format_message(
+            self.options.format,
+            line,
+            self.stream,
+            SystemTime::now(),
+            self.options.max_line_len,
+            &mut scratch.1,
+            &mut scratch.0,
+        );
     }
 
     /// Writes one line (a `\n` is added; a trailing one is not doubled). Never blocks: when
@@ -305,8 +339,7 @@ impl AsyncLogWriter {
     /// # Errors
     /// [`Error::Closed`] once the writer is shut down; nothing else.
     pub fn write_line(&self, line: impl AsRef<[u8]>) -> Result<()> {
-        self.tx
-            .send_or_drop(line.as_ref())
+        self.formatted(line.as_ref(), |msg| self.tx.send_or_drop(msg))
             .map_err(|_| Error::Closed)
     }
 
@@ -316,11 +349,12 @@ impl AsyncLogWriter {
     /// [`Error::Full`] if the buffer is full (counted in `buffer_overflows`; the line was not
     /// taken), [`Error::TooLarge`] if it never fits at once, [`Error::Closed`].
     pub fn try_write_line(&self, line: impl AsRef<[u8]>) -> Result<()> {
-        self.tx.try_send(line.as_ref()).map_err(|e| match e {
-            TrySendError::Full => Error::Full,
-            TrySendError::Closed => Error::Closed,
-            TrySendError::TooLarge { bytes, lines } => Error::TooLarge { bytes, lines },
-        })
+        self.formatted(line.as_ref(), |msg| self.tx.try_send(msg))
+            .map_err(|e| match e {
+                TrySendError::Full => Error::Full,
+                TrySendError::Closed => Error::Closed,
+                TrySendError::TooLarge { bytes, lines } => Error::TooLarge { bytes, lines },
+            })
     }
 
     /// Writes one line, waiting for room: lossless. A line larger than the whole buffer is
@@ -329,7 +363,15 @@ impl AsyncLogWriter {
     /// # Errors
     /// [`Error::Closed`] if the writer is shut down before the line is taken.
     pub async fn write_line_async(&self, line: impl AsRef<[u8]>) -> Result<()> {
-        self.tx.send(line.as_ref()).await.map_err(|_| Error::Closed)
+        if self.options.format == LineFormat::Raw {
+            return self.tx.send(line.as_ref()).await.map_err(|_| Error::Closed);
+        }
+        // The buffer travels with the future (it may resume on another thread).
+        let mut scratch = take_scratch();
+        self.format_into(line.as_ref(), &mut scratch);
+        let sent = self.tx.send(&scratch.0).await;
+        put_scratch(scratch);
+        sent.map_err(|_| Error::Closed)
     }
 
     /// [`write_line_async`](Self::write_line_async) for plain threads: blocks the calling
@@ -338,8 +380,7 @@ impl AsyncLogWriter {
     /// # Errors
     /// [`Error::Closed`] if the writer is shut down before the line is taken.
     pub fn write_line_blocking(&self, line: impl AsRef<[u8]>) -> Result<()> {
-        self.tx
-            .send_blocking(line.as_ref())
+        self.formatted(line.as_ref(), |msg| self.tx.send_blocking(msg))
             .map_err(|_| Error::Closed)
     }
 
@@ -349,7 +390,38 @@ impl AsyncLogWriter {
     /// # Errors
     /// [`Error::Closed`] if the writer is shut down before the lines are taken.
     pub async fn write_lines(&self, lines: Lines<'_>) -> Result<()> {
-        self.tx.send_lines(lines).await.map_err(|_| Error::Closed)
+        self.write_lines_from(lines, self.options.stream).await
+    }
+
+    /// [`write_lines`](Self::write_lines) for lines of `stream`: in JSON, their `stream`
+    /// field (stdout and stderr merged into one file); in the other formats the same as
+    /// `write_lines`.
+    ///
+    /// # Errors
+    /// [`Error::Closed`] if the writer is shut down before the lines are taken.
+    pub async fn write_lines_from(&self, lines: Lines<'_>, stream: Stream) -> Result<()> {
+        if self.options.format == LineFormat::Raw {
+            return self.tx.send_lines(lines).await.map_err(|_| Error::Closed);
+        }
+        let mut scratch = take_scratch();
+        scratch.0.clear();
+        let count = format_lines(
+            self.options.format,
+            lines.bytes,
+            stream_name(stream),
+            SystemTime::now(),
+            &mut scratch.1,
+            &mut scratch.0,
+        );
+        let sent = self
+            .tx
+            .send_lines(Lines {
+                bytes: &scratch.0,
+                count,
+            })
+            .await;
+        put_scratch(scratch);
+        sent.map_err(|_| Error::Closed)
     }
 
     /// Waits until every line accepted before the call is in the file (the OS page cache),
@@ -539,6 +611,34 @@ impl AsyncLogWriter {
             path: parent_dir(&self.path),
             source,
         })
+    }
+}
+
+/// A formatting buffer and time cache, one per thread, reused by every writer.
+type Scratch = (Vec<u8>, TimeCache);
+
+thread_local! {
+    static SCRATCH: std::cell::Cell<Scratch> = std::cell::Cell::new((Vec::new(), TimeCache::default()));
+}
+
+/// The thread's formatting buffer (an empty one if it is in use: a nested write).
+fn take_scratch() -> Scratch {
+    SCRATCH.with(std::cell::Cell::take)
+}
+
+/// Gives a formatting buffer back to the thread, keeping its allocation for the next line.
+/// A buffer that grew huge (a 100 MB line) is not kept.
+fn put_scratch(mut scratch: Scratch) {
+    if scratch.0.capacity() <= 1 << 20 {
+        scratch.0.clear();
+        SCRATCH.with(|cell| cell.set(scratch));
+    }
+}
+
+fn stream_name(stream: Stream) -> &'static str {
+    match stream {
+        Stream::Stdout => "stdout",
+        Stream::Stderr => "stderr",
     }
 }
 
