@@ -17,6 +17,7 @@ use bunctl_logging::{
 use common::{is_marker, lines, read_files};
 
 fn config(dir: &Path, strategy: RotationStrategy) -> LogWriterConfig {
+    common::init_tracing();
     LogWriterConfig {
         path: dir.join("app.log"),
         rotation: RotationConfig {

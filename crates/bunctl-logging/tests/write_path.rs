@@ -17,6 +17,7 @@ fn writer_config(
     strategy: RotationStrategy,
     max_files: usize,
 ) -> LogWriterConfig {
+    common::init_tracing();
     LogWriterConfig {
         path: dir.join("app.log"),
         rotation: RotationConfig {
