@@ -58,7 +58,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
 
-/// Names of the metrics [`MetricsSnapshot::export`] publishes, all labelled `app=<app id>`.
+/// Names of the metrics an [`Exporter`] publishes, all labelled `app=<app id>` and `file=<file name>`.
 pub mod names {
     /// Counter: bytes written to the log files.
     pub const BYTES_WRITTEN: &str = "bunctl_log_bytes_written_total";
@@ -281,7 +281,7 @@ impl Default for LogMetrics {
 /// The counters of a writer at one moment, as plain numbers.
 ///
 /// Taken with [`LogMetrics::snapshot`]; combine several with [`MetricsSnapshot::merge`] and
-/// publish with [`MetricsSnapshot::export`].
+/// publish with an [`Exporter`].
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct MetricsSnapshot {
     /// Bytes written to the log files.

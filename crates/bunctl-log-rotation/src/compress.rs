@@ -161,10 +161,12 @@ impl Shared {
     /// Compresses one archive and applies the retention; returns the first error.
     fn job(&self, path: &Path) -> Option<io::Error> {
         let mut first = None;
+        let started = Instant::now();
         match compress_file(&*self.fs, path, self.level) {
             Ok(gz) => {
                 self.completed.fetch_add(1, Ordering::Relaxed);
-                tracing::debug!(path = %gz.display(), "log archive compressed");
+                tracing::debug!(path = %gz.display(), archive = %path.display(),
+                    elapsed = ?started.elapsed(), "log archive compressed");
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound && self.vanished(path) => {
                 // Retention (or an operator) deleted the archive while it waited in the queue:

@@ -129,7 +129,11 @@ impl Retention {
             }
             for p in files {
                 match remove_if_exists(fs, &p) {
-                    Ok(true) => deleted.push(p),
+                    Ok(true) => {
+                        tracing::debug!(path = %p.display(), over_count, over_bytes,
+                            "log retention: deleted archive");
+                        deleted.push(p);
+                    }
                     Ok(false) => {}
                     Err(e) => {
                         tracing::warn!(path = %p.display(), error = %e, "log retention: cannot delete archive");

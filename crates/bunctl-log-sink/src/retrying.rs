@@ -175,6 +175,7 @@ impl<S: Sink> Sink for RetryingSink<S> {
                 return Err(io::Error::other(CircuitOpen));
             }
             // Half open: one probe.
+            tracing::debug!("circuit breaker half open; probing the log sink");
             return match self.inner.write(batch) {
                 Ok(n) => {
                     self.succeeded();
@@ -198,9 +199,13 @@ impl<S: Sink> Sink for RetryingSink<S> {
                     .max(self.config.initial_delay),
             )
             .build();
+        let mut attempt = 1usize;
         loop {
             match self.inner.write(batch) {
                 Ok(n) => {
+                    if attempt > 1 {
+                        tracing::info!(attempt, "log write succeeded after retrying");
+                    }
                     self.succeeded();
                     return Ok(n);
                 }
@@ -211,11 +216,21 @@ impl<S: Sink> Sink for RetryingSink<S> {
                         return Err(e);
                     }
                     if !is_transient(&e) {
+                        tracing::warn!(attempt, error = %e, "log write failed; not retried");
                         return Err(e);
                     }
                     match delays.next() {
-                        Some(delay) => (self.sleep)(delay),
-                        None => return Err(e),
+                        Some(delay) => {
+                            tracing::warn!(attempt, delay = ?delay,
+                                error = %e, "log write failed; retrying");
+                            (self.sleep)(delay);
+                            attempt += 1;
+                        }
+                        None => {
+                            tracing::warn!(attempts = attempt, error = %e,
+                                "log write failed; giving up after the last retry");
+                            return Err(e);
+                        }
                     }
                 }
             }

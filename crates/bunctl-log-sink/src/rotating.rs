@@ -454,6 +454,7 @@ impl RotatingSink {
         }
         live.flush()?;
         live.sync()?;
+        let size = live.size();
         let archive = self.naming.archive_path(self.opened_at, self.next_seq);
         match self.fs.rename(self.naming.live_path(), &archive) {
             Ok(()) => {}
@@ -466,6 +467,8 @@ impl RotatingSink {
         }
         // The old handle now writes to the archive: never use it again.
         self.live = None;
+        tracing::debug!(live = %self.naming.live_path().display(), archive = %archive.display(),
+            seq = self.next_seq, size, "log file rotated");
         self.rotate_pending = false;
         self.next_seq += 1;
         self.opened_at = self.clock.now();

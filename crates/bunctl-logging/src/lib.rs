@@ -56,6 +56,9 @@ pub use error::{Error, Result};
 pub use manager::{Capture, CaptureSummary, LogManager};
 pub use writer::AsyncLogWriter;
 
+#[doc = include_str!("product_readme.md")]
+pub mod product_readme {}
+
 /// The layers below the facade, for callers that compose their own stack.
 pub mod layers {
     pub use bunctl_core::fs;

@@ -270,6 +270,7 @@ impl AsyncLogWriter {
         );
         let shared = Arc::new(TaskShared::default());
         let task = WriterTask {
+            path: config.path.clone(),
             rx,
             sink,
             exporter: Exporter::new(&metric_labels(&config.path)),
@@ -730,6 +731,8 @@ fn open_sink(
 
 /// The writer thread's job: takes batches from the channel and writes them through the sink.
 struct WriterTask {
+    /// The live file, for diagnostics.
+    path: PathBuf,
     rx: Receiver,
     sink: Box<dyn Sink>,
     /// Publishes the counters through the `metrics` facade, once per batch.
@@ -754,6 +757,7 @@ struct Outcome {
 impl WriterTask {
     /// The writer thread's loop: until the channel is closed and drained.
     fn run(mut self) -> io::Result<()> {
+        tracing::debug!(path = %self.path.display(), "log writer started");
         let mut spare = Vec::new();
         while let Some(batch) = self.rx.recv(spare) {
             let lines = batch.lines;
@@ -766,8 +770,12 @@ impl WriterTask {
             );
             self.metrics.record_lines_written(outcome.lines_done);
             let lost = lines - outcome.lines_done.min(lines);
+            tracing::trace!(path = %self.path.display(), bytes = batch.bytes.len(), lines,
+                written = outcome.lines_done, "log batch written");
             if lost > 0 {
                 self.metrics.record_lines_lost(lost);
+                tracing::debug!(path = %self.path.display(), lines = lost,
+                    "log lines lost: the batch could not be written");
             }
             if let Some(e) = &outcome.error {
                 if let Ok(mut last) = self.shared.last_error.lock() {
@@ -787,6 +795,7 @@ impl WriterTask {
         }
         let closed = self.sink.close();
         self.export();
+        tracing::debug!(path = %self.path.display(), ok = closed.is_ok(), "log writer stopped");
         closed
     }
 

@@ -8,6 +8,7 @@ use bunctl_logging::{AppId, CaptureMode, LogConfig, LogManager};
 use common::{lines, read_files};
 
 fn manager(dir: &std::path::Path) -> LogManager {
+    common::init_tracing();
     LogManager::new(LogConfig {
         base_dir: dir.to_path_buf(),
         max_file_size: 64 << 10,

@@ -15,6 +15,7 @@ use bunctl_logging::{
 use common::{is_marker, lines, marker_count};
 
 fn config(dir: &std::path::Path) -> LogWriterConfig {
+    common::init_tracing();
     LogWriterConfig {
         path: dir.join("app.log"),
         rotation: RotationConfig {

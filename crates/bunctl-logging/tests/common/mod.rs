@@ -4,6 +4,19 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
+/// Shows the library's own `tracing` events (rotations, reopens, retries, the breaker, batch
+/// sizes at `trace`) as `RUST_LOG` selects them: `RUST_LOG=debug cargo test -p bunctl-logging
+/// -- --nocapture`. Installs one subscriber per test binary, the first time any test calls
+/// it; later calls do nothing. Events go through the test harness's capture, so without
+/// `--nocapture` only a failing test's events are printed. Without `RUST_LOG`, errors only.
+pub fn init_tracing() {
+    // Err only if a subscriber is already installed: by an earlier call, which is the point.
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
+
 /// The contents of `files` in order, gzip ones decompressed (checking they are valid gzip).
 pub fn read_files(files: &[PathBuf]) -> Vec<u8> {
     let mut all = Vec::new();
