@@ -19,19 +19,21 @@
 //! * `line_buffer`: [`LineBuffer::push`] over 8 MiB of lines of 60 to 140 bytes (about 100 on
 //!   average) fed in 64 KiB chunks, so chunk boundaries cut lines (bytes/s); and
 //!   [`encode_message`] of one 100-byte line and of a multi-line message (a stack trace).
-//! * `channel`: [`bunctl_log_channel::channel`] with its default config, one receiver task that
-//!   loops `recv` + `complete` and counts lines, and 1, 4 or 100 producers calling
-//!   `Sender::send(..).await` (tokio tasks on a 2-worker runtime), 4 producer threads calling
-//!   `send_blocking`, and one producer (the bench thread) calling `send_or_drop`. One iteration
-//!   is 100 000 lines of 100 bytes in total, timed from the first send until the receiver has
-//!   counted the last line, so the rate is lines/s through the whole channel.
+//! * `channel`: [`bunctl_log_channel::channel`] with its default config, one receiver thread
+//!   (as the facade's writer thread) that loops `recv` + `complete` and counts lines, and 1, 4
+//!   or 100 producers calling `Sender::send(..).await` (tokio tasks on a 2-worker runtime), 4
+//!   producer threads calling `send_blocking`, and one producer (the bench thread) calling
+//!   `send_or_drop`. One iteration is 100 000 lines of 100 bytes in total, timed from the
+//!   first send until the receiver has counted the last line, so the rate is lines/s through
+//!   the whole channel.
 //!   `send_or_drop` may drop lines if the receiver falls behind; the count is printed.
 //! * `sink`: `write_all` of 256 KiB batches of 100-byte lines into a file in a temporary
 //!   directory, through [`FileSink`], [`RotatingSink`] ([`NeverPolicy`], no compression) and
-//!   `MeteredSink(RetryingSink(RotatingSink))`, the layers the writer task stacks: the layers
-//!   should cost nothing measurable. The file is deleted and a fresh sink opened (untimed) every
-//!   64 MiB, so no writeback starts mid-sample; the rate is that of `write(2)` into the page
-//!   cache.
+//!   `RetryingSink(MeteredSink(RotatingSink(FileSink)))`, the stack the facade's writer thread
+//!   writes through (retrying outermost, so metering counts every failed attempt), with the
+//!   same metrics attached: the layers should cost nothing measurable. The file is deleted and
+//!   a fresh sink opened (untimed) every 64 MiB, so no writeback starts mid-sample; the rate is
+//!   that of `write(2)` into the page cache.
 //! * `rotation`: the per-batch rotation decision, `SizePolicy::max_size` + `DailyPolicy::is_due`
 //!   (and the same through `AnyOf` as a `dyn RotationPolicy`), and archive naming:
 //!   `ArchiveNaming::archive_path` and `ArchiveNaming::parse` (of a matching and a foreign name).
@@ -447,13 +449,16 @@ fn bench_sink(c: &mut Criterion) {
     group.bench_function("RotatingSink_never/256KiB", |b| {
         b.iter_custom(|iters| time_sink(&path, &rotating, &batch, iters));
     });
-    group.bench_function("Metered_Retrying_Rotating/256KiB", |b| {
+    // The facade's stack and order: retrying outermost, metering inside it.
+    group.bench_function("Retrying_Metered_Rotating/256KiB", |b| {
         let metrics = Arc::new(LogMetrics::new());
         let open = |p: &Path| {
-            MeteredSink::new(
-                RetryingSink::new(rotating(p), RetryConfig::default()),
-                metrics.clone(),
+            let rotating = rotating(p).with_metrics(metrics.clone());
+            RetryingSink::new(
+                MeteredSink::new(rotating, metrics.clone()),
+                RetryConfig::default(),
             )
+            .with_metrics(metrics.clone())
         };
         b.iter_custom(|iters| time_sink(&path, &open, &batch, iters));
     });
