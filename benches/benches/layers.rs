@@ -19,19 +19,21 @@
 //! * `line_buffer`: [`LineBuffer::push`] over 8 MiB of lines of 60 to 140 bytes (about 100 on
 //!   average) fed in 64 KiB chunks, so chunk boundaries cut lines (bytes/s); and
 //!   [`encode_message`] of one 100-byte line and of a multi-line message (a stack trace).
-//! * `channel`: [`bunctl_log_channel::channel`] with its default config, one receiver task that
-//!   loops `recv` + `complete` and counts lines, and 1, 4 or 100 producers calling
-//!   `Sender::send(..).await` (tokio tasks on a 2-worker runtime), 4 producer threads calling
-//!   `send_blocking`, and one producer (the bench thread) calling `send_or_drop`. One iteration
-//!   is 100 000 lines of 100 bytes in total, timed from the first send until the receiver has
-//!   counted the last line, so the rate is lines/s through the whole channel.
+//! * `channel`: [`bunctl_log_channel::channel`] with its default config, one receiver thread
+//!   (as the facade's writer thread) that loops `recv` + `complete` and counts lines, and 1, 4
+//!   or 100 producers calling `Sender::send(..).await` (tokio tasks on a 2-worker runtime), 4
+//!   producer threads calling `send_blocking`, and one producer (the bench thread) calling
+//!   `send_or_drop`. One iteration is 100 000 lines of 100 bytes in total, timed from the
+//!   first send until the receiver has counted the last line, so the rate is lines/s through
+//!   the whole channel.
 //!   `send_or_drop` may drop lines if the receiver falls behind; the count is printed.
 //! * `sink`: `write_all` of 256 KiB batches of 100-byte lines into a file in a temporary
 //!   directory, through [`FileSink`], [`RotatingSink`] ([`NeverPolicy`], no compression) and
-//!   `MeteredSink(RetryingSink(RotatingSink))`, the layers the writer task stacks: the layers
-//!   should cost nothing measurable. The file is deleted and a fresh sink opened (untimed) every
-//!   64 MiB, so no writeback starts mid-sample; the rate is that of `write(2)` into the page
-//!   cache.
+//!   `RetryingSink(MeteredSink(RotatingSink(FileSink)))`, the stack the facade's writer thread
+//!   writes through (retrying outermost, so metering counts every failed attempt), with the
+//!   same metrics attached: the layers should cost nothing measurable. The file is deleted and
+//!   a fresh sink opened (untimed) every 64 MiB, so no writeback starts mid-sample; the rate is
+//!   that of `write(2)` into the page cache.
 //! * `rotation`: the per-batch rotation decision, `SizePolicy::max_size` + `DailyPolicy::is_due`
 //!   (and the same through `AnyOf` as a `dyn RotationPolicy`), and archive naming:
 //!   `ArchiveNaming::archive_path` and `ArchiveNaming::parse` (of a matching and a foreign name).
@@ -42,7 +44,12 @@
 //! * `facade`: [`AsyncLogWriter::write_line`] (lossy: never waits, drops when full) and
 //!   [`AsyncLogWriter::write_line_async`] (lossless: waits for room, then a final `flush`) of
 //!   100-byte lines into a file with [`RotationStrategy::Never`], per line. The lossy figure is
-//!   what the caller pays; how many lines it dropped is printed.
+//!   what the caller pays; how many lines it dropped is printed. Each runs twice: `100B` with no
+//!   metrics recorder, then `100B_prometheus` with `metrics-exporter-prometheus`'s recorder
+//!   installed globally (in that order: a global recorder cannot be removed). The writer thread
+//!   exports the metrics after each batch and producers never touch them, so the two should
+//!   not differ. `Exporter_record/no_recorder` and `Exporter_record/prometheus` time one
+//!   [`Exporter::record`] call, the writer thread's per-batch cost.
 
 use std::hint::black_box;
 use std::io::Write as _;
@@ -54,7 +61,7 @@ use std::time::{Duration, Instant};
 use bunctl_core::fs::StdFs;
 use bunctl_log_buffer::{encode_message, LineBuffer, DEFAULT_MAX_LINE_LEN};
 use bunctl_log_channel::{channel, ChannelConfig, Receiver, Sender};
-use bunctl_log_metrics::LogMetrics;
+use bunctl_log_metrics::{names as metric_names, Exporter, LogMetrics, MetricsSnapshot};
 use bunctl_log_rotation::{
     compress_file, AnyOf, ArchiveNaming, DailyPolicy, NeverPolicy, RotationPolicy, SizePolicy,
     SystemClock,
@@ -64,9 +71,11 @@ use bunctl_log_sink::{
 };
 use bunctl_logging::{AsyncLogWriter, LogWriterConfig, RotationConfig, RotationStrategy};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
+use criterion::measurement::WallTime;
 use criterion::{BenchmarkGroup, BenchmarkId, Criterion, Throughput};
 use flate2::write::GzEncoder;
 use flate2::Compression;
+use metrics_exporter_prometheus::PrometheusBuilder;
 use tokio::runtime::Runtime;
 
 /// One log line of exactly 99 bytes: 100 with its newline.
@@ -447,13 +456,16 @@ fn bench_sink(c: &mut Criterion) {
     group.bench_function("RotatingSink_never/256KiB", |b| {
         b.iter_custom(|iters| time_sink(&path, &rotating, &batch, iters));
     });
-    group.bench_function("Metered_Retrying_Rotating/256KiB", |b| {
+    // The facade's stack and order: retrying outermost, metering inside it.
+    group.bench_function("Retrying_Metered_Rotating/256KiB", |b| {
         let metrics = Arc::new(LogMetrics::new());
         let open = |p: &Path| {
-            MeteredSink::new(
-                RetryingSink::new(rotating(p), RetryConfig::default()),
-                metrics.clone(),
+            let rotating = rotating(p).with_metrics(metrics.clone());
+            RetryingSink::new(
+                MeteredSink::new(rotating, metrics.clone()),
+                RetryConfig::default(),
             )
+            .with_metrics(metrics.clone())
         };
         b.iter_custom(|iters| time_sink(&path, &open, &batch, iters));
     });
@@ -574,35 +586,55 @@ fn open_writer(rt: &Runtime, path: &Path) -> AsyncLogWriter {
     .unwrap()
 }
 
-fn bench_facade(c: &mut Criterion) {
-    let rt = runtime();
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("app.log");
-    let mut group = c.benchmark_group("facade");
-    short(&mut group, Duration::from_secs(2));
-    group.throughput(Throughput::Elements(1));
+/// Lines offered to and dropped by one variant of the lossy write bench.
+#[derive(Default)]
+struct Drops {
+    sent: AtomicU64,
+    dropped: AtomicU64,
+}
 
-    let (sent, dropped) = (AtomicU64::new(0), AtomicU64::new(0));
-    group.bench_function("write_line_lossy/100B", |b| {
+impl Drops {
+    fn print(self, name: &str) {
+        let (sent, dropped) = (self.sent.into_inner(), self.dropped.into_inner());
+        if sent > 0 {
+            eprintln!(
+                "facade/{name}: {dropped} of {sent} lines dropped ({:.1}%)",
+                dropped as f64 * 100.0 / sent as f64
+            );
+        }
+    }
+}
+
+/// `write_line_lossy/{variant}` and `write_line_async_lossless/{variant}`: 100-byte lines per
+/// call into a fresh writer per sample (a writer registers its metrics with whatever recorder
+/// is installed when it is opened).
+fn bench_facade_writes(
+    group: &mut BenchmarkGroup<'_, WallTime>,
+    rt: &Runtime,
+    path: &Path,
+    variant: &str,
+    drops: &Drops,
+) {
+    group.bench_function(format!("write_line_lossy/{variant}"), |b| {
         b.iter_custom(|iters| {
-            let writer = open_writer(&rt, &path);
+            let writer = open_writer(rt, path);
             let start = Instant::now();
             for _ in 0..iters {
                 writer.write_line(black_box(&LINE[..])).unwrap();
             }
             let elapsed = start.elapsed();
             rt.block_on(writer.shutdown()).unwrap();
-            sent.fetch_add(iters, Ordering::Relaxed);
-            dropped.fetch_add(
+            drops.sent.fetch_add(iters, Ordering::Relaxed);
+            drops.dropped.fetch_add(
                 writer.metrics_snapshot().dropped_messages,
                 Ordering::Relaxed,
             );
             elapsed
         });
     });
-    group.bench_function("write_line_async_lossless/100B", |b| {
+    group.bench_function(format!("write_line_async_lossless/{variant}"), |b| {
         b.iter_custom(|iters| {
-            let writer = open_writer(&rt, &path);
+            let writer = open_writer(rt, path);
             let elapsed = rt.block_on(async {
                 let start = Instant::now();
                 for _ in 0..iters {
@@ -613,18 +645,84 @@ fn bench_facade(c: &mut Criterion) {
             });
             rt.block_on(writer.shutdown()).unwrap();
             assert_eq!(
-                std::fs::metadata(&path).unwrap().len(),
+                std::fs::metadata(path).unwrap().len(),
                 iters * (LINE.len() as u64 + 1)
             );
             elapsed
         });
     });
+}
+
+/// `Exporter_record/{recorder}`: one [`Exporter::record`] call, what the writer thread does
+/// after each batch, with a snapshot that changed as after a batch (bytes and lines written
+/// go up: two counter increments; the six gauges are set).
+fn bench_exporter_record(group: &mut BenchmarkGroup<'_, WallTime>, recorder: &str) {
+    // Made here, after the recorder (if any) is installed: an exporter registers its handles
+    // when it is made.
+    let mut exporter = Exporter::new(&[
+        ("app", "exporter-bench".to_owned()),
+        ("file", "exporter-bench.log".to_owned()),
+    ]);
+    let mut snap = MetricsSnapshot::default();
+    group.bench_function(BenchmarkId::new("Exporter_record", recorder), |b| {
+        b.iter(|| {
+            snap.bytes_written += 256 * 100;
+            snap.lines_written += 256;
+            snap.buffered_lines ^= 128;
+            snap.buffered_bytes ^= 128 * 100;
+            exporter.record(black_box(&snap));
+        });
+    });
+}
+
+/// The value of `bunctl_log_lines_written_total` for the benches' writers in a Prometheus
+/// text exposition, if it is there.
+fn lines_written_exported(text: &str) -> Option<f64> {
+    text.lines()
+        .filter(|l| l.starts_with(metric_names::LINES_WRITTEN) && l.contains("app=\"app\""))
+        .find_map(|l| l.rsplit(' ').next()?.parse().ok())
+}
+
+fn bench_facade(c: &mut Criterion) {
+    let rt = runtime();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.log");
+    let mut group = c.benchmark_group("facade");
+    short(&mut group, Duration::from_secs(2));
+    group.throughput(Throughput::Elements(1));
+
+    // Without a recorder first: a global recorder, once installed, stays for the whole process.
+    // The order favours what runs second (a warm process), so warm it up first, untimed: with
+    // `--quick` criterion goes straight to measuring, in samples of a few thousand lines.
+    let writer = open_writer(&rt, &path);
+    rt.block_on(async {
+        for _ in 0..100_000 {
+            writer.write_line_async(&LINE[..]).await.unwrap();
+        }
+    });
+    rt.block_on(writer.shutdown()).unwrap();
+    let plain = Drops::default();
+    bench_facade_writes(&mut group, &rt, &path, "100B", &plain);
+    bench_exporter_record(&mut group, "no_recorder");
+
+    // Then the same with a real recorder installed globally (the writer thread, not this one,
+    // records, so a thread-local recorder would see nothing).
+    let recorder = PrometheusBuilder::new().build_recorder();
+    let handle = recorder.handle();
+    metrics::set_global_recorder(recorder)
+        .expect("no metrics recorder is installed before the facade benches");
+    let recorded = Drops::default();
+    bench_facade_writes(&mut group, &rt, &path, "100B_prometheus", &recorded);
+    bench_exporter_record(&mut group, "prometheus");
     group.finish();
-    let (sent, dropped) = (sent.into_inner(), dropped.into_inner());
-    if sent > 0 {
+
+    plain.print("write_line_lossy/100B");
+    recorded.print("write_line_lossy/100B_prometheus");
+    // Proof that the recorder was in use: the writers' line counts reached it.
+    if let Some(lines) = lines_written_exported(&handle.render()) {
         eprintln!(
-            "facade/write_line_lossy: {dropped} of {sent} lines dropped ({:.1}%)",
-            dropped as f64 * 100.0 / sent as f64
+            "facade: the Prometheus recorder got {} = {lines} from the writers",
+            metric_names::LINES_WRITTEN
         );
     }
 }

@@ -1,7 +1,7 @@
 //! `cargo xtask`: the project's automation, in Rust, with no dependencies.
 //!
 //! ```text
-//! cargo xtask bench [ARGS...]         end-to-end benchmark (benches/benches/e2e.rs), e.g. --quick
+//! cargo xtask bench [ARGS...]         end-to-end benchmark (benches/benches/e2e/), e.g. --quick
 //! cargo xtask bench-layers [ARGS...]  criterion benchmarks per layer (benches/benches/layers.rs)
 //! cargo xtask fuzz [SECONDS]          fuzz the line buffer (default 60 s; installs cargo-fuzz)
 //! cargo xtask crash [N] [--seed S]    kill `bunctl-log pipe` N times, check the files (crash.rs)

@@ -1,0 +1,104 @@
+//! End-to-end benchmark: the same workloads through bunctl-logging, tracing-appender,
+//! spdlog-rs and a plain `BufWriter<File>` ceiling, in one invocation on one machine.
+//!
+//! Run it with `cargo xtask bench [--quick] [--runs N] [--workloads a,b] [--systems a,b]
+//! [--out PATH]` (that is `cargo bench -p bunctl-log-benches --bench e2e -- ARGS`).
+//!
+//! The binary has three modes:
+//! - driver (`cargo bench` passes `--bench`): for every (workload, system, run) it re-executes
+//!   itself with `--one SYSTEM WORKLOAD --lines N`, so every measurement has its own process
+//!   (clean peak RSS, no cross-talk); it collects one JSON line per child, takes medians, prints
+//!   markdown tables on stdout and writes `<target>/bench/e2e-<unix time>.json` and
+//!   `<target>/bench/e2e-latest.json`;
+//! - child (`--one ...`): one measurement;
+//! - smoke (no `--bench`, as under `cargo test --benches`): every system and workload with
+//!   2,000 lines, one run, no JSON file; fails if bunctl-logging or the ceiling loses or tears
+//!   a line.
+//!
+//! Lines are exactly 100 bytes (`p{producer:03} s{seq:09} ` and a fixed filler) plus the
+//! `\n` that each system adds. After shutdown every file of the run is read back (gzip
+//! included) and each line is checked: valid, torn (anything else), duplicate; lost =
+//! expected − distinct valid lines.
+//!
+//! The modules, one job each:
+//! - [`options`]: the command line (`--quick`, `--runs`, ...) and the usage text;
+//! - [`workload`] and [`systems`]: what is measured, and each system under test (bunctl,
+//!   tracing-appender, spdlog-rs, the `BufWriter` ceiling) set up, fed and shut down;
+//! - [`line`]: the 100-byte line every producer writes and the read-back parses;
+//! - [`producer`]: the producer loops and their latency histograms;
+//! - [`driver`] and [`child`]: the plan of measurements, each run in its own process;
+//! - [`measure`]: one measurement inside a child (throughput workloads, idle writers);
+//! - [`procfs`]: `/proc` sampling (CPU ticks, context switches, RSS, threads);
+//! - [`readback`]: reading the files back and counting valid, lost, torn, duplicated lines;
+//! - [`stats`]: medians and the summary of several runs;
+//! - [`report`]: the markdown tables and the JSON file.
+
+mod child;
+mod driver;
+mod line;
+mod measure;
+mod options;
+mod procfs;
+mod producer;
+mod readback;
+mod report;
+mod stats;
+mod systems;
+mod workload;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use child::child;
+use driver::drive;
+use options::{parse_options, USAGE};
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+type Res<T> = Result<T, BoxError>;
+
+fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().unwrap_or(manifest).to_path_buf()
+}
+
+fn target_dir() -> PathBuf {
+    match std::env::var_os("CARGO_TARGET_DIR") {
+        Some(dir) if !dir.is_empty() => workspace_root().join(dir),
+        _ => workspace_root().join("target"),
+    }
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--help" || a == "-h") {
+        print!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    if args.iter().any(|a| a == "--one") {
+        return match child(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("e2e child {args:?}: {e}");
+                ExitCode::FAILURE
+            }
+        };
+    }
+    let options = match parse_options(&args) {
+        Ok(o) => o,
+        Err(e) => {
+            eprintln!("e2e: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match drive(&options) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => {
+            eprintln!("e2e: FAILED: see the warnings above");
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("e2e: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,78 @@
+//! Sampling the process through `/proc/self`: peak and current RSS, CPU time in clock ticks,
+//! context switches summed over threads, and whether a thread of a given name is alive.
+
+use std::process::Command;
+
+/// A field (in KiB) of `/proc/self/status`.
+pub(crate) fn status_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+                .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+pub(crate) fn clock_ticks() -> f64 {
+    Command::new("getconf")
+        .arg("CLK_TCK")
+        .output()
+        .ok()
+        .and_then(|o| String::from_utf8(o.stdout).ok()?.trim().parse().ok())
+        .unwrap_or(100.0)
+}
+
+/// utime + stime of the process, in clock ticks.
+pub(crate) fn cpu_ticks() -> u64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0;
+    };
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // after ")": field 3 (state) is index 0, so utime (14) is 11 and stime (15) is 12.
+    let get = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    get(11) + get(12)
+}
+
+/// Voluntary + involuntary context switches summed over the process's threads, and the
+/// number of threads.
+pub(crate) fn context_switches() -> (u64, u64) {
+    let mut sum = 0;
+    let mut threads = 0;
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for t in tasks.flatten() {
+            threads += 1;
+            if let Ok(s) = std::fs::read_to_string(t.path().join("status")) {
+                for l in s.lines() {
+                    if let Some(v) = l
+                        .strip_prefix("voluntary_ctxt_switches:")
+                        .or_else(|| l.strip_prefix("nonvoluntary_ctxt_switches:"))
+                    {
+                        sum += v.trim().parse::<u64>().unwrap_or(0);
+                    }
+                }
+            }
+        }
+    }
+    (sum, threads)
+}
+
+pub(crate) fn thread_alive(name: &str) -> bool {
+    // comm is truncated to 15 bytes.
+    let name = &name.as_bytes()[..name.len().min(15)];
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return false;
+    };
+    tasks.flatten().any(|t| {
+        std::fs::read(t.path().join("comm"))
+            .map(|c| c.strip_suffix(b"\n").unwrap_or(&c) == name)
+            .unwrap_or(false)
+    })
+}

@@ -1,0 +1,320 @@
+//! The report: markdown tables on stdout (one per workload with ratios to the ceiling and the
+//! peers, the idle writers, a summary, notes and warnings) and the JSON file with every run
+//! and its medians (`<target>/bench/e2e-<unix time>.json`, `e2e-latest.json`, `--out`).
+
+use std::collections::BTreeMap;
+use std::process::Command;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use serde_json::{json, Value};
+
+use crate::options::Options;
+use crate::stats::num;
+use crate::systems::System;
+use crate::workload::Workload;
+use crate::{target_dir, workspace_root, Res};
+
+pub(crate) fn fmt_int(x: f64) -> String {
+    if !x.is_finite() {
+        return "—".into();
+    }
+    let s = format!("{:.0}", x);
+    let (sign, digits) = s.strip_prefix('-').map_or(("", s.as_str()), |d| ("-", d));
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    format!("{sign}{out}")
+}
+
+fn ratio(a: f64, b: f64) -> String {
+    if a.is_finite() && b.is_finite() && b > 0.0 {
+        format!("{:.2}×", a / b)
+    } else {
+        "n/a".into()
+    }
+}
+
+fn must_be_lossless(system: System) -> bool {
+    system.lossless()
+}
+
+/// A problem with a lossless system (lost, torn or duplicated lines), if any.
+pub(crate) fn violation(system: System, m: &Value) -> Option<String> {
+    let (lost, torn, dup) = (num(m, "lost"), num(m, "torn"), num(m, "duplicates"));
+    let bad = lost > 0.0 || torn > 0.0 || dup > 0.0;
+    (must_be_lossless(system) && bad).then(|| {
+        format!(
+            "{}: {} lines lost, {} torn, {} duplicated (worst run)",
+            system.name(),
+            fmt_int(lost),
+            fmt_int(torn),
+            fmt_int(dup)
+        )
+    })
+}
+
+fn workload_table(
+    workload: Workload,
+    lines: u64,
+    systems: &[System],
+    medians: &BTreeMap<(Workload, System), Value>,
+    warnings: &mut Vec<String>,
+) -> String {
+    let mut s = String::new();
+    let get = |sys: System| medians.get(&(workload, sys));
+    let rate = |sys: System| get(sys).map_or(f64::NAN, |m| num(m, "lines_per_s"));
+    let producers = workload.producers() as u64;
+    s += &format!(
+        "### {} — {}, {} lines of 100 bytes ({} per producer)\n\n",
+        workload.name(),
+        workload.describe(),
+        fmt_int(lines as f64),
+        fmt_int((lines / producers) as f64)
+    );
+    s += "| system | mode | lines/s | MB/s | accepted lines/s | p50 ns | p99 ns | p99.9 ns \
+          | peak RSS MiB | lost | torn | ×ceiling | ×tracing-appender | ×spdlog |\n";
+    s += "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
+    for &sys in systems {
+        if !sys.supports(workload) {
+            s += &format!(
+                "| {} | {} | n/a¹ | | | | | | | | | | | |\n",
+                sys.name(),
+                sys.mode()
+            );
+            continue;
+        }
+        let Some(m) = get(sys) else {
+            s += &format!(
+                "| {} | {} | failed | | | | | | | | | | | |\n",
+                sys.name(),
+                sys.mode()
+            );
+            continue;
+        };
+        let r = num(m, "lines_per_s");
+        let lost = if sys.lossless() {
+            let lost = num(m, "lost");
+            if lost > 0.0 {
+                format!("**⚠ {}**", fmt_int(lost))
+            } else {
+                "0".into()
+            }
+        } else {
+            format!("kept {:.1}%", num(m, "kept_pct"))
+        };
+        let torn = num(m, "torn");
+        let torn = if torn > 0.0 {
+            format!("**⚠ {}**", fmt_int(torn))
+        } else {
+            "0".into()
+        };
+        if let Some(v) = violation(sys, m) {
+            warnings.push(format!("{}: {v}", workload.name()));
+        }
+        let peer = |p: System| {
+            if p == sys {
+                "—".to_string()
+            } else {
+                ratio(r, rate(p))
+            }
+        };
+        let ceiling = if sys == System::Ceiling {
+            "—".to_string()
+        } else {
+            ratio(r, rate(System::Ceiling))
+        };
+        s += &format!(
+            "| {} | {} | {} | {:.1} | {} | {} | {} | {} | {:.1} | {} | {} | {} | {} | {} |\n",
+            sys.name(),
+            sys.mode(),
+            fmt_int(r),
+            num(m, "mb_per_s"),
+            fmt_int(num(m, "accepted_lines_per_s")),
+            fmt_int(num(m, "p50_ns")),
+            fmt_int(num(m, "p99_ns")),
+            fmt_int(num(m, "p999_ns")),
+            num(m, "peak_rss_mib"),
+            lost,
+            torn,
+            ceiling,
+            peer(sys.peer_ta()),
+            peer(sys.peer_spdlog()),
+        );
+    }
+    s.push('\n');
+    s
+}
+
+fn git(args: &[&str]) -> Option<String> {
+    let out = Command::new("git")
+        .arg("-C")
+        .arg(workspace_root())
+        .args(args)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+}
+
+/// Prints the markdown report on stdout (a table per workload, the idle writers, the summary,
+/// the notes and the warnings) and writes the JSON file(s).
+pub(crate) fn publish(
+    o: &Options,
+    raw: &BTreeMap<(Workload, System), Vec<Value>>,
+    medians: &BTreeMap<(Workload, System), Value>,
+    failures: &[String],
+    lines_for: impl Fn(Workload) -> u64,
+    started: Instant,
+) -> Res<()> {
+    let mut warnings = Vec::new();
+    let mut md = String::new();
+    md += &format!(
+        "## bunctl-logging end-to-end benchmark{}\n\n",
+        if o.smoke {
+            " (smoke)"
+        } else if o.quick {
+            " (--quick)"
+        } else {
+            ""
+        }
+    );
+    let commit = git(&["rev-parse", "--short", "HEAD"]).unwrap_or_else(|| "?".into());
+    let dirty = git(&["status", "--porcelain"]).is_some_and(|s| !s.is_empty());
+    let cpus = std::thread::available_parallelism().map_or(0, |n| n.get());
+    md += &format!(
+        "commit {commit}{}, {cpus} CPUs, median of {} run(s) per row (lost/torn: worst run)\n\n",
+        if dirty { " (dirty)" } else { "" },
+        o.runs
+    );
+    for &w in &o.workloads {
+        if w == Workload::Idle1000 {
+            continue;
+        }
+        md += &workload_table(w, lines_for(w), &o.systems, medians, &mut warnings);
+    }
+    if let Some(m) = medians.get(&(Workload::Idle1000, System::BunctlLossless)) {
+        md += &format!(
+            "### idle1000 — {} idle writers in one LogManager (bunctl only)\n\n\
+             | CPU (% of one core) | wake-ups (context switches) /s | RSS per idle writer KiB | \
+             threads |\n|--:|--:|--:|--:|\n| {:.3} | {:.1} | {:.1} | {} |\n\n",
+            fmt_int(num(m, "writers")),
+            num(m, "cpu_pct"),
+            num(m, "wakeups_per_s"),
+            num(m, "rss_per_writer_kib"),
+            fmt_int(num(m, "threads_after")),
+        );
+    }
+
+    // Summary: bunctl against the ceiling and the peers, per workload.
+    let mut summary = String::new();
+    for &w in &o.workloads {
+        if w == Workload::Idle1000 {
+            continue;
+        }
+        let rate = |s: System| {
+            medians
+                .get(&(w, s))
+                .map_or(f64::NAN, |m| num(m, "lines_per_s"))
+        };
+        for sys in [System::BunctlLossless, System::BunctlLossy] {
+            if medians.contains_key(&(w, sys)) {
+                summary += &format!(
+                    "| {} | {} | {} | {} | {} |\n",
+                    w.name(),
+                    sys.name(),
+                    ratio(rate(sys), rate(System::Ceiling)),
+                    ratio(rate(sys), rate(sys.peer_ta())),
+                    ratio(rate(sys), rate(sys.peer_spdlog())),
+                );
+            }
+        }
+    }
+    if !summary.is_empty() {
+        md += "### Summary: bunctl-logging's throughput relative to\n\n\
+               | workload | system | ceiling | tracing-appender (same mode) | spdlog (same mode) |\n\
+               |---|---|--:|--:|--:|\n";
+        md += &summary;
+        md.push('\n');
+    }
+    md += "Notes: lines/s counts lines offered (write calls); wall time runs from the first write \
+           to the end of shutdown/flush (everything handed to the OS; bunctl's shutdown also \
+           fsyncs, and waits for compression to finish). Accepted lines/s stops the clock when \
+           the last write call returns: how fast producers got their lines taken, before the \
+           final drain. Latency is one write call on the producer side (for bunctl-lossless in \
+           threads: the `try_write_line` retry loop until accepted). Lossy systems report the \
+           share of lines kept instead of lines lost. ×peer columns compare with the peer of \
+           the same mode (lossless: tracing-appender-lossless / spdlog-block; lossy: \
+           tracing-appender-lossy / spdlog-drop). The ceiling is one 64 KiB `BufWriter<File>` \
+           (behind a `Mutex` for several producers), with no channel and, in `rotating`, no \
+           rotation. Peers use their defaults: tracing-appender's 128,000 buffered lines, \
+           spdlog's 8,192-task queue on one thread.\n\
+           ¹ tracing-appender has no size rotation: n/a in `rotating` (spdlog uses its \
+           `RotatingFileSink` by size, 8 MiB, max_files 1000, no compression; with its default \
+           max_files 0, \"no limit\", spdlog-rs 0.5 truncates the live file at each rotation \
+           and loses everything written before).\n\n";
+    warnings.extend(failures.iter().map(|f| format!("run failed: {f}")));
+    if !warnings.is_empty() {
+        md += "### ⚠ WARNINGS\n\n";
+        for w in &warnings {
+            md += &format!("- **⚠ {w}**\n");
+        }
+        md.push('\n');
+    }
+    md += &format!("Total time {:.1} s.\n", started.elapsed().as_secs_f64());
+    println!("{md}");
+
+    let results: Vec<Value> = raw
+        .iter()
+        .map(|((w, s), runs)| {
+            json!({
+                "workload": w.name(),
+                "system": s.name(),
+                "mode": s.mode(),
+                "median": medians.get(&(*w, *s)),
+                "runs": runs,
+            })
+        })
+        .collect();
+    let now = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
+    let report = json!({
+        "schema": 1,
+        "created_unix": now,
+        "commit": git(&["rev-parse", "HEAD"]),
+        "dirty": dirty,
+        "cpus": cpus,
+        "quick": o.quick,
+        "smoke": o.smoke,
+        "runs": o.runs,
+        "lines": o.workloads.iter().map(|w| (w.name(), lines_for(*w))).collect::<BTreeMap<_, _>>(),
+        "results": results,
+        "warnings": warnings,
+        "markdown": md,
+    });
+    let text = serde_json::to_string_pretty(&report)?;
+    let mut written = Vec::new();
+    if !o.smoke {
+        let dir = target_dir().join("bench");
+        std::fs::create_dir_all(&dir)?;
+        for name in [format!("e2e-{now}.json"), "e2e-latest.json".to_string()] {
+            let path = dir.join(name);
+            std::fs::write(&path, &text)?;
+            written.push(path);
+        }
+    }
+    if let Some(out) = &o.out {
+        if let Some(parent) = out.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent)?;
+        }
+        std::fs::write(out, &text)?;
+        written.push(out.clone());
+    }
+    for path in written {
+        eprintln!("e2e: wrote {}", path.display());
+    }
+    Ok(())
+}

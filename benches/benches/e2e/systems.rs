@@ -1,0 +1,307 @@
+//! The systems under test and their setup: bunctl-logging (lossless and lossy),
+//! tracing-appender's non-blocking writer, spdlog-rs's async pool sink and the `BufWriter`
+//! ceiling, each opened in a directory ([`setup`]), handing out producers
+//! ([`Backend::producer`]) and shut down until everything accepted reached the OS
+//! ([`Backend::finish`]).
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bunctl_logging::{AsyncLogWriter, LogWriterConfig, RotationConfig, RotationStrategy};
+
+use crate::procfs::thread_alive;
+use crate::producer::Producer;
+use crate::readback::files_in;
+use crate::workload::{Workload, ROTATE_BYTES};
+use crate::Res;
+
+/// Name of tracing-appender's worker thread, watched to know when it has written everything.
+const TA_THREAD: &str = "ta-e2e-worker";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum System {
+    BunctlLossless,
+    BunctlLossy,
+    TaLossless,
+    TaLossy,
+    SpdlogBlock,
+    SpdlogDrop,
+    Ceiling,
+}
+
+impl System {
+    pub(crate) const ALL: [System; 7] = [
+        System::BunctlLossless,
+        System::BunctlLossy,
+        System::TaLossless,
+        System::TaLossy,
+        System::SpdlogBlock,
+        System::SpdlogDrop,
+        System::Ceiling,
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            System::BunctlLossless => "bunctl-lossless",
+            System::BunctlLossy => "bunctl-lossy",
+            System::TaLossless => "tracing-appender-lossless",
+            System::TaLossy => "tracing-appender-lossy",
+            System::SpdlogBlock => "spdlog-block",
+            System::SpdlogDrop => "spdlog-drop",
+            System::Ceiling => "ceiling",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.name() == s)
+    }
+
+    pub(crate) fn lossless(self) -> bool {
+        !matches!(
+            self,
+            System::BunctlLossy | System::TaLossy | System::SpdlogDrop
+        )
+    }
+
+    pub(crate) fn mode(self) -> &'static str {
+        if self.lossless() {
+            "lossless"
+        } else {
+            "lossy"
+        }
+    }
+
+    /// Whether the system runs `workload` (tracing-appender has no size rotation).
+    pub(crate) fn supports(self, workload: Workload) -> bool {
+        !(workload == Workload::Rotating && matches!(self, System::TaLossless | System::TaLossy))
+            && workload != Workload::Idle1000
+    }
+
+    pub(crate) fn peer_ta(self) -> System {
+        if self.lossless() {
+            System::TaLossless
+        } else {
+            System::TaLossy
+        }
+    }
+
+    pub(crate) fn peer_spdlog(self) -> System {
+        if self.lossless() {
+            System::SpdlogBlock
+        } else {
+            System::SpdlogDrop
+        }
+    }
+}
+
+/// The system under test, set up in a directory.
+pub(crate) enum Backend {
+    Bunctl {
+        writer: Arc<AsyncLogWriter>,
+        lossless: bool,
+    },
+    Ta {
+        writer: Option<tracing_appender::non_blocking::NonBlocking>,
+        guard: Option<tracing_appender::non_blocking::WorkerGuard>,
+    },
+    Spdlog {
+        logger: Option<Arc<spdlog::Logger>>,
+        file_sink: Arc<dyn spdlog::sink::Sink>,
+        pool: Option<Arc<spdlog::ThreadPool>>,
+        drops: Arc<AtomicU64>,
+    },
+    Ceiling {
+        owned: Option<BufWriter<File>>,
+        shared: Option<Arc<Mutex<BufWriter<File>>>>,
+    },
+}
+
+pub(crate) fn setup(
+    system: System,
+    workload: Workload,
+    dir: &Path,
+    rt: &tokio::runtime::Runtime,
+) -> Res<Backend> {
+    let rotating = workload == Workload::Rotating;
+    let file = dir.join("e2e.log");
+    Ok(match system {
+        System::BunctlLossless | System::BunctlLossy => {
+            let config = LogWriterConfig {
+                path: file,
+                rotation: RotationConfig {
+                    strategy: if rotating {
+                        RotationStrategy::Size(ROTATE_BYTES)
+                    } else {
+                        RotationStrategy::Never
+                    },
+                    max_files: 1000,
+                    compression: rotating,
+                },
+                ..Default::default()
+            };
+            let writer = rt.block_on(AsyncLogWriter::new(config))?;
+            Backend::Bunctl {
+                writer: Arc::new(writer),
+                lossless: system == System::BunctlLossless,
+            }
+        }
+        System::TaLossless | System::TaLossy => {
+            let appender = tracing_appender::rolling::never(dir, "e2e.log");
+            let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+                .lossy(system == System::TaLossy)
+                .thread_name(TA_THREAD)
+                .finish(appender);
+            Backend::Ta {
+                writer: Some(writer),
+                guard: Some(guard),
+            }
+        }
+        System::SpdlogBlock | System::SpdlogDrop => {
+            use spdlog::formatter::{pattern, PatternFormatter};
+            use spdlog::sink::{
+                AsyncPoolSink, FileSink, OverflowPolicy, RotatingFileSink, RotationPolicy,
+            };
+            let file_sink: Arc<dyn spdlog::sink::Sink> = if rotating {
+                RotatingFileSink::builder()
+                    .base_path(&file)
+                    .rotation_policy(RotationPolicy::FileSize(ROTATE_BYTES))
+                    // Not 0 ("no limit"): in spdlog-rs 0.5 size rotation with max_files 0
+                    // renames nothing and truncates the live file, losing every line before
+                    // each rotation. 1000 matches bunctl's max_files.
+                    .max_files(1000)
+                    .formatter(PatternFormatter::new(pattern!("{payload}{eol}")))
+                    .build_arc()?
+            } else {
+                FileSink::builder()
+                    .path(&file)
+                    .truncate(true)
+                    .formatter(PatternFormatter::new(pattern!("{payload}{eol}")))
+                    .build_arc()?
+            };
+            // The crate's defaults (queue of 8192 tasks, one thread), in a pool of our own so
+            // that dropping it waits for every queued record.
+            let pool = spdlog::ThreadPool::builder().build_arc()?;
+            let policy = if system == System::SpdlogBlock {
+                OverflowPolicy::Block
+            } else {
+                OverflowPolicy::DropIncoming
+            };
+            let drops = Arc::new(AtomicU64::new(0));
+            let counter = drops.clone();
+            let async_sink = AsyncPoolSink::builder()
+                .sink(file_sink.clone())
+                .overflow_policy(policy)
+                .thread_pool(pool.clone())
+                .error_handler(move |_| {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                })
+                .build_arc()?;
+            let logger = spdlog::Logger::builder().sink(async_sink).build_arc()?;
+            let counter = drops.clone();
+            logger.set_error_handler(move |_| {
+                counter.fetch_add(1, Ordering::Relaxed);
+            });
+            Backend::Spdlog {
+                logger: Some(logger),
+                file_sink,
+                pool: Some(pool),
+                drops,
+            }
+        }
+        System::Ceiling => {
+            let open = || -> Res<BufWriter<File>> {
+                Ok(BufWriter::with_capacity(64 << 10, File::create(&file)?))
+            };
+            if workload.producers() == 1 {
+                Backend::Ceiling {
+                    owned: Some(open()?),
+                    shared: None,
+                }
+            } else {
+                Backend::Ceiling {
+                    owned: None,
+                    shared: Some(Arc::new(Mutex::new(open()?))),
+                }
+            }
+        }
+    })
+}
+
+impl Backend {
+    pub(crate) fn producer(&mut self) -> Res<Producer> {
+        Ok(match self {
+            Backend::Bunctl { writer, lossless } => {
+                if *lossless {
+                    Producer::BunctlLossless(writer.clone())
+                } else {
+                    Producer::BunctlLossy(writer.clone())
+                }
+            }
+            Backend::Ta { writer, .. } => Producer::Ta(writer.clone().ok_or("closed")?),
+            Backend::Spdlog { logger, .. } => Producer::Spdlog(logger.clone().ok_or("closed")?),
+            Backend::Ceiling { owned, shared } => match (owned.take(), shared) {
+                (Some(w), _) => Producer::CeilingOwned(w),
+                (None, Some(shared)) => Producer::CeilingShared(shared.clone()),
+                (None, None) => return Err("the single-producer ceiling has one producer".into()),
+            },
+        })
+    }
+
+    /// Shuts the system down until every accepted line is handed to the OS; returns the files
+    /// to read back, in order, and the drops the system itself counted.
+    pub(crate) fn finish(
+        self,
+        dir: &Path,
+        rt: &tokio::runtime::Runtime,
+    ) -> Res<(Vec<PathBuf>, u64)> {
+        match self {
+            Backend::Bunctl { writer, .. } => {
+                rt.block_on(writer.shutdown())?;
+                let dropped = writer.metrics_snapshot().dropped_messages;
+                Ok((writer.log_files()?, dropped))
+            }
+            Backend::Ta { writer, guard } => {
+                drop(writer);
+                // Dropping the guard waits at most ~1.1 s for the worker; wait for the worker
+                // thread itself to end (it writes all that is queued, then flushes and exits).
+                drop(guard);
+                let deadline = Instant::now() + Duration::from_secs(120);
+                while thread_alive(TA_THREAD) {
+                    if Instant::now() > deadline {
+                        return Err("tracing-appender's worker did not finish in 120 s".into());
+                    }
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+                Ok((files_in(dir)?, 0))
+            }
+            Backend::Spdlog {
+                logger,
+                file_sink,
+                pool,
+                drops,
+            } => {
+                if let Some(logger) = &logger {
+                    logger.flush();
+                }
+                drop(logger);
+                // The last reference to the pool: dropping it processes every queued task and
+                // joins the pool's thread.
+                drop(pool);
+                file_sink.flush()?;
+                drop(file_sink);
+                Ok((files_in(dir)?, drops.load(Ordering::Relaxed)))
+            }
+            Backend::Ceiling { shared, .. } => {
+                if let Some(shared) = shared {
+                    shared.lock().map_err(|_| "poisoned")?.flush()?;
+                }
+                let files = vec![dir.join("e2e.log")];
+                Ok((files, 0))
+            }
+        }
+    }
+}

@@ -1,0 +1,84 @@
+//! The workloads: how many producers of which kind (threads or tokio tasks) write how many
+//! lines, with or without rotation, and the idle-writers workload.
+
+/// Size rotation of the `rotating` workload.
+pub(crate) const ROTATE_BYTES: u64 = 8 << 20;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Workload {
+    Single,
+    Tasks100,
+    Threads4,
+    Rotating,
+    Idle1000,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Producers {
+    /// Plain OS threads.
+    Threads,
+    /// Tokio tasks on a 2-worker multi-thread runtime.
+    Tasks,
+}
+
+impl Workload {
+    pub(crate) const ALL: [Workload; 5] = [
+        Workload::Single,
+        Workload::Tasks100,
+        Workload::Threads4,
+        Workload::Rotating,
+        Workload::Idle1000,
+    ];
+
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Workload::Single => "single",
+            Workload::Tasks100 => "tasks100",
+            Workload::Threads4 => "threads4",
+            Workload::Rotating => "rotating",
+            Workload::Idle1000 => "idle1000",
+        }
+    }
+
+    pub(crate) fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|x| x.name() == s)
+    }
+
+    pub(crate) fn producers(self) -> usize {
+        match self {
+            Workload::Single => 1,
+            Workload::Tasks100 | Workload::Rotating => 100,
+            Workload::Threads4 => 4,
+            Workload::Idle1000 => 0,
+        }
+    }
+
+    pub(crate) fn kind(self) -> Producers {
+        match self {
+            Workload::Tasks100 | Workload::Rotating => Producers::Tasks,
+            _ => Producers::Threads,
+        }
+    }
+
+    /// Total lines of a full run.
+    pub(crate) fn default_lines(self) -> u64 {
+        match self {
+            Workload::Single | Workload::Tasks100 | Workload::Threads4 | Workload::Rotating => {
+                2_000_000
+            }
+            Workload::Idle1000 => 0,
+        }
+    }
+
+    pub(crate) fn describe(self) -> &'static str {
+        match self {
+            Workload::Single => "1 producer thread",
+            Workload::Tasks100 => "100 tokio tasks on a 2-worker runtime",
+            Workload::Threads4 => "4 OS threads",
+            Workload::Rotating => {
+                "100 tokio tasks on a 2-worker runtime, size rotation at 8 MiB, compression on"
+            }
+            Workload::Idle1000 => "1,000 idle writers in one LogManager",
+        }
+    }
+}
