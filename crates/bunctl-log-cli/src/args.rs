@@ -14,7 +14,8 @@ usage:
 
   pipe   read stdin until EOF into DIR/NAME.log, rotating at SIZE and keeping N rotated
          files (gzipped unless --no-compress); nothing read is lost; prints a summary on
-         stderr
+         stderr; SIGTERM, SIGINT or SIGHUP stop it cleanly (all it read is written first);
+         exits 0 if every line read was written, 1 if not
   run    run COMMAND, capturing its stdout into DIR/NAME.log and its stderr into
          DIR/NAME.err.log (both into NAME.log, tagged [stdout]/[stderr], with --merge);
          exits with COMMAND's exit code

@@ -2,11 +2,16 @@
 //!
 //! `bunctl-log pipe --app NAME` reads stdin until EOF into `./logs/NAME.log`, rotated at a size,
 //! compressed and bounded, losing nothing (when the disk is slower than the input, reading
-//! stops and the producer waits on its full pipe, as with s6-log or multilog). `files` and
-//! `cat` read the logs back, oldest first. Run `bunctl-log --help` for the flags.
+//! stops and the producer waits on its full pipe, as with s6-log or multilog). SIGTERM, SIGINT
+//! or SIGHUP stop it the same way as EOF, after writing what it read. `files` and `cat` read the
+//! logs back, oldest first. Run `bunctl-log --help` for the flags.
 
 mod args;
 mod read;
+#[cfg(unix)]
+mod signals;
+#[cfg(unix)]
+mod stdin;
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -14,7 +19,7 @@ use std::time::Instant;
 
 use args::{Command, Options, USAGE};
 use bunctl_logging::{
-    capture::pump, AppId, AsyncLogWriter, CaptureMode, LogConfig, LogManager, LogWriterConfig,
+    capture::pump_until, AppId, AsyncLogWriter, CaptureMode, LogConfig, LogManager, LogWriterConfig,
 };
 
 fn main() -> ExitCode {
@@ -62,11 +67,15 @@ type CliResult = Result<(), Box<dyn std::error::Error>>;
 fn run_async<T>(
     fut: impl std::future::Future<Output = Result<T, Box<dyn std::error::Error>>>,
 ) -> Result<T, Box<dyn std::error::Error>> {
-    tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
-        .build()?
-        .block_on(fut)
+        .build()?;
+    let result = runtime.block_on(fut);
+    // `fut` awaited everything the command does; a blocking read left on a silent stdin (the
+    // non-Unix `pipe`) must not keep the process alive, as dropping the runtime would.
+    runtime.shutdown_background();
+    result
 }
 
 /// The manager-level configuration the flags describe, and the app's live file.
@@ -92,18 +101,44 @@ fn writer_config(o: &Options) -> Result<LogWriterConfig, Box<dyn std::error::Err
     })
 }
 
+/// `pipe`: stdin into the files until EOF or SIGTERM, SIGINT or SIGHUP. Either way every line
+/// read is written before it returns; `Err` if one was not, or on an error.
 async fn pipe(o: Options) -> CliResult {
     let start = Instant::now();
+    // First: from here on these signals stop the pipe cleanly instead of killing it.
+    #[cfg(unix)]
+    let mut signals = signals::Signals::new(&signals::Stop::ALL)?;
     let config = writer_config(&o)?;
     let max_line_len = config.max_line_len;
     let writer = std::sync::Arc::new(AsyncLogWriter::new(config).await?);
+    let mut stopped_by: Option<&'static str> = None;
+    #[cfg(unix)]
+    let (input, stop) = {
+        let (input, stopper) = stdin::spawn()?;
+        let stop = async {
+            stopped_by = Some(signals.recv().await.name());
+            // The pump goes on reading until the thread has stopped: it gets every byte the
+            // thread took out of the pipe.
+            stopper.stop().await;
+        };
+        (input, stop)
+    };
+    #[cfg(not(unix))]
+    let (input, stop) = (tokio::io::stdin(), async {
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => stopped_by = Some("Ctrl-C"),
+            Err(_) => std::future::pending().await,
+        }
+    });
     // The same lossless pump that captures a child's pipes: a slow disk makes `seq` wait.
-    pump(tokio::io::stdin(), writer.clone(), None, max_line_len).await?;
-    writer.shutdown().await?;
+    let pumped = pump_until(input, writer.clone(), None, max_line_len, stop).await;
+    // Even after an error: the lines read so far go to the file.
+    let closed = writer.shutdown().await;
     let m = writer.get_metrics().await;
     let secs = start.elapsed().as_secs_f64();
+    let why = stopped_by.map_or(String::new(), |s| format!("stopped by {s}; "));
     eprintln!(
-        "bunctl-log: {} lines, {} bytes, {} rotations, {} dropped, {} lost in {:.2} s ({:.0} lines/s) -> {}",
+        "bunctl-log: {why}{} lines, {} bytes, {} rotations, {} dropped, {} lost in {:.2} s ({:.0} lines/s) -> {}",
         m.lines_written,
         m.bytes_written,
         m.rotation_count,
@@ -113,6 +148,15 @@ async fn pipe(o: Options) -> CliResult {
         m.lines_written as f64 / secs.max(1e-9),
         writer.path().display()
     );
+    pumped?;
+    closed?;
+    if m.lines_lost > 0 || m.dropped_messages > 0 {
+        return Err(format!(
+            "{} lines were not written",
+            m.lines_lost + m.dropped_messages
+        )
+        .into());
+    }
     Ok(())
 }
 
