@@ -18,7 +18,8 @@ usage:
          exits 0 if every line read was written, 1 if not
   run    run COMMAND, capturing its stdout into DIR/NAME.log and its stderr into
          DIR/NAME.err.log (both into NAME.log, tagged [stdout]/[stderr], with --merge);
-         exits with COMMAND's exit code
+         forwards SIGTERM, SIGINT and SIGHUP to COMMAND's process group and exits with
+         COMMAND's exit code (128+N if signal N killed it)
   files  list NAME's log files, oldest first, the live file last
   cat    print NAME's logs, oldest first, decompressing rotated files
   tail   print the last LINES lines (default 10) across rotated files; with -f, keep

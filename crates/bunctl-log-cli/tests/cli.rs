@@ -89,6 +89,20 @@ fn usage_errors_exit_with_2_and_say_what_is_wrong() {
     }
 }
 
+#[cfg(unix)]
+#[test]
+fn an_argument_that_is_not_utf8_is_a_usage_error_not_a_panic() {
+    use std::os::unix::ffi::OsStrExt;
+    let out = Command::new(env!("CARGO_BIN_EXE_bunctl-log"))
+        .args(["pipe", "--app"])
+        .arg(std::ffi::OsStr::from_bytes(b"caf\xe9"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not valid UTF-8"));
+}
+
 #[test]
 fn an_invalid_app_id_is_refused_before_anything_is_written() {
     let dir = tempfile::tempdir().unwrap();
@@ -254,4 +268,16 @@ async fn tail_follow_keeps_printing_across_rotations() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(writer.get_metrics().await.rotation_count >= 5);
+}
+
+#[test]
+fn run_says_on_stderr_when_the_command_cannot_be_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    for missing in ["bunctl-log-no-such-program", "./no/such/program"] {
+        let out = bunctl_log(&["run", "--app", "x", "--dir", d, "--", missing], b"");
+        assert_eq!(out.status.code(), Some(1), "{missing}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("cannot run") && err.contains(missing), "{err}");
+    }
 }
