@@ -22,8 +22,9 @@ usage:
          COMMAND's exit code (128+N if signal N killed it)
   files  list NAME's log files, oldest first, the live file last
   cat    print NAME's logs, oldest first, decompressing rotated files
-  tail   print the last LINES lines (default 10) across rotated files; with -f, keep
-         printing new lines, following the live file across rotations (like tail -F)
+  tail   print the last LINES lines (default 10) across rotated files (decompressed);
+         with -f, keep printing new lines, following the live file across rotations (like
+         tail -F), or waiting for it if there is none
 
   --dir DIR        directory of the log files (default ./logs)
   --max-size SIZE  rotate before the live file passes SIZE bytes; K, M, G suffixes

@@ -324,13 +324,13 @@ fn cat(o: &Options) -> CliResult {
 
 fn tail(o: &Options) -> CliResult {
     let files = log_files(o)?;
+    let (_, path) = log_config(o)?;
     let mut out = std::io::stdout().lock();
-    let live = read::tail(&files, o.lines, &mut out)?;
+    let live = read::tail(&files, &path, o.lines, &mut out)?;
     if o.follow {
-        let (_, path) = log_config(o)?;
         let file = match live {
             Some(f) => f,
-            // No file yet: wait for the writer to create it.
+            // No live file (none yet, or removed): wait for the writer to create it.
             None => loop {
                 if let Ok(f) = std::fs::File::open(&path) {
                     break f;
