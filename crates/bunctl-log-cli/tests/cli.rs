@@ -104,6 +104,14 @@ fn an_argument_that_is_not_utf8_is_a_usage_error_not_a_panic() {
 }
 
 #[test]
+fn the_usage_text_does_not_show_the_internal_exec_helper() {
+    let out = bunctl_log(&["--help"], b"");
+    assert!(out.status.success());
+    let usage = String::from_utf8(out.stdout).unwrap();
+    assert!(usage.contains("bunctl-log run") && !usage.contains("__exec"));
+}
+
+#[test]
 fn an_invalid_app_id_is_refused_before_anything_is_written() {
     let dir = tempfile::tempdir().unwrap();
     let out = bunctl_log(
