@@ -14,14 +14,17 @@ usage:
 
   pipe   read stdin until EOF into DIR/NAME.log, rotating at SIZE and keeping N rotated
          files (gzipped unless --no-compress); nothing read is lost; prints a summary on
-         stderr
+         stderr; SIGTERM, SIGINT or SIGHUP stop it cleanly (all it read is written first);
+         exits 0 if every line read was written, 1 if not
   run    run COMMAND, capturing its stdout into DIR/NAME.log and its stderr into
          DIR/NAME.err.log (both into NAME.log, tagged [stdout]/[stderr], with --merge);
-         exits with COMMAND's exit code
+         forwards SIGTERM, SIGINT and SIGHUP to COMMAND's process group and exits with
+         COMMAND's exit code (128+N if signal N killed it)
   files  list NAME's log files, oldest first, the live file last
   cat    print NAME's logs, oldest first, decompressing rotated files
-  tail   print the last LINES lines (default 10) across rotated files; with -f, keep
-         printing new lines, following the live file across rotations (like tail -F)
+  tail   print the last LINES lines (default 10) across rotated files (decompressed);
+         with -f, keep printing new lines, following the live file across rotations (like
+         tail -F), or waiting for it if there is none
 
   --dir DIR        directory of the log files (default ./logs)
   --max-size SIZE  rotate before the live file passes SIZE bytes; K, M, G suffixes

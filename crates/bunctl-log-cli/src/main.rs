@@ -2,23 +2,44 @@
 //!
 //! `bunctl-log pipe --app NAME` reads stdin until EOF into `./logs/NAME.log`, rotated at a size,
 //! compressed and bounded, losing nothing (when the disk is slower than the input, reading
-//! stops and the producer waits on its full pipe, as with s6-log or multilog). `files` and
-//! `cat` read the logs back, oldest first. Run `bunctl-log --help` for the flags.
+//! stops and the producer waits on its full pipe, as with s6-log or multilog). SIGTERM, SIGINT
+//! or SIGHUP stop it the same way as EOF, after writing what it read. `bunctl-log run --app
+//! NAME -- COMMAND` captures a command's output, forwards those signals to it and exits with its
+//! status; on Linux the command dies with bunctl-log even if bunctl-log is killed with SIGKILL.
+//! `files` and `cat` read the logs back, oldest first. Run `bunctl-log --help` for the flags.
 
 mod args;
+#[cfg(target_os = "linux")]
+mod exec;
 mod read;
+#[cfg(unix)]
+mod signals;
+#[cfg(unix)]
+mod stdin;
 
+use std::ffi::OsString;
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Instant;
 
 use args::{Command, Options, USAGE};
 use bunctl_logging::{
-    capture::pump, AppId, AsyncLogWriter, CaptureMode, LogConfig, LogManager, LogWriterConfig,
+    capture::pump_until, AppId, AsyncLogWriter, CaptureMode, LogConfig, LogManager, LogWriterConfig,
 };
 
 fn main() -> ExitCode {
-    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let argv: Vec<OsString> = std::env::args_os().skip(1).collect();
+    #[cfg(target_os = "linux")]
+    if argv.first().is_some_and(|a| a == exec::EXEC) {
+        return exec::exec(&argv[1..]);
+    }
+    let argv: Vec<String> = match argv.into_iter().map(OsString::into_string).collect() {
+        Ok(argv) => argv,
+        Err(bad) => {
+            eprintln!("bunctl-log: argument {bad:?} is not valid UTF-8\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
     let command = match args::parse(&argv) {
         Ok(c) => c,
         Err(e) => {
@@ -62,11 +83,15 @@ type CliResult = Result<(), Box<dyn std::error::Error>>;
 fn run_async<T>(
     fut: impl std::future::Future<Output = Result<T, Box<dyn std::error::Error>>>,
 ) -> Result<T, Box<dyn std::error::Error>> {
-    tokio::runtime::Builder::new_multi_thread()
+    let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
-        .build()?
-        .block_on(fut)
+        .build()?;
+    let result = runtime.block_on(fut);
+    // `fut` awaited everything the command does; a blocking read left on a silent stdin (the
+    // non-Unix `pipe`) must not keep the process alive, as dropping the runtime would.
+    runtime.shutdown_background();
+    result
 }
 
 /// The manager-level configuration the flags describe, and the app's live file.
@@ -92,18 +117,44 @@ fn writer_config(o: &Options) -> Result<LogWriterConfig, Box<dyn std::error::Err
     })
 }
 
+/// `pipe`: stdin into the files until EOF or SIGTERM, SIGINT or SIGHUP. Either way every line
+/// read is written before it returns; `Err` if one was not, or on an error.
 async fn pipe(o: Options) -> CliResult {
     let start = Instant::now();
+    // First: from here on these signals stop the pipe cleanly instead of killing it.
+    #[cfg(unix)]
+    let mut signals = signals::Signals::new(&signals::Stop::ALL)?;
     let config = writer_config(&o)?;
     let writer = std::sync::Arc::new(AsyncLogWriter::new(config).await?);
     let max_line_len = writer.options().max_line_len;
+    let mut stopped_by: Option<&'static str> = None;
+    #[cfg(unix)]
+    let (input, stop) = {
+        let (input, stopper) = stdin::spawn()?;
+        let stop = async {
+            stopped_by = Some(signals.recv().await.name());
+            // The pump goes on reading until the thread has stopped: it gets every byte the
+            // thread took out of the pipe.
+            stopper.stop().await;
+        };
+        (input, stop)
+    };
+    #[cfg(not(unix))]
+    let (input, stop) = (tokio::io::stdin(), async {
+        match tokio::signal::ctrl_c().await {
+            Ok(()) => stopped_by = Some("Ctrl-C"),
+            Err(_) => std::future::pending().await,
+        }
+    });
     // The same lossless pump that captures a child's pipes: a slow disk makes `seq` wait.
-    pump(tokio::io::stdin(), writer.clone(), None, max_line_len).await?;
-    writer.shutdown().await?;
+    let pumped = pump_until(input, writer.clone(), None, max_line_len, stop).await;
+    // Even after an error: the lines read so far go to the file.
+    let closed = writer.shutdown().await;
     let m = writer.get_metrics().await;
     let secs = start.elapsed().as_secs_f64();
+    let why = stopped_by.map_or(String::new(), |s| format!("stopped by {s}; "));
     eprintln!(
-        "bunctl-log: {} lines, {} bytes, {} rotations, {} dropped, {} lost in {:.2} s ({:.0} lines/s) -> {}",
+        "bunctl-log: {why}{} lines, {} bytes, {} rotations, {} dropped, {} lost in {:.2} s ({:.0} lines/s) -> {}",
         m.lines_written,
         m.bytes_written,
         m.rotation_count,
@@ -113,19 +164,106 @@ async fn pipe(o: Options) -> CliResult {
         m.lines_written as f64 / secs.max(1e-9),
         writer.path().display()
     );
+    pumped?;
+    closed?;
+    if m.lines_lost > 0 || m.dropped_messages > 0 {
+        return Err(format!(
+            "{} lines were not written",
+            m.lines_lost + m.dropped_messages
+        )
+        .into());
+    }
     Ok(())
+}
+
+/// The command `run` starts, in its own process group (so that signals reach all of it and
+/// only it: the terminal's Ctrl-C goes to bunctl-log, which forwards it).
+fn command(program: &str, args: &[String]) -> Result<tokio::process::Command, String> {
+    #[cfg(target_os = "linux")]
+    let mut cmd = {
+        // The exec helper would report a missing program into the log file: say it here.
+        check_program(program)?;
+        exec::command(program, args)
+    };
+    #[cfg(not(target_os = "linux"))]
+    let mut cmd = {
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.args(args);
+        cmd
+    };
+    #[cfg(unix)]
+    cmd.process_group(0);
+    cmd.stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    Ok(cmd)
+}
+
+/// `Err` unless `program` names an executable file, looked up as `execvp` does: in `PATH`
+/// unless it has a `/`.
+#[cfg(target_os = "linux")]
+fn check_program(program: &str) -> Result<(), String> {
+    use std::os::unix::fs::PermissionsExt;
+    let runnable = |path: &std::path::Path| {
+        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    let found = if program.contains('/') {
+        runnable(std::path::Path::new(program))
+    } else {
+        match std::env::var_os("PATH") {
+            Some(path) => std::env::split_paths(&path).any(|dir| runnable(&dir.join(program))),
+            // execvp's default path then: let the exec helper try.
+            None => true,
+        }
+    };
+    if found {
+        Ok(())
+    } else if program.contains('/') {
+        Err(format!("cannot run {program:?}: no executable file there"))
+    } else {
+        Err(format!("cannot run {program:?}: not found in PATH"))
+    }
+}
+
+/// Waits for the child, sending it (its process group) the SIGTERM, SIGINT and SIGHUP that
+/// bunctl-log receives meanwhile. Returns the status and the last signal forwarded.
+#[cfg(unix)]
+async fn wait_forwarding(
+    child: &mut tokio::process::Child,
+    signals: &mut signals::Signals,
+) -> std::io::Result<(std::process::ExitStatus, Option<signals::Stop>)> {
+    // The child leads its own process group: the group's id is its pid. Once `wait` has
+    // reaped the child, that id may be reused: nothing is sent after.
+    let group = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .and_then(rustix::process::Pid::from_raw);
+    let mut forwarded = None;
+    loop {
+        tokio::select! {
+            status = child.wait() => return Ok((status?, forwarded)),
+            stop = signals.recv() => {
+                if let Some(group) = group {
+                    // ESRCH: the group has just exited; `wait` says so next.
+                    let _ = rustix::process::kill_process_group(group, stop.signal());
+                    forwarded = Some(stop);
+                }
+            }
+        }
+    }
 }
 
 async fn run(o: Options) -> Result<u8, Box<dyn std::error::Error>> {
     let start = Instant::now();
+    // Before the child exists: a signal from here on is forwarded to it, not fatal to us.
+    #[cfg(unix)]
+    let mut signals = signals::Signals::new(&signals::Stop::ALL)?;
     let (config, _) = log_config(&o)?;
     let app = AppId::new(o.app.clone())?;
     let manager = LogManager::new(config);
     let (program, args) = o.command.split_first().ok_or("run needs a command")?;
-    let mut child = tokio::process::Command::new(program)
-        .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+    // Spawned from the main thread (this runs in `block_on`), which lives as long as the
+    // process: on Linux the child's death signal is tied to the thread that forked it.
+    let mut child = command(program, args)?
         .spawn()
         .map_err(|e| format!("cannot run {program:?}: {e}"))?;
     let mode = if o.merge {
@@ -134,12 +272,21 @@ async fn run(o: Options) -> Result<u8, Box<dyn std::error::Error>> {
         CaptureMode::Separate
     };
     let capture = manager.capture_child(&app, &mut child, mode).await?;
-    let status = child.wait().await?;
+    #[cfg(unix)]
+    let (status, forwarded) = wait_forwarding(&mut child, &mut signals).await?;
+    #[cfg(not(unix))]
+    let (status, forwarded) = (child.wait().await?, None::<&str>);
+    #[cfg(unix)]
+    let forwarded = forwarded.map(signals::Stop::name);
+    // The child has exited; its last output is read until its pipes close.
     let summary = capture.finish().await?;
     let totals = manager.total_metrics().await;
     manager.close_all().await?;
+    let after = forwarded.map_or(String::new(), |s| {
+        format!(" after bunctl-log forwarded {s}")
+    });
     eprintln!(
-        "bunctl-log: {program} exited with {status}; {} stdout and {} stderr lines, {} dropped in {:.2} s",
+        "bunctl-log: {program} exited with {status}{after}; {} stdout and {} stderr lines, {} dropped in {:.2} s",
         summary.stdout.lines,
         summary.stderr.lines,
         totals.dropped_messages,
@@ -177,13 +324,13 @@ fn cat(o: &Options) -> CliResult {
 
 fn tail(o: &Options) -> CliResult {
     let files = log_files(o)?;
+    let (_, path) = log_config(o)?;
     let mut out = std::io::stdout().lock();
-    let live = read::tail(&files, o.lines, &mut out)?;
+    let live = read::tail(&files, &path, o.lines, &mut out)?;
     if o.follow {
-        let (_, path) = log_config(o)?;
         let file = match live {
             Some(f) => f,
-            // No file yet: wait for the writer to create it.
+            // No live file (none yet, or removed): wait for the writer to create it.
             None => loop {
                 if let Ok(f) = std::fs::File::open(&path) {
                     break f;

@@ -30,24 +30,44 @@ pub fn cat(files: &[PathBuf], out: &mut impl Write) -> io::Result<()> {
     Ok(())
 }
 
-/// Writes the last `n` lines of `files` (oldest first; the live file last) to `out`.
-/// Returns the live file's handle positioned after what was printed, for [`follow`].
-pub fn tail(files: &[PathBuf], n: usize, out: &mut impl Write) -> io::Result<Option<File>> {
-    let Some((live, archives)) = files.split_last() else {
-        return Ok(None);
+/// Writes the last `n` lines of `files` (oldest first; the live file `live` last, if it exists)
+/// to `out`, as text: archives are decompressed. Returns the live file's handle positioned after
+/// what was printed, for [`follow`], or `None` if there is no live file (it was removed, or
+/// not created yet).
+pub fn tail(
+    files: &[PathBuf],
+    live: &Path,
+    n: usize,
+    out: &mut impl Write,
+) -> io::Result<Option<File>> {
+    // The listing ends with the live file only if it exists: otherwise its last entry is the
+    // newest archive, which is read like the others (gunzipped), not followed.
+    let (live_file, archives) = match files.split_last() {
+        Some((last, archives)) if last == live => match File::open(live) {
+            Ok(file) => (Some(file), archives),
+            // Removed since it was listed.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => (None, archives),
+            Err(e) => return Err(with_path(live, e)),
+        },
+        _ => (None, files),
     };
-    // Open the live file first and remember where it ended: lines written after that are
-    // for `follow`, not printed twice.
-    let mut live_file = File::open(live).map_err(|e| with_path(live, e))?;
-    let live_len = live_file.seek(SeekFrom::End(0))?;
-    let mut live_bytes = Vec::new();
-    live_file.seek(SeekFrom::Start(0))?;
-    (&mut live_file)
-        .take(live_len)
-        .read_to_end(&mut live_bytes)?;
     // Newest first, until n lines are found.
-    let mut chunks: Vec<Vec<u8>> = vec![last_lines(&live_bytes, n)];
-    let mut found = count_lines(&chunks[0]);
+    let mut chunks: Vec<Vec<u8>> = Vec::new();
+    let mut found = 0;
+    let mut live_end = None;
+    if let Some(mut file) = live_file {
+        // Remember where the live file ended: lines written after that are for `follow`, not
+        // printed twice.
+        let len = file.seek(SeekFrom::End(0))?;
+        let mut bytes = Vec::new();
+        file.seek(SeekFrom::Start(0))?;
+        (&mut file).take(len).read_to_end(&mut bytes)?;
+        let chunk = last_lines(&bytes, n);
+        found = count_lines(&chunk);
+        chunks.push(chunk);
+        file.seek(SeekFrom::Start(len))?;
+        live_end = Some(file);
+    }
     for archive in archives.iter().rev() {
         if found >= n {
             break;
@@ -62,8 +82,7 @@ pub fn tail(files: &[PathBuf], n: usize, out: &mut impl Write) -> io::Result<Opt
         out.write_all(chunk)?;
     }
     out.flush()?;
-    live_file.seek(SeekFrom::Start(live_len))?;
-    Ok(Some(live_file))
+    Ok(live_end)
 }
 
 /// The last `n` lines of `data` (a partial last line counts as one).

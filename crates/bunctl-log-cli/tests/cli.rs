@@ -89,6 +89,28 @@ fn usage_errors_exit_with_2_and_say_what_is_wrong() {
     }
 }
 
+#[cfg(unix)]
+#[test]
+fn an_argument_that_is_not_utf8_is_a_usage_error_not_a_panic() {
+    use std::os::unix::ffi::OsStrExt;
+    let out = Command::new(env!("CARGO_BIN_EXE_bunctl-log"))
+        .args(["pipe", "--app"])
+        .arg(std::ffi::OsStr::from_bytes(b"caf\xe9"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not valid UTF-8"));
+}
+
+#[test]
+fn the_usage_text_does_not_show_the_internal_exec_helper() {
+    let out = bunctl_log(&["--help"], b"");
+    assert!(out.status.success());
+    let usage = String::from_utf8(out.stdout).unwrap();
+    assert!(usage.contains("bunctl-log run") && !usage.contains("__exec"));
+}
+
 #[test]
 fn an_invalid_app_id_is_refused_before_anything_is_written() {
     let dir = tempfile::tempdir().unwrap();
@@ -254,4 +276,114 @@ async fn tail_follow_keeps_printing_across_rotations() {
     child.kill().unwrap();
     child.wait().unwrap();
     assert!(writer.get_metrics().await.rotation_count >= 5);
+}
+
+#[test]
+fn run_says_on_stderr_when_the_command_cannot_be_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    for missing in ["bunctl-log-no-such-program", "./no/such/program"] {
+        let out = bunctl_log(&["run", "--app", "x", "--dir", d, "--", missing], b"");
+        assert_eq!(out.status.code(), Some(1), "{missing}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("cannot run") && err.contains(missing), "{err}");
+    }
+}
+
+/// Rotated, gzipped logs of `app` in `dir` whose live file the operator then removed; returns
+/// what is left, as `cat` prints it.
+fn archives_without_live_file(dir: &std::path::Path, app: &str) -> String {
+    let d = dir.to_str().unwrap();
+    let input: String = (1..=5_000).map(|i| format!("line {i}\n")).collect();
+    let out = bunctl_log(
+        &["pipe", "--app", app, "--dir", d, "--max-size", "4K"],
+        input.as_bytes(),
+    );
+    assert!(out.status.success());
+    std::fs::remove_file(dir.join(format!("{app}.log"))).unwrap();
+    let files = bunctl_log(&["files", "--app", app, "--dir", d], b"");
+    let listed = String::from_utf8(files.stdout).unwrap();
+    assert!(
+        listed.lines().count() > 1 && listed.lines().all(|f| f.ends_with(".log.gz")),
+        "{listed}"
+    );
+    let cat = bunctl_log(&["cat", "--app", app, "--dir", d], b"");
+    let text = String::from_utf8(cat.stdout).unwrap();
+    assert!(text.ends_with('\n') && text.len() > 1000, "{text}");
+    text
+}
+
+#[test]
+fn tail_without_the_live_file_prints_the_archives_as_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let left = archives_without_live_file(dir.path(), "g");
+    let tail = |n: &str| {
+        let out = bunctl_log(&["tail", "--app", "g", "--dir", d, "-n", n], b"");
+        assert!(out.status.success());
+        // Text, not gzip bytes.
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let lines: Vec<&str> = left.split_inclusive('\n').collect();
+    assert_eq!(tail("3"), lines[lines.len() - 3..].concat());
+    assert_eq!(tail("999999"), left);
+}
+
+#[test]
+fn tail_follow_without_the_live_file_waits_for_it() {
+    use bunctl_logging::{AppId, LogConfig, LogManager};
+    use std::io::BufRead;
+
+    let dir = tempfile::tempdir().unwrap();
+    let left = archives_without_live_file(dir.path(), "h");
+    let mut child = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_bunctl-log"))
+            .args(["tail", "--app", "h", "--dir", dir.path().to_str().unwrap()])
+            .args(["-n", "2", "-f"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let next = || {
+        rx.recv_timeout(std::time::Duration::from_secs(20))
+            .unwrap()
+            .unwrap()
+    };
+    let last: Vec<&str> = left.lines().collect();
+    assert_eq!(next(), last[last.len() - 2]);
+    assert_eq!(next(), last[last.len() - 1]);
+
+    // The writer comes back and creates the live file: tail -f follows it from its start.
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let manager = LogManager::new(LogConfig {
+            base_dir: dir.path().to_path_buf(),
+            max_files: 1000,
+            ..LogConfig::default()
+        });
+        let writer = manager.get_writer(&AppId::new("h").unwrap()).await.unwrap();
+        writer.write_line_async("back 1").await.unwrap();
+        writer.write_line_async("back 2").await.unwrap();
+        manager.close_all().await.unwrap();
+    });
+    assert_eq!(next(), "back 1");
+    assert_eq!(next(), "back 2");
+}
+
+/// `tail -f` runs until killed: kill it even when the test fails.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }

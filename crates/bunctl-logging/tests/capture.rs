@@ -93,3 +93,83 @@ async fn a_fast_child_loses_nothing_across_rotations() {
         assert_eq!(*l, (i + 1).to_string().as_bytes());
     }
 }
+
+async fn writer(dir: &std::path::Path) -> std::sync::Arc<bunctl_logging::AsyncLogWriter> {
+    std::sync::Arc::new(
+        bunctl_logging::AsyncLogWriter::new(bunctl_logging::LogWriterConfig {
+            path: dir.join("p.log"),
+            ..bunctl_logging::LogWriterConfig::default()
+        })
+        .await
+        .unwrap(),
+    )
+}
+
+#[tokio::test]
+async fn a_stopped_pump_hands_over_what_it_read_while_its_source_stays_open_and_silent() {
+    use tokio::io::AsyncWriteExt;
+    let dir = tempfile::tempdir().unwrap();
+    let w = writer(dir.path()).await;
+    // `source` stays open: without the stop, the pump would wait on it forever.
+    let (mut source, reader) = tokio::io::duplex(1 << 10);
+    source
+        .write_all(b"one\ntwo\nthree, no newline")
+        .await
+        .unwrap();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let pump = tokio::spawn(bunctl_logging::capture::pump_until(
+        reader,
+        w.clone(),
+        None,
+        1 << 20,
+        async move {
+            let _ = stop_rx.await;
+        },
+    ));
+    stop_tx.send(()).unwrap();
+    let summary = tokio::time::timeout(std::time::Duration::from_secs(10), pump)
+        .await
+        .expect("the stopped pump returns")
+        .unwrap()
+        .unwrap();
+    assert_eq!((summary.lines, summary.bytes_read), (3, 25));
+    w.shutdown().await.unwrap();
+    assert_eq!(
+        std::fs::read(dir.path().join("p.log")).unwrap(),
+        b"one\ntwo\nthree, no newline\n"
+    );
+    drop(source);
+}
+
+#[tokio::test]
+async fn a_reader_that_is_always_ready_cannot_keep_a_stopped_pump_going() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = writer(dir.path()).await;
+    // An endless line, always ready: the pump reads at most 1 MiB once stopped.
+    let summary = bunctl_logging::capture::pump_until(
+        tokio::io::repeat(b'x'),
+        w.clone(),
+        Some(b"[t] "),
+        1 << 20,
+        std::future::ready(()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.bytes_read, 1 << 20);
+    w.shutdown().await.unwrap();
+    let text = std::fs::read(dir.path().join("p.log")).unwrap();
+    assert!(text.starts_with(b"[t] xxx") && text.ends_with(b"x\n"));
+    assert_eq!(text.len(), (1 << 20) + 4 + 1);
+}
+
+#[tokio::test]
+async fn pump_without_a_stop_still_reads_to_eof() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = writer(dir.path()).await;
+    let summary = bunctl_logging::capture::pump(&b"a\nb"[..], w.clone(), None, 1 << 20)
+        .await
+        .unwrap();
+    assert_eq!(summary.lines, 2);
+    w.shutdown().await.unwrap();
+    assert_eq!(std::fs::read(dir.path().join("p.log")).unwrap(), b"a\nb\n");
+}

@@ -1,0 +1,227 @@
+//! `bunctl-log` under real signals: real processes, real pipes, real files.
+//!
+//! Every wait polls with a generous deadline instead of sleeping a fixed time, so that a busy
+//! machine makes the tests slower, not flaky.
+#![cfg(unix)]
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use rustix::process::{kill_process, Pid, Signal};
+
+const BIN: &str = env!("CARGO_BIN_EXE_bunctl-log");
+const DEADLINE: Duration = Duration::from_secs(20);
+
+/// Polls `done` every 20 ms until it holds; panics with `what` after [`DEADLINE`].
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn signal(child: &Child, sig: Signal) {
+    let pid = Pid::from_raw(i32::try_from(child.id()).unwrap()).unwrap();
+    kill_process(pid, sig).unwrap();
+}
+
+/// Waits for `child` to exit and collects its output; kills it and panics after [`DEADLINE`].
+fn finish(child: Child) -> Output {
+    let pid = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(DEADLINE) {
+        Ok(out) => out.unwrap(),
+        Err(_) => {
+            let _ = kill_process(
+                Pid::from_raw(i32::try_from(pid).unwrap()).unwrap(),
+                Signal::KILL,
+            );
+            panic!("bunctl-log did not exit within {DEADLINE:?} of the signal");
+        }
+    }
+}
+
+fn read_lossy(path: &Path) -> String {
+    std::fs::read(path)
+        .map(|b| String::from_utf8_lossy(&b).into_owned())
+        .unwrap_or_default()
+}
+
+fn cat(dir: &Path, app: &str) -> String {
+    let out = Command::new(BIN)
+        .args(["cat", "--app", app, "--dir", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Kills a process the test started indirectly (a command under `run`) if the test fails, so
+/// that a failing test leaves no orphan behind.
+struct KillIfFailing(Option<i32>);
+
+impl Drop for KillIfFailing {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0.and_then(Pid::from_raw) {
+            if std::thread::panicking() {
+                let _ = kill_process(pid, Signal::KILL);
+            }
+        }
+    }
+}
+
+/// `pipe` fed by the test, which keeps the pipe open and silent; `sig` stops it.
+fn pipe_stops_on(sig: Signal, name: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let mut child = Command::new(BIN)
+        .args(["pipe", "--app", "p", "--dir", d, "--max-size", "4K"])
+        .args(["--keep", "1000"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let live = dir.path().join("p.log");
+    let mut expected = String::new();
+    for batch in 0..5 {
+        let text: String = (0..200)
+            .map(|i| format!("batch {batch} line {i:03}\n"))
+            .collect();
+        stdin.write_all(text.as_bytes()).unwrap();
+        expected.push_str(&text);
+        // In the file, so read: the pipe is empty before the next write.
+        let last = text.lines().last().unwrap().to_owned() + "\n";
+        wait_for("a batch in the live file", || {
+            read_lossy(&live).contains(&last)
+        });
+    }
+    // One write under PIPE_BUF is atomic: the partial line is read with the whole one before it.
+    stdin
+        .write_all(b"last whole line\npartial, no newline")
+        .unwrap();
+    expected.push_str("last whole line\npartial, no newline\n");
+    wait_for("the last whole line in the live file", || {
+        read_lossy(&live).contains("last whole line\n")
+    });
+
+    signal(&child, sig);
+    let out = finish(child);
+    // The pipe stayed open all along: only the signal ended it.
+    drop(stdin);
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{summary}");
+    assert!(
+        summary.contains(&format!("stopped by {name}")) && summary.contains("1002 lines"),
+        "{summary}"
+    );
+    assert!(summary.contains("0 dropped, 0 lost"), "{summary}");
+    assert_eq!(cat(dir.path(), "p"), expected);
+}
+
+#[test]
+fn pipe_on_sigterm_writes_everything_it_read_and_exits_0() {
+    pipe_stops_on(Signal::TERM, "SIGTERM");
+}
+
+#[test]
+fn pipe_on_sigint_writes_everything_it_read_and_exits_0() {
+    pipe_stops_on(Signal::INT, "SIGINT");
+}
+
+/// `run` with a shell that prints `ready <pid>` and then loops; returns bunctl-log, the shell's
+/// pid (killed if the test fails) and the log file.
+fn run_shell(dir: &Path, script: &str) -> (Child, KillIfFailing, std::path::PathBuf) {
+    let child = Command::new(BIN)
+        .args(["run", "--app", "r", "--dir", dir.to_str().unwrap()])
+        .args(["--", "sh", "-c", script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let log = dir.join("r.log");
+    let mut pid = None;
+    wait_for("`ready <pid>` in the log", || {
+        pid = read_lossy(&log)
+            .lines()
+            .find_map(|l| l.strip_prefix("ready ")?.trim().parse::<i32>().ok());
+        pid.is_some()
+    });
+    (child, KillIfFailing(pid), log)
+}
+
+/// `run` forwards `sig` to a command that traps it and exits with `code`.
+fn run_forwards(sig: Signal, name: &str, code: i32) {
+    let dir = tempfile::tempdir().unwrap();
+    let script = format!(
+        "trap 'echo got-{name}; exit {code}' {name}; echo ready $$; \
+         while :; do sleep 0.05; done"
+    );
+    let (child, _guard, log) = run_shell(dir.path(), &script);
+    signal(&child, sig);
+    let out = finish(child);
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The command's last output is in the file when bunctl-log exits.
+    assert!(read_lossy(&log).ends_with(&format!("got-{name}\n")));
+}
+
+#[test]
+fn run_forwards_sigterm_and_exits_with_the_commands_status() {
+    run_forwards(Signal::TERM, "TERM", 7);
+}
+
+#[test]
+fn run_forwards_sighup() {
+    run_forwards(Signal::HUP, "HUP", 9);
+}
+
+#[test]
+fn run_forwards_sigint() {
+    run_forwards(Signal::INT, "INT", 8);
+}
+
+#[test]
+fn run_exits_128_plus_the_signal_that_killed_the_command() {
+    let dir = tempfile::tempdir().unwrap();
+    let (child, _guard, _) = run_shell(dir.path(), "echo ready $$; while :; do sleep 0.05; done");
+    signal(&child, Signal::TERM);
+    let out = finish(child);
+    assert_eq!(out.status.code(), Some(128 + 15));
+}
+
+/// Whether `pid` is gone or a zombie (killed, not yet reaped by its new parent).
+#[cfg(target_os = "linux")]
+fn dead(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => true,
+        // The state follows the command name, which is in parentheses.
+        Ok(stat) => stat
+            .rsplit_once(')')
+            .is_some_and(|(_, rest)| rest.trim_start().starts_with(['Z', 'X'])),
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn run_leaves_no_orphan_when_it_is_killed_with_sigkill() {
+    let dir = tempfile::tempdir().unwrap();
+    let (mut child, guard, _) = run_shell(dir.path(), "echo ready $$; exec sleep 1000");
+    let pid = guard.0.unwrap();
+    assert!(!dead(pid));
+    signal(&child, Signal::KILL);
+    child.wait().unwrap();
+    wait_for("the command to die with bunctl-log", || dead(pid));
+}
