@@ -21,8 +21,10 @@
 //! * **Identity**: [`FileId`] (device and inode) tells whether a path still names the file a
 //!   writer has open, so a live file removed or renamed by someone else is noticed.
 
+#[cfg(any(test, feature = "testing"))]
 mod fault;
 
+#[cfg(any(test, feature = "testing"))]
 pub use fault::{FaultFs, Faults, Op};
 
 use std::fmt;

@@ -32,7 +32,7 @@
 
 use memchr::{memchr, memchr_iter};
 mod format;
-#[doc(hidden)]
+#[cfg(feature = "testing")]
 pub mod fuzzing;
 
 pub use format::{

@@ -303,10 +303,7 @@ async fn run(o: Options) -> Result<u8, Box<dyn std::error::Error>> {
 
 fn log_files(o: &Options) -> Result<Vec<std::path::PathBuf>, Box<dyn std::error::Error>> {
     let (_, live) = log_config(o)?;
-    Ok(bunctl_logging::layers::sink::list_log_files(
-        &bunctl_logging::layers::fs::StdFs,
-        &live,
-    )?)
+    Ok(bunctl_logging::list_log_files(&live)?)
 }
 
 fn files(o: &Options) -> CliResult {

@@ -187,7 +187,9 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
     }
 }
 
-/// A sink that keeps everything in memory; for tests and benchmarks of the layers above.
+/// A sink that keeps everything in memory; for tests and benchmarks of the layers above
+/// (feature `testing`).
+#[cfg(any(test, feature = "testing"))]
 #[derive(Debug, Default, Clone)]
 pub struct MemorySink {
     /// Everything written so far.
@@ -196,6 +198,7 @@ pub struct MemorySink {
     pub syncs: usize,
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl Sink for MemorySink {
     fn write(&mut self, batch: &[u8]) -> io::Result<usize> {
         self.data.extend_from_slice(batch);

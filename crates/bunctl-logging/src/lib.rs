@@ -43,9 +43,14 @@ mod error;
 mod manager;
 mod writer;
 
+pub use bunctl_core::fs::{Filesystem, StdFs};
 pub use bunctl_core::{AppId, AppIdError};
+pub use bunctl_log_buffer::CONTINUATION_MARKER;
 pub use bunctl_log_buffer::{LineBuffer, LineFormat, Lines};
+/// The names of the metrics the writers record through the `metrics` facade.
+pub use bunctl_log_metrics::names as metric_names;
 pub use bunctl_log_metrics::MetricsSnapshot;
+pub use bunctl_log_rotation::{Clock, SystemClock};
 pub use bunctl_log_sink::{FullDiskPolicy, RetryConfig};
 pub use capture::{CaptureMode, Stream};
 pub use config::{
@@ -59,12 +64,25 @@ pub use writer::AsyncLogWriter;
 #[doc = include_str!("product_readme.md")]
 pub mod product_readme {}
 
-/// The layers below the facade, for callers that compose their own stack.
-pub mod layers {
-    pub use bunctl_core::fs;
-    pub use bunctl_log_buffer as buffer;
-    pub use bunctl_log_channel as channel;
-    pub use bunctl_log_metrics as metrics;
-    pub use bunctl_log_rotation as rotation;
-    pub use bunctl_log_sink as sink;
+/// Test tooling for your own tests of code that logs through this crate (feature
+/// `testing`): a filesystem that fails on command with real error kinds, and a clock you move
+/// by hand for time-based rotation. Not for production builds.
+#[cfg(feature = "testing")]
+pub mod testing {
+    pub use bunctl_core::fs::{FaultFs, Faults, Op};
+    pub use bunctl_log_rotation::ManualClock;
+}
+
+/// An app's (or any live file's) files, oldest first: its rotated files, compressed or not,
+/// then the live file itself if it exists. What `tail`-like readers need, without parsing
+/// names; [`AsyncLogWriter::log_files`] is the same for an open writer.
+///
+/// # Errors
+/// [`Error::Io`] if the directory cannot be read.
+pub fn list_log_files(live: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
+    bunctl_log_sink::list_log_files(&StdFs, live).map_err(|source| Error::Io {
+        action: "list log files in",
+        path: bunctl_core::fs::parent_dir(live),
+        source,
+    })
 }

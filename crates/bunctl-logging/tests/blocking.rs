@@ -6,8 +6,8 @@ mod common;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bunctl_logging::layers::fs::{FaultFs, Op};
-use bunctl_logging::layers::rotation::SystemClock;
+use bunctl_logging::testing::{FaultFs, Op};
+use bunctl_logging::SystemClock;
 use bunctl_logging::{AsyncLogWriter, Error, LogWriterConfig, WriterOptions};
 use common::lines;
 

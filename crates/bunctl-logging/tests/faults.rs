@@ -6,8 +6,8 @@ use std::io::ErrorKind;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bunctl_logging::layers::fs::{FaultFs, Faults, Op};
-use bunctl_logging::layers::rotation::SystemClock;
+use bunctl_logging::testing::{FaultFs, Faults, Op};
+use bunctl_logging::SystemClock;
 use bunctl_logging::{
     AsyncLogWriter, Error, LogWriterConfig, RetryConfig, RotationConfig, RotationStrategy,
     WriterOptions,

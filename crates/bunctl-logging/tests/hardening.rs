@@ -8,8 +8,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bunctl_logging::layers::fs::{FaultFs, Op, StdFs};
-use bunctl_logging::layers::rotation::SystemClock;
+use bunctl_logging::testing::{FaultFs, Op};
+use bunctl_logging::StdFs;
+use bunctl_logging::SystemClock;
 use bunctl_logging::{
     AppId, AsyncLogWriter, Error, LogConfig, LogManager, LogWriterConfig, RotationConfig,
     RotationStrategy, WriterOptions,
@@ -451,7 +452,7 @@ mod arbitrary_configs {
     //! line. Any configuration now either is refused with `InvalidConfig` or works: no panic
     //! (in the caller or the writer thread) and no hang.
     use super::*;
-    use bunctl_logging::layers::buffer::CONTINUATION_MARKER;
+    use bunctl_logging::CONTINUATION_MARKER;
     use proptest::prelude::*;
 
     fn duration() -> impl Strategy<Value = Duration> {
@@ -590,7 +591,7 @@ mod arbitrary_configs {
                 None => {}
                 Some((true, path)) => {
                     // Everything accepted is in the files (a size limit may have rotated).
-                    let files = bunctl_logging::layers::sink::list_log_files(&StdFs, &path)
+                    let files = bunctl_logging::list_log_files(&path)
                         .unwrap();
                     let data = read_files(&files);
                     // Join the pieces of split lines (a tiny max_line_len splits everything).
@@ -636,8 +637,8 @@ mod names_never_collide {
     //! directory: the other app's listing, recovery and most aggressive retention never
     //! touch them.
     use super::*;
-    use bunctl_logging::layers::rotation::{recover, ArchiveNaming, Retention};
-    use bunctl_logging::layers::sink::list_log_files;
+    use bunctl_log_rotation::{recover, ArchiveNaming, Retention};
+    use bunctl_logging::list_log_files;
     use chrono::TimeZone;
     use proptest::prelude::*;
 
@@ -713,7 +714,7 @@ mod names_never_collide {
                     let name = f.file_name().unwrap().to_str().unwrap();
                     prop_assert!(naming.parse(name).is_none(), "{name} parses as {a}'s");
                 }
-                prop_assert!(list_log_files(&StdFs, &live).unwrap().is_empty());
+                prop_assert!(list_log_files(&live).unwrap().is_empty());
                 prop_assert!(recover(&naming, &StdFs).unwrap().is_empty());
                 let retention = Retention {
                     max_files: 0,

@@ -7,9 +7,9 @@ use std::io::ErrorKind;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bunctl_logging::layers::fs::{FaultFs, Op};
-use bunctl_logging::layers::metrics::names;
-use bunctl_logging::layers::rotation::SystemClock;
+use bunctl_logging::metric_names as names;
+use bunctl_logging::testing::{FaultFs, Op};
+use bunctl_logging::SystemClock;
 use bunctl_logging::{AppId, LogConfig, LogManager, RetryConfig, WriterOptions};
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
 

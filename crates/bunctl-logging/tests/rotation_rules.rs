@@ -7,8 +7,9 @@ mod common;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bunctl_logging::layers::fs::StdFs;
-use bunctl_logging::layers::rotation::{Clock, ManualClock};
+use bunctl_logging::testing::ManualClock;
+use bunctl_logging::Clock;
+use bunctl_logging::StdFs;
 use bunctl_logging::{AppId, LogConfig, LogManager, Period, RotationRule, WriterOptions};
 use chrono::TimeZone;
 use common::{lines, read_files};

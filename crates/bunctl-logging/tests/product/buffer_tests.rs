@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bunctl_logging::layers::fs::{FaultFs, Op};
-use bunctl_logging::layers::rotation::SystemClock;
+use bunctl_logging::testing::{FaultFs, Op};
+use bunctl_logging::SystemClock;
 use bunctl_logging::{
     AsyncLogWriter, Error, LineBuffer, Lines, LogWriterConfig, RotationStrategy, WriterOptions,
 };

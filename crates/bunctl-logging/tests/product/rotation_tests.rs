@@ -5,8 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use bunctl_logging::layers::fs::StdFs;
-use bunctl_logging::layers::rotation::ManualClock;
+use bunctl_logging::testing::ManualClock;
+use bunctl_logging::StdFs;
 use bunctl_logging::{
     AsyncLogWriter, LogWriterConfig, RotationConfig, RotationStrategy, WriterOptions,
 };
@@ -360,6 +360,6 @@ async fn restart_continues_the_sequence_numbers_even_if_the_clock_went_back() {
 }
 
 fn clock_now(clock: &ManualClock) -> DateTime<Utc> {
-    use bunctl_logging::layers::rotation::Clock;
+    use bunctl_logging::Clock;
     clock.now()
 }
