@@ -36,7 +36,9 @@
 //!   worker of a multi-thread tokio runtime it then blocks inside
 //!   [`tokio::task::block_in_place`], so the runtime's other tasks keep running on other
 //!   threads. On a plain thread or a current-thread runtime it blocks directly (the writer
-//!   needs no runtime, so this cannot deadlock). The modes can be mixed per level with
+//!   needs no runtime, so this cannot deadlock). Events of the log subsystem's own threads
+//!   (its writer warning about a failing disk) never wait, or the writer would wait for
+//!   itself: with the buffer full they are dropped and counted. The modes can be mixed per level with
 //!   `tracing_subscriber`'s [`MakeWriterExt`](tracing_subscriber::fmt::writer::MakeWriterExt):
 //!   warnings and errors lossless, the rest lossy (example below).
 //! - **The guard** ([`LogGuard`]). Dropping it shuts the writer down: every accepted event is

@@ -66,6 +66,11 @@ pub enum Mode {
     ///
     /// A program that logs faster than the disk writes is slowed down to the disk's speed; a
     /// disk that hangs (a dead NFS server) holds up every thread that logs until it answers.
+    ///
+    /// One exception: events from the log subsystem's own threads (its writer thread warning
+    /// that the disk fails, its compressor) never wait, since the writer thread would be
+    /// waiting for room that only it can make. When the buffer is full they are dropped and
+    /// counted as in lossy mode.
     Lossless,
 }
 
@@ -161,15 +166,32 @@ impl LogMakeWriter {
                 let _ = self.writer.write_line(message);
             }
             Mode::Lossless => {
-                // Full now, or larger than the whole buffer (then written line by line): wait.
+                // Full now, or larger than the whole buffer (then written line by line): wait,
+                // unless this is the log subsystem's own thread.
                 if let Err(Error::Full | Error::TooLarge { .. }) =
                     self.writer.try_write_line(message)
                 {
-                    let _ = off_the_runtime(|| self.writer.write_line_blocking(message));
+                    if on_a_log_thread() {
+                        let _ = self.writer.write_line(message);
+                    } else {
+                        let _ = off_the_runtime(|| self.writer.write_line_blocking(message));
+                    }
                 }
             }
         }
     }
+}
+
+/// Whether this thread is one of the log subsystem's own: a writer thread (`bunctl-log
+/// <file>`), the compressor (`bunctl-log-gzip`) or a background sync (`bunctl-log-sync`).
+/// They report trouble (a failing disk, a live file removed) through `tracing`, so with this
+/// backend as the global subscriber their events come here; a writer thread waiting for room
+/// in its own buffer would wait for itself, and every lossless producer with it. Their events
+/// never wait: when the buffer is full they are dropped and counted, as in lossy mode.
+fn on_a_log_thread() -> bool {
+    std::thread::current()
+        .name()
+        .is_some_and(|name| name.starts_with("bunctl-log"))
 }
 
 /// The message to hand to the writer for an event's bytes. The writer ends every message
