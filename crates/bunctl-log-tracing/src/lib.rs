@@ -15,7 +15,9 @@
 //! `_guard` (a [`LogGuard`]) flushes and closes the file when `main` returns. Keep the guard
 //! bound to a name: `let (writer, _) = ...` drops it at once. Other rotation and limits:
 //! [`file_with`], which takes a [`LogWriterConfig`] and [`WriterOptions`]. No async runtime is
-//! needed, and one may be used: the writer is an OS thread of its own.
+//! needed, and one may be used: the writer is an OS thread of its own. If your
+//! `tracing-subscriber` has its `ansi` feature (on by default), add `.with_ansi(false)` so the
+//! file gets no colour codes.
 //!
 //! # Design
 //!
@@ -38,9 +40,10 @@
 //!   threads. On a plain thread or a current-thread runtime it blocks directly (the writer
 //!   needs no runtime, so this cannot deadlock). Events of the log subsystem's own threads
 //!   (its writer warning about a failing disk) never wait, or the writer would wait for
-//!   itself: with the buffer full they are dropped and counted. The modes can be mixed per level with
-//!   `tracing_subscriber`'s [`MakeWriterExt`](tracing_subscriber::fmt::writer::MakeWriterExt):
-//!   warnings and errors lossless, the rest lossy (example below).
+//!   itself: with the buffer full they are dropped and counted. The modes can be mixed per
+//!   level with `tracing_subscriber`'s
+//!   [`MakeWriterExt`](tracing_subscriber::fmt::writer::MakeWriterExt): warnings and errors
+//!   lossless, the rest lossy (example below).
 //! - **The guard** ([`LogGuard`]). Dropping it shuts the writer down: every accepted event is
 //!   written and fsynced, a pending compression finishes, and the writer thread stops,
 //!   bounded by the writer's `shutdown_timeout` (10 s by default). An error (a hung disk,
@@ -73,7 +76,9 @@
 //! Rotation by size with a shorter history, errors and warnings lossless, the rest lossy:
 //!
 //! ```
-//! use bunctl_log_tracing::{LogWriterConfig, Mode, RotationConfig, RotationStrategy, WriterOptions};
+//! use bunctl_log_tracing::{
+//!     LogWriterConfig, Mode, RotationConfig, RotationStrategy, WriterOptions,
+//! };
 //! use tracing::Level;
 //! use tracing_subscriber::fmt::writer::MakeWriterExt;
 //!
@@ -111,7 +116,7 @@
 //! |---|---|---|
 //! | memory | at most 128,000 messages queued, each a `Vec` of its own: no limit in bytes | one shared buffer bounded in bytes (`max_buffered_bytes`, 4 MiB) and in lines (`max_concurrent_writes`); no allocation for a single-line event |
 //! | an event | each `write` call is one message (the `fmt` layer writes an event with one `write_all`) | one message per event however it is written, never torn or interleaved |
-//! | lossy mode, overloaded | drops are counted (`dropped_lines()`), the file shows nothing | drops are counted in the metrics and the file has a marker line with the count at each gap; in the workspace's end-to-end benchmark (README), under the same load, 99.9% of lines were kept where `tracing-appender` kept 10-19% |
+//! | lossy mode, overloaded | drops are counted (`dropped_lines()`), the file shows nothing | drops are counted in the metrics and the file has a marker line with the count at each gap; in the workspace's end-to-end benchmark (README), under the same load, 99.9-100% of lines were kept where `tracing-appender` kept 9.7-18.6% |
 //! | lossless mode | blocks the calling thread, a tokio worker included (stalling its other tasks) | non-blocking try first; when full, waits in `block_in_place` on a multi-thread runtime's worker; 5.9-6.9× `tracing-appender`'s lossless throughput in that benchmark |
 //! | rotation | by time (minutely, hourly, daily, weekly), a new date-named file per period | by size, or daily or hourly (UTC); the live file keeps its name and is renamed away, so `tail -F` follows it |
 //! | compression | none | gzip of rotated files on a thread of its own |
@@ -143,9 +148,9 @@ pub use guard::LogGuard;
 pub use make_writer::{EventWriter, LogMakeWriter, Mode};
 
 /// Opens `path` for `tracing`: rotated at 10 MiB, the 10 newest rotated files kept gzipped
-/// (the defaults of [`LogWriterConfig`] and [`WriterOptions`]), events lossy
-/// ([`Mode::Lossy`]; `writer.with_mode(Mode::Lossless)` for the other mode). Keep the guard until the
-/// program ends: dropping it flushes and closes the file.
+/// (the defaults of [`LogWriterConfig`] and [`WriterOptions`]), events lossy ([`Mode::Lossy`];
+/// `writer.with_mode(Mode::Lossless)` for the other mode). Keep the guard until the program
+/// ends: dropping it flushes and closes the file.
 ///
 /// Needs no async runtime. Called on a worker of a multi-thread tokio runtime, the opening
 /// (taking the file's lock, recovering from a crash) runs in `block_in_place`.

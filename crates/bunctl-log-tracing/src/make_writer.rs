@@ -67,6 +67,10 @@ pub enum Mode {
     /// A program that logs faster than the disk writes is slowed down to the disk's speed; a
     /// disk that hangs (a dead NFS server) holds up every thread that logs until it answers.
     ///
+    /// An event larger than the writer's whole buffer (`max_buffered_bytes`,
+    /// `max_concurrent_writes` lines) cannot go in at once: it is written line by line, so
+    /// other events may come between its lines (never inside one).
+    ///
     /// One exception: events from the log subsystem's own threads (its writer thread warning
     /// that the disk fails, its compressor) never wait, since the writer thread would be
     /// waiting for room that only it can make. When the buffer is full they are dropped and
