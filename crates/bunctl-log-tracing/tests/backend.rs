@@ -17,8 +17,8 @@ use bunctl_log_tracing::{
     AsyncLogWriter, Error, LogGuard, LogMakeWriter, LogWriterConfig, Mode, RotationConfig,
     RotationStrategy, WriterOptions,
 };
-use bunctl_logging::layers::fs::{FaultFs, Faults, Op};
-use bunctl_logging::layers::rotation::SystemClock;
+use bunctl_logging::testing::{FaultFs, Faults, Op};
+use bunctl_logging::SystemClock;
 use tracing::instrument::WithSubscriber as _;
 use tracing::Dispatch;
 use tracing_subscriber::fmt::MakeWriter;

@@ -11,9 +11,9 @@ use bunctl_log_tracing::{
     AsyncLogWriter, LogGuard, LogMakeWriter, LogWriterConfig, RotationConfig, RotationStrategy,
     WriterOptions,
 };
-use bunctl_logging::layers::fs::{FaultFs, Op};
-use bunctl_logging::layers::rotation::SystemClock;
+use bunctl_logging::testing::{FaultFs, Op};
 use bunctl_logging::RetryConfig;
+use bunctl_logging::SystemClock;
 
 const PRODUCERS: usize = 4;
 const EVENTS: usize = 500;
