@@ -211,7 +211,7 @@ fn spawn_worker(shared: Arc<Shared>) -> io::Result<()> {
         ));
     }
     std::thread::Builder::new()
-        .name("bunctl-log-gzip".into())
+        .name(format!("{}-gzip", bunctl_core::THREAD_NAME_PREFIX))
         .spawn(move || shared.run())
         .map(drop)
 }

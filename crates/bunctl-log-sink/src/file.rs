@@ -149,7 +149,7 @@ impl FileSink {
         bg.running.store(true, Ordering::Release);
         let running = bg.running.clone();
         let spawned = std::thread::Builder::new()
-            .name("bunctl-log-sync".into())
+            .name(format!("{}-sync", bunctl_core::THREAD_NAME_PREFIX))
             .stack_size(64 << 10)
             .spawn(move || {
                 if let Err(e) = handle.sync_data() {

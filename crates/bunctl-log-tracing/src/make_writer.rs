@@ -193,9 +193,7 @@ impl LogMakeWriter {
 /// in its own buffer would wait for itself, and every lossless producer with it. Their events
 /// never wait: when the buffer is full they are dropped and counted, as in lossy mode.
 fn on_a_log_thread() -> bool {
-    std::thread::current()
-        .name()
-        .is_some_and(|name| name.starts_with("bunctl-log"))
+    bunctl_logging::is_log_thread()
 }
 
 /// The message to hand to the writer for an event's bytes. The writer ends every message

@@ -44,7 +44,7 @@ mod manager;
 mod writer;
 
 pub use bunctl_core::fs::{Filesystem, StdFs};
-pub use bunctl_core::{AppId, AppIdError};
+pub use bunctl_core::{is_log_thread, AppId, AppIdError};
 pub use bunctl_log_buffer::CONTINUATION_MARKER;
 pub use bunctl_log_buffer::{LineBuffer, LineFormat, Lines};
 /// The names of the metrics the writers record through the `metrics` facade.

@@ -286,7 +286,7 @@ impl AsyncLogWriter {
             .file_name()
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         std::thread::Builder::new()
-            .name(format!("bunctl-log {name}"))
+            .name(format!("{} {name}", bunctl_core::THREAD_NAME_PREFIX))
             .stack_size(WRITER_STACK_SIZE)
             .spawn(move || guard.finish(task.run()))
             .map_err(|source| Error::Io {
