@@ -160,6 +160,8 @@ pub struct RotatingSink {
     deleted_for_space: u64,
     /// The unwritten end of a marker line (see `write_marker`).
     marker_tail: Vec<u8>,
+    /// A rotation happened since retention was last applied here: close applies it.
+    retention_due: bool,
     /// Held for the sink's life (and the compressor's); taken again by a reopen that finds
     /// the lock file gone.
     lock: Arc<FileLock>,
@@ -243,6 +245,7 @@ impl RotatingSink {
             close_compression_budget: config.close_compression_budget,
             deleted_for_space: 0,
             marker_tail: Vec::new(),
+            retention_due: false,
             lock,
         })
     }
@@ -470,6 +473,7 @@ impl RotatingSink {
         tracing::debug!(live = %self.naming.live_path().display(), archive = %archive.display(),
             seq = self.next_seq, size, "log file rotated");
         self.rotate_pending = false;
+        self.retention_due = true;
         self.next_seq += 1;
         self.opened_at = self.clock.now();
         self.at_line_start = true;
@@ -573,10 +577,15 @@ impl Sink for RotatingSink {
             Some(c) => c.finish(self.close_compression_budget).map(drop),
             None => Ok(()),
         };
-        let retained = self
-            .retention
-            .apply(&self.naming, self.fs.as_ref())
-            .map(drop);
+        // Retention was applied at open and after each compression; again only if this sink
+        // rotated since (a directory of ten thousand apps is listed once per close otherwise).
+        let retained = if std::mem::take(&mut self.retention_due) {
+            self.retention
+                .apply(&self.naming, self.fs.as_ref())
+                .map(drop)
+        } else {
+            Ok(())
+        };
         synced.and(compressed).and(retained)
     }
 }

@@ -41,6 +41,7 @@ pub mod capture;
 mod config;
 mod error;
 mod manager;
+mod pool;
 mod writer;
 
 pub use bunctl_core::fs::{Filesystem, StdFs};

@@ -3,7 +3,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
 use bunctl_core::fs::{parent_dir, Filesystem, Locked, StdFs};
@@ -11,8 +11,8 @@ use bunctl_log_buffer::{
     format_lines, format_message, formatted_max_len, LineFormat, Lines, TimeCache,
 };
 use bunctl_log_channel::{
-    channel_with_metrics, Batch, ChannelConfig, ChannelStats, Receiver, Sender, TrySendError,
-    DROP_MARKER_PREFIX, DROP_MARKER_SUFFIX,
+    channel_with_metrics, Batch, ChannelConfig, ChannelStats, Receiver, Sender, TryRecv,
+    TrySendError, DROP_MARKER_PREFIX, DROP_MARKER_SUFFIX,
 };
 use bunctl_log_metrics::{Exporter, LogMetrics, MetricsSnapshot};
 use bunctl_log_rotation::{Clock, SystemClock};
@@ -20,11 +20,8 @@ use bunctl_log_sink::{
     list_log_files, MeteredSink, RetryingSink, RotatingSink, RotatingSinkConfig, Sink,
 };
 
+use crate::pool::{Job, Pool, Turn, Work, BATCHES_PER_TURN};
 use crate::{Error, LogWriterConfig, Result, Stream, WriterOptions};
-
-/// Stack of a writer thread: it only runs the sink stack (gzip runs on the compressor's
-/// thread), and a thousand idle writers should not reserve megabytes each.
-const WRITER_STACK_SIZE: usize = 256 << 10;
 
 /// Writes lines to one log file, rotating, compressing and expiring it, without ever making
 /// the caller wait for I/O.
@@ -126,25 +123,6 @@ impl Done {
                 .0;
         }
         true
-    }
-}
-
-/// Marks the thread's end as a panic if it unwinds before reporting.
-struct DoneGuard(Option<Arc<Done>>);
-
-impl DoneGuard {
-    fn finish(mut self, result: io::Result<()>) {
-        if let Some(done) = self.0.take() {
-            done.finish(Ended::Closed(result));
-        }
-    }
-}
-
-impl Drop for DoneGuard {
-    fn drop(&mut self) {
-        if let Some(done) = self.0.take() {
-            done.finish(Ended::Panicked);
-        }
     }
 }
 
@@ -269,31 +247,38 @@ impl AsyncLogWriter {
             metrics.clone(),
         );
         let shared = Arc::new(TaskShared::default());
+        let done = Arc::new(Done::default());
+        tracing::debug!(path = %config.path.display(), "log writer started");
+        // The pool schedules the writer whenever the channel wakes it. The waker holds the
+        // job: the cycle (job → receiver → waker → job) ends when the job is done and drops
+        // its work.
+        let pool = Pool::global();
+        let cell: Arc<OnceLock<Arc<Job>>> = Arc::new(OnceLock::new());
+        rx.set_waker({
+            let (pool, cell) = (pool.clone(), cell.clone());
+            Box::new(move || {
+                if let Some(job) = cell.get() {
+                    pool.schedule(job.clone());
+                }
+            })
+        });
+        let deadline = rx.deadline_handle();
         let task = WriterTask {
             path: config.path.clone(),
             rx,
+            spare: Vec::new(),
             sink,
             exporter: Exporter::new(&metric_labels(&config.path)),
             metrics: metrics.clone(),
             shared: shared.clone(),
+            done: done.clone(),
             lost_since_marker: 0,
             mid_line: false,
         };
-        let done = Arc::new(Done::default());
-        let guard = DoneGuard(Some(done.clone()));
-        let name = config
-            .path
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        std::thread::Builder::new()
-            .name(format!("{} {name}", bunctl_core::THREAD_NAME_PREFIX))
-            .stack_size(WRITER_STACK_SIZE)
-            .spawn(move || guard.finish(task.run()))
-            .map_err(|source| Error::Io {
-                action: "start the writer thread for",
-                path: config.path.clone(),
-                source,
-            })?;
+        let job = Job::new(Box::new(task), deadline);
+        let _ = cell.set(job.clone());
+        // The channel starts busy: this first turn finds it idle and lets producers wake it.
+        pool.schedule(job);
         Ok(Self {
             tx,
             path: config.path,
@@ -734,6 +719,10 @@ struct WriterTask {
     /// The live file, for diagnostics.
     path: PathBuf,
     rx: Receiver,
+    /// An emptied batch buffer to swap in (its allocation is reused while busy).
+    spare: Vec<u8>,
+    /// Told when the writer has finished.
+    done: Arc<Done>,
     sink: Box<dyn Sink>,
     /// Publishes the counters through the `metrics` facade, once per batch.
     exporter: Exporter,
@@ -755,53 +744,104 @@ struct Outcome {
 }
 
 impl WriterTask {
-    /// The writer thread's loop: until the channel is closed and drained.
-    fn run(mut self) -> io::Result<()> {
-        tracing::debug!(path = %self.path.display(), "log writer started");
-        let mut spare = Vec::new();
-        while let Some(batch) = self.rx.recv(spare) {
-            let lines = batch.lines;
-            self.shared.in_flight.store(lines, Ordering::Release);
-            let outcome = write_batch(
-                self.sink.as_mut(),
-                &batch,
-                self.lost_since_marker,
-                self.mid_line,
-            );
-            self.metrics.record_lines_written(outcome.lines_done);
-            let lost = lines - outcome.lines_done.min(lines);
-            tracing::trace!(path = %self.path.display(), bytes = batch.bytes.len(), lines,
-                written = outcome.lines_done, "log batch written");
-            if lost > 0 {
-                self.metrics.record_lines_lost(lost);
-                tracing::debug!(path = %self.path.display(), lines = lost,
-                    "log lines lost: the batch could not be written");
-            }
-            if let Some(e) = &outcome.error {
-                if let Ok(mut last) = self.shared.last_error.lock() {
-                    *last = Some(crate::error::copy_io(e));
-                }
-            }
-            self.lost_since_marker = outcome.lost_since_marker + lost;
-            self.mid_line = outcome.mid_line;
-            self.shared.in_flight.store(0, Ordering::Release);
-            // Before `complete`: a flush that returns finds the batch in the exported metrics.
-            self.export();
-            self.rx.complete(batch.generation);
-            spare = batch.bytes;
+    /// Writes one batch and counts it.
+    fn write(&mut self, batch: Batch) {
+        let lines = batch.lines;
+        self.shared.in_flight.store(lines, Ordering::Release);
+        let outcome = write_batch(
+            self.sink.as_mut(),
+            &batch,
+            self.lost_since_marker,
+            self.mid_line,
+        );
+        self.metrics.record_lines_written(outcome.lines_done);
+        let lost = lines - outcome.lines_done.min(lines);
+        tracing::trace!(path = %self.path.display(), bytes = batch.bytes.len(), lines,
+            written = outcome.lines_done, "log batch written");
+        if lost > 0 {
+            self.metrics.record_lines_lost(lost);
+            tracing::debug!(path = %self.path.display(), lines = lost,
+                "log lines lost: the batch could not be written");
         }
+        if let Some(e) = &outcome.error {
+            if let Ok(mut last) = self.shared.last_error.lock() {
+                *last = Some(crate::error::copy_io(e));
+            }
+        }
+        self.lost_since_marker = outcome.lost_since_marker + lost;
+        self.mid_line = outcome.mid_line;
+        self.shared.in_flight.store(0, Ordering::Release);
+        // Before `complete`: a flush that returns finds the batch in the exported metrics.
+        self.export();
+        self.rx.complete(batch.generation);
+        self.spare = batch.bytes;
+    }
+
+    /// Closed and drained: the last loss marker, then close the sink (final fsync,
+    /// compression, retention).
+    fn finish(&mut self) -> io::Result<()> {
         if self.lost_since_marker > 0 {
             write_loss_marker(self.sink.as_mut(), self.lost_since_marker, self.mid_line);
         }
         let closed = self.sink.close();
         self.export();
+        self.release();
         tracing::debug!(path = %self.path.display(), ok = closed.is_ok(), "log writer stopped");
         closed
+    }
+
+    /// Drops the sink now (its files, and the lock, which the compressor gives back once it
+    /// is idle), before anyone is told the writer ended: a writer reopened right after
+    /// `shutdown` returns must find the lock free.
+    fn release(&mut self) {
+        self.sink = Box::new(ReleasedSink);
     }
 
     fn export(&mut self) {
         let snap = with_queue(self.metrics.snapshot(), self.rx.stats());
         self.exporter.record(&snap);
+    }
+}
+
+impl Work for WriterTask {
+    fn turn(&mut self) -> Turn {
+        for _ in 0..BATCHES_PER_TURN {
+            match self.rx.try_recv(&mut self.spare) {
+                TryRecv::Batch(batch) => self.write(batch),
+                TryRecv::Linger(deadline) => return Turn::Linger(deadline),
+                TryRecv::Idle => return Turn::Idle,
+                TryRecv::Closed => {
+                    let closed = self.finish();
+                    self.done.finish(Ended::Closed(closed));
+                    return Turn::Done;
+                }
+            }
+        }
+        Turn::Again
+    }
+
+    fn panicked(&mut self) {
+        tracing::error!(path = %self.path.display(), "log writer panicked (a bug: please report it)");
+        self.release();
+        self.done.finish(Ended::Panicked);
+    }
+}
+
+/// What a writer's sink becomes once released: it takes nothing.
+struct ReleasedSink;
+
+impl Sink for ReleasedSink {
+    fn write(&mut self, _batch: &[u8]) -> io::Result<usize> {
+        Err(io::Error::other("the log writer is closed"))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    fn sync(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+    fn close(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 

@@ -63,7 +63,7 @@ struct State {
     /// Held operations, with how many calls may still pass.
     held: HashMap<Op, u64>,
     /// Operations held only on one path, until cleared.
-    held_paths: HashMap<Op, PathBuf>,
+    held_paths: HashMap<Op, Vec<PathBuf>>,
     /// Files deleted just before the next call of an operation on them.
     vanish: HashMap<Op, PathBuf>,
 }
@@ -142,9 +142,14 @@ impl Faults {
     }
 
     /// Every later call of `op` on `path` blocks until [`clear`](Self::clear)ed; calls on
-    /// other paths go through (one slow file among many).
+    /// other paths go through (one slow file among many). Writes and `sync_data` count as
+    /// calls on the file they were opened for. Several paths can be held at once.
     pub fn hold_path(&self, op: Op, path: impl Into<PathBuf>) {
-        self.lock().held_paths.insert(op, path.into());
+        self.lock()
+            .held_paths
+            .entry(op)
+            .or_default()
+            .push(path.into());
     }
 
     /// Lets `n` more calls of a [`hold`](Self::hold)-ed `op` through, blocked ones first; the
@@ -190,7 +195,11 @@ impl Faults {
     fn check(&self, op: Op, path: Option<&Path>) -> io::Result<()> {
         let mut st = self.lock();
         *st.calls.entry(op).or_default() += 1;
-        while path.is_some() && st.held_paths.get(&op).map(PathBuf::as_path) == path {
+        while path.is_some_and(|p| {
+            st.held_paths
+                .get(&op)
+                .is_some_and(|held| held.iter().any(|h| h == p))
+        }) {
             st = self
                 .0
                 .released
@@ -213,7 +222,8 @@ impl Faults {
                 }
             }
         }
-        if path.is_some() && st.vanish.get(&op).map(PathBuf::as_path) == path {
+        let pathless = matches!(op, Op::Write | Op::SyncData);
+        if !pathless && path.is_some() && st.vanish.get(&op).map(PathBuf::as_path) == path {
             if let Some(p) = st.vanish.remove(&op) {
                 let _ = std::fs::remove_file(p);
             }
@@ -240,12 +250,12 @@ impl Faults {
     }
 
     /// For a write of `len` bytes: the injected error, or how many bytes to write at most.
-    fn check_write(&self, len: usize) -> io::Result<usize> {
+    fn check_write(&self, path: &Path, len: usize) -> io::Result<usize> {
         let stall = self.lock().stall;
         if let Some(d) = stall {
             std::thread::sleep(d);
         }
-        self.check(Op::Write, None)?;
+        self.check(Op::Write, Some(path))?;
         let mut st = self.lock();
         if let Some(kind) = st.after_short.take() {
             *st.failures.entry(Op::Write).or_default() += 1;
@@ -282,11 +292,13 @@ impl FaultFs {
 struct FaultFile {
     inner: Box<dyn WriteFile>,
     faults: Faults,
+    /// The path it was opened as, for [`Faults::hold_path`].
+    path: PathBuf,
 }
 
 impl Write for FaultFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let max = self.faults.check_write(buf.len())?;
+        let max = self.faults.check_write(&self.path, buf.len())?;
         self.inner.write(&buf[..max])
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -296,7 +308,7 @@ impl Write for FaultFile {
 
 impl WriteFile for FaultFile {
     fn sync_data(&mut self) -> io::Result<()> {
-        self.faults.check(Op::SyncData, None)?;
+        self.faults.check(Op::SyncData, Some(&self.path))?;
         self.inner.sync_data()
     }
 
@@ -305,6 +317,7 @@ impl WriteFile for FaultFile {
         Ok(Box::new(FaultFile {
             inner: self.inner.try_clone()?,
             faults: self.faults.clone(),
+            path: self.path.clone(),
         }))
     }
 
@@ -319,6 +332,7 @@ impl Filesystem for FaultFs {
         Ok(Box::new(FaultFile {
             inner: StdFs.open_append(path, mode)?,
             faults: self.faults.clone(),
+            path: path.to_path_buf(),
         }))
     }
     fn create_new(&self, path: &Path, mode: u32) -> io::Result<Box<dyn WriteFile>> {

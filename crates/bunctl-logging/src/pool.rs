@@ -1,0 +1,287 @@
+//! The writer pool: every writer of the process is served by a few threads, not one each.
+//!
+//! A writer is a [`Job`]: its channel's receiving end and its sink stack. Producers schedule it
+//! through the channel's waker when it goes from idle (or lingering) to busy, exactly once per
+//! such change, so a job is never in the queue twice and never run by two threads at once. A
+//! worker takes the job, writes up to [`BATCHES_PER_TURN`] batches (each one `write(2)`), and
+//! then: puts it back at the end of the queue if more is due (fairness between busy writers),
+//! hands its deadline to the timer thread if a batch is lingering for more lines, or forgets it
+//! if it is idle. An idle writer therefore costs no thread and no timer: only its memory (the
+//! channel gives back its buffers) and its open files.
+//!
+//! The pool has [`min_threads`] workers (the number of cores, at most 4) and grows, up to
+//! [`MAX_THREADS`], when work is queued while every worker is busy: a worker stuck in a system
+//! call on a hung disk, or sleeping between retries, never holds up the other files. Extra
+//! workers leave after [`IDLE_EXIT`] without work. One timer thread sleeps until the earliest
+//! deadline; with nothing lingering it sleeps without a timeout.
+//!
+//! A panic in a writer's code is caught (`catch_unwind`): that writer ends and reports it
+//! ([`Error::TaskFailed`](crate::Error::TaskFailed) at shutdown), the worker goes on.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::time::{Duration, Instant};
+
+use bunctl_log_channel::DeadlineHandle;
+
+/// Batches a job writes in one turn before it goes to the back of the queue.
+pub(crate) const BATCHES_PER_TURN: usize = 8;
+/// The most workers the pool grows to.
+pub(crate) const MAX_THREADS: usize = 64;
+/// How long a worker beyond the minimum waits for work before it leaves.
+const IDLE_EXIT: Duration = Duration::from_secs(10);
+/// Stack of a pool thread: it runs the sink stack (gzip runs on the compressor's thread).
+const STACK_SIZE: usize = 256 << 10;
+
+/// The workers the pool keeps: the number of cores, at least 2, at most 4.
+pub(crate) fn min_threads() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4))
+}
+
+/// What a job's turn came to.
+pub(crate) enum Turn {
+    /// More is due: queue it again.
+    Again,
+    /// A batch is lingering for more lines until then.
+    Linger(Instant),
+    /// Nothing buffered: the next write wakes it.
+    Idle,
+    /// Closed and drained: the job is over.
+    Done,
+}
+
+/// A writer's work, as the pool runs it.
+pub(crate) trait Work: Send {
+    /// Writes what is due, at most [`BATCHES_PER_TURN`] batches.
+    fn turn(&mut self) -> Turn;
+    /// The job panicked: report it to whoever waits for the writer to end.
+    fn panicked(&mut self);
+}
+
+/// One writer in the pool.
+pub(crate) struct Job {
+    /// `None` once done (the sink is dropped then: its files and lock are released).
+    work: Mutex<Option<Box<dyn Work>>>,
+    deadline: DeadlineHandle,
+}
+
+impl Job {
+    pub(crate) fn new(work: Box<dyn Work>, deadline: DeadlineHandle) -> Arc<Self> {
+        Arc::new(Self {
+            work: Mutex::new(Some(work)),
+            deadline,
+        })
+    }
+}
+
+#[derive(Default)]
+struct Queue {
+    ready: VecDeque<Arc<Job>>,
+    workers: usize,
+    idle: usize,
+}
+
+struct Timers {
+    /// (deadline, sequence) → job; the sequence breaks ties and keeps the heap ordered.
+    heap: BinaryHeap<Reverse<(Instant, u64)>>,
+    jobs: std::collections::HashMap<u64, Weak<Job>>,
+    next: u64,
+    started: bool,
+}
+
+/// The process's writer pool. See the [module docs](self).
+pub(crate) struct Pool {
+    queue: Mutex<Queue>,
+    work: Condvar,
+    timers: Mutex<Timers>,
+    timer_wake: Condvar,
+    min_threads: usize,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Only queue operations run under these locks, never user code: a poisoned one is still
+    // consistent.
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Pool {
+    /// The pool every writer of this process shares.
+    pub(crate) fn global() -> &'static Arc<Pool> {
+        static POOL: OnceLock<Arc<Pool>> = OnceLock::new();
+        POOL.get_or_init(|| {
+            Arc::new(Pool {
+                queue: Mutex::new(Queue::default()),
+                work: Condvar::new(),
+                timers: Mutex::new(Timers {
+                    heap: BinaryHeap::new(),
+                    jobs: std::collections::HashMap::new(),
+                    next: 0,
+                    started: false,
+                }),
+                timer_wake: Condvar::new(),
+                min_threads: min_threads(),
+            })
+        })
+    }
+
+    /// Queues `job` (the channel's waker calls this, once per wake-up). Starts a worker if
+    /// none is free; if none can be started, the job waits for a busy one.
+    pub(crate) fn schedule(self: &Arc<Self>, job: Arc<Job>) {
+        let spawn = {
+            let mut q = lock(&self.queue);
+            q.ready.push_back(job);
+            let spawn = q.idle == 0 && q.workers < MAX_THREADS;
+            if spawn {
+                q.workers += 1;
+            }
+            spawn
+        };
+        if spawn && !self.spawn_worker() {
+            lock(&self.queue).workers -= 1;
+        }
+        self.work.notify_one();
+    }
+
+    fn spawn_worker(self: &Arc<Self>) -> bool {
+        let pool = self.clone();
+        std::thread::Builder::new()
+            .name(format!("{} pool", bunctl_core::THREAD_NAME_PREFIX))
+            .stack_size(STACK_SIZE)
+            .spawn(move || pool.worker())
+            .map_err(|e| tracing::warn!(error = %e, "cannot start a log writer thread"))
+            .is_ok()
+    }
+
+    fn worker(self: Arc<Self>) {
+        loop {
+            let Some(job) = self.next_job() else {
+                return;
+            };
+            self.run(job);
+        }
+    }
+
+    /// The next job; `None` when this worker should leave (beyond the minimum, idle too long).
+    fn next_job(&self) -> Option<Arc<Job>> {
+        let mut q = lock(&self.queue);
+        loop {
+            if let Some(job) = q.ready.pop_front() {
+                return Some(job);
+            }
+            q.idle += 1;
+            let (guard, timeout) = self
+                .work
+                .wait_timeout(q, IDLE_EXIT)
+                .unwrap_or_else(PoisonError::into_inner);
+            q = guard;
+            q.idle -= 1;
+            if timeout.timed_out() && q.ready.is_empty() && q.workers > self.min_threads {
+                q.workers -= 1;
+                return None;
+            }
+        }
+    }
+
+    fn run(self: &Arc<Self>, job: Arc<Job>) {
+        let mut slot = lock(&job.work);
+        let Some(work) = slot.as_mut() else {
+            return;
+        };
+        let turn = match catch_unwind(AssertUnwindSafe(|| work.turn())) {
+            Ok(turn) => turn,
+            Err(_) => {
+                work.panicked();
+                Turn::Done
+            }
+        };
+        match turn {
+            Turn::Done => {
+                // Dropping the work closes its files and releases its lock.
+                *slot = None;
+            }
+            Turn::Again => {
+                drop(slot);
+                self.schedule(job);
+            }
+            Turn::Linger(deadline) => {
+                drop(slot);
+                self.add_timer(deadline, &job);
+            }
+            Turn::Idle => {}
+        }
+    }
+
+    fn add_timer(self: &Arc<Self>, deadline: Instant, job: &Arc<Job>) {
+        let mut t = lock(&self.timers);
+        let id = t.next;
+        t.next += 1;
+        t.heap.push(Reverse((deadline, id)));
+        t.jobs.insert(id, Arc::downgrade(job));
+        if !t.started {
+            let pool = self.clone();
+            let started = std::thread::Builder::new()
+                .name(format!("{} timer", bunctl_core::THREAD_NAME_PREFIX))
+                .stack_size(64 << 10)
+                .spawn(move || pool.timer());
+            match started {
+                Ok(_) => t.started = true,
+                Err(e) => {
+                    // Without a timer a lingering batch waits for its buffer to fill or a
+                    // flush; run the job again now rather than let it wait.
+                    tracing::warn!(error = %e, "cannot start the log timer thread");
+                    drop(t);
+                    if job.deadline.fire() {
+                        self.schedule(job.clone());
+                    }
+                    return;
+                }
+            }
+        }
+        drop(t);
+        self.timer_wake.notify_one();
+    }
+
+    /// The timer thread: sleeps until the earliest deadline, then schedules the jobs whose
+    /// deadline passed and that still linger.
+    fn timer(self: Arc<Self>) {
+        let mut t = lock(&self.timers);
+        loop {
+            let now = Instant::now();
+            let mut due = Vec::new();
+            while let Some(Reverse((deadline, id))) = t.heap.peek().copied() {
+                if deadline > now {
+                    break;
+                }
+                t.heap.pop();
+                if let Some(job) = t.jobs.remove(&id).and_then(|w| w.upgrade()) {
+                    due.push(job);
+                }
+            }
+            let next = t.heap.peek().map(|Reverse((deadline, _))| *deadline);
+            if !due.is_empty() {
+                drop(t);
+                for job in due {
+                    if job.deadline.fire() {
+                        self.schedule(job);
+                    }
+                }
+                t = lock(&self.timers);
+                continue;
+            }
+            t = match next {
+                None => self
+                    .timer_wake
+                    .wait(t)
+                    .unwrap_or_else(PoisonError::into_inner),
+                Some(deadline) => {
+                    self.timer_wake
+                        .wait_timeout(t, deadline.saturating_duration_since(now))
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .0
+                }
+            };
+        }
+    }
+}
