@@ -55,10 +55,11 @@ COMMANDS:
                             back too, to name the file of any line it missed. Work dir:
                             <target>/shipper/<time>-<pid>, removed on success, kept on failure.
                             imfile only reads a file it opened before it was renamed away: at
-                            full speed it misses whole files.
+                            full speed it misses whole files; CI runs it with --rate 20000.
     ci                      What CI runs: bash .ci/run (fmt check, clippy -D warnings,
                             rustdoc -D warnings, cargo test --workspace,
-                            cargo xtask crash 10, cargo xtask bench --quick)
+                            cargo xtask crash 10, cargo xtask shipper --rate 20000,
+                            cargo xtask bench --quick)
     help, --help, -h        Print this help
 
 ENVIRONMENT:
