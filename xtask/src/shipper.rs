@@ -18,10 +18,12 @@
 //! created, filled and renamed away before then is never read (at full speed a 256 KiB file can
 //! live a few milliseconds: the writer catches up after each fsync in bursts), and when it
 //! recorded the inode of one file but opened the next, it drops the file it is reading and reads
-//! it again from the start (duplicates). As fast as the pipe takes them, 20-35% of the files were
-//! never read; at 100,000 and 50,000 lines/s, 1-15 files; at 30,000, 20,000 and 10,000 lines/s
-//! (a file lives 0.3-1.2 s) every line arrived once, in order, also with a CPU hog and an
-//! fsync-heavy writer running. CI runs it at 20,000 lines/s.
+//! it again from the start (duplicates). As fast as the pipe takes them, a fifth to a half of the
+//! files were never read in every run; at 100,000 and 50,000 lines/s, up to 15 files (one run of
+//! three at 50,000 lost none); at 30,000, 20,000 and 10,000 lines/s (a file lives 0.3-1.2 s)
+//! every line arrived once, in order, in every run, at 20,000 also with a CPU hog and an
+//! fsync-heavy writer running (one early trial at 28,600 lines/s, fed by a script, lost one file).
+//! CI runs it at 20,000 lines/s.
 
 use std::ffi::OsString;
 use std::fs::{self, File};
