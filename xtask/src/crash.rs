@@ -176,7 +176,7 @@ impl Rng {
 }
 
 /// The filler of line `seq`: 20-200 bytes, a window of [`FILLER_SOURCE`] chosen by a hash.
-fn filler(seq: u64) -> &'static [u8] {
+pub(super) fn filler(seq: u64) -> &'static [u8] {
     let h = mix(seq);
     let len = 20 + (h % 181) as usize;
     let offset = ((h >> 32) % 64) as usize;
@@ -654,8 +654,9 @@ fn gzip_test(files: &[PathBuf], errors: &mut Errors) {
 }
 
 /// The uncompressed size of each file `bunctl-log cat` prints: a `.gz`'s from its trailer
-/// (ISIZE, the size mod 2^32; archives are 64 KiB), so cat's output can be mapped back to files.
-fn content_size(path: &Path) -> io::Result<u64> {
+/// (ISIZE, the size mod 2^32; the archives these tools make are far smaller), so cat's output can
+/// be mapped back to files.
+pub(super) fn content_size(path: &Path) -> io::Result<u64> {
     if path.extension().is_some_and(|e| e == "gz") {
         let mut f = File::open(path)?;
         f.seek(SeekFrom::End(-4))?;
@@ -978,7 +979,7 @@ impl Verifier {
 }
 
 /// A line as text for a message, shortened.
-fn excerpt(line: &[u8]) -> String {
+pub(super) fn excerpt(line: &[u8]) -> String {
     const MAX: usize = 120;
     let text = String::from_utf8_lossy(&line[..line.len().min(MAX)]);
     if line.len() > MAX {
@@ -989,7 +990,7 @@ fn excerpt(line: &[u8]) -> String {
 }
 
 /// `1234567` as `1,234,567`.
-fn thousands(n: u64) -> String {
+pub(super) fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {

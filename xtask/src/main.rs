@@ -5,6 +5,8 @@
 //! cargo xtask bench-layers [ARGS...]  criterion benchmarks per layer (benches/benches/layers.rs)
 //! cargo xtask fuzz [SECONDS]          fuzz the line buffer (default 60 s; installs cargo-fuzz)
 //! cargo xtask crash [N] [--seed S]    kill `bunctl-log pipe` N times, check the files (crash.rs)
+//! cargo xtask shipper [--lines N] [--rate R]
+//!                                     ship the files with a private rsyslogd (shipper.rs)
 //! cargo xtask ci                      what CI runs: bash .ci/run
 //! ```
 //!
@@ -12,6 +14,7 @@
 //! first failing step through. `CARGO_TARGET_DIR` is honoured where results are looked up.
 
 mod crash;
+mod shipper;
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -41,9 +44,22 @@ COMMANDS:
                             order, whole or cut short and marked. Prints what the kills left
                             and the lines lost per kill. Work dir: <target>/crash/<time>-<pid>,
                             removed on success, kept on failure.
+    shipper [--lines N] [--rate R]
+                            Ship the files with a real log shipper: install rsyslog with apt-get
+                            if rsyslogd is missing (root), start a private rsyslogd (own config,
+                            pid file and state dir; no system inputs) whose imfile follows
+                            DIR/ship.log, push N numbered lines (default 300000) through
+                            `bunctl-log pipe --max-size 256K` as fast as the pipe takes them (or
+                            R lines/s), wait for the delivery, stop rsyslogd, and check that it
+                            delivered every line once, in order, unaltered; the files are read
+                            back too, to name the file of any line it missed. Work dir:
+                            <target>/shipper/<time>-<pid>, removed on success, kept on failure.
+                            imfile only reads a file it opened before it was renamed away: at
+                            full speed it misses whole files; CI runs it with --rate 20000.
     ci                      What CI runs: bash .ci/run (fmt check, clippy -D warnings,
                             rustdoc -D warnings, cargo test --workspace,
-                            cargo xtask crash 10, cargo xtask bench --quick)
+                            cargo xtask crash 10, cargo xtask shipper --rate 20000,
+                            cargo xtask bench --quick)
     help, --help, -h        Print this help
 
 ENVIRONMENT:
@@ -62,6 +78,7 @@ fn main() -> ExitCode {
         Some("bench-layers") => bench("layers", &rest),
         Some("fuzz") => fuzz(&rest),
         Some("crash") => crash::crash(&rest),
+        Some("shipper") => shipper::shipper(&rest),
         Some("ci") => ci(&rest),
         Some("help" | "--help" | "-h") => {
             print!("{HELP}");
