@@ -212,8 +212,25 @@ fn spawn_worker(shared: Arc<Shared>) -> io::Result<()> {
     }
     std::thread::Builder::new()
         .name(format!("{}-gzip", bunctl_core::THREAD_NAME_PREFIX))
-        .spawn(move || shared.run())
+        .spawn(move || {
+            lowest_cpu_priority();
+            shared.run()
+        })
         .map(drop)
+}
+
+/// Puts the calling thread at the lowest CPU priority (nice 19), so that gzip uses only the
+/// CPU time that producers and writers leave: compression may lag under load, never slow the
+/// writing down. Best effort: without it compression just competes as before.
+fn lowest_cpu_priority() {
+    #[cfg(target_os = "linux")]
+    {
+        // On Linux the priority of PRIO_PROCESS with a thread id is that thread's own.
+        let tid = rustix::thread::gettid();
+        if let Err(e) = rustix::process::setpriority_process(Some(tid), 19) {
+            tracing::debug!(error = %e, "cannot lower the compressor's CPU priority");
+        }
+    }
 }
 
 /// Compresses archives on a background thread so the writer never waits for gzip.

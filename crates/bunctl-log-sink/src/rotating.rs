@@ -162,6 +162,8 @@ pub struct RotatingSink {
     marker_tail: Vec<u8>,
     /// A rotation happened since retention was last applied here: close applies it.
     retention_due: bool,
+    /// A rotation or reopen changed the directory since its last fsync.
+    dir_dirty: bool,
     /// Held for the sink's life (and the compressor's); taken again by a reopen that finds
     /// the lock file gone.
     lock: Arc<FileLock>,
@@ -246,6 +248,7 @@ impl RotatingSink {
             deleted_for_space: 0,
             marker_tail: Vec::new(),
             retention_due: false,
+            dir_dirty: false,
             lock,
         })
     }
@@ -328,6 +331,7 @@ impl RotatingSink {
             }
         }
         self.relock()?;
+        self.dir_dirty = true;
         self.opened_at = self.clock.now();
         self.at_line_start = true;
         let marker = format!(
@@ -401,6 +405,15 @@ impl RotatingSink {
         );
         self.deleted_for_space = 0;
         self.write_marker(marker.as_bytes())
+    }
+
+    /// Makes the directory's entries durable if a rotation or reopen changed them since.
+    fn sync_dir_if_dirty(&mut self) -> io::Result<()> {
+        if self.dir_dirty {
+            self.fs.sync_dir(&parent_dir(self.naming.live_path()))?;
+            self.dir_dirty = false;
+        }
+        Ok(())
     }
 
     /// Writes a marker line of the sink's own, between lines. What a failed write leaves of it
@@ -488,8 +501,14 @@ impl RotatingSink {
                 }
             }
         }
+        // The directory's fsync (making the rename and the new live file durable) is left to
+        // the next sync or close, or to the compressor, which fsyncs the directory before it
+        // removes the plain archive: a crash before that undoes the rename at worst, and the
+        // archive's content is then still whole under the live name. Not waiting for it here
+        // keeps one fsync per rotation off the producers' path.
+        self.dir_dirty = true;
         self.live()?;
-        self.fs.sync_dir(&parent_dir(self.naming.live_path()))
+        Ok(())
     }
 
     /// How much of `batch`, which starts at a line boundary, goes into the live file now;
@@ -562,17 +581,18 @@ impl Sink for RotatingSink {
     }
 
     fn sync(&mut self) -> io::Result<()> {
-        match self.live.as_mut() {
-            Some(live) => live.sync(),
-            None => Ok(()),
+        if let Some(live) = self.live.as_mut() {
+            live.sync()?;
         }
+        self.sync_dir_if_dirty()
     }
 
     fn close(&mut self) -> io::Result<()> {
         let synced = match self.live.as_mut() {
             Some(live) => live.close(),
             None => Ok(()),
-        };
+        }
+        .and_then(|()| self.sync_dir_if_dirty());
         let compressed = match &self.compressor {
             Some(c) => c.finish(self.close_compression_budget).map(drop),
             None => Ok(()),

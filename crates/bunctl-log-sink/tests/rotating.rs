@@ -550,14 +550,33 @@ fn failed_open_of_the_new_live_file_is_retried_and_never_writes_into_the_archive
 fn failed_directory_sync_after_rotation_loses_and_duplicates_nothing() {
     let dir = tempfile::tempdir().unwrap();
     let (mut sink, faults, _fs) = full_sink(dir.path());
+    // The rotation does not wait for the directory's fsync: the next sync (or close) does it.
+    let dir_syncs = faults.calls(Op::SyncDir);
+    sink.write_all(b"ccccccccc\n").unwrap();
+    assert_eq!(
+        faults.calls(Op::SyncDir),
+        dir_syncs,
+        "no directory fsync at rotation"
+    );
     faults.fail(Op::SyncDir, io::ErrorKind::Other, 1);
-    let e = sink.write_all(b"ccccccccc\n").unwrap_err();
-    assert_eq!(e.written, 0);
+    assert_eq!(sink.sync().unwrap_err().kind(), io::ErrorKind::Other);
+    // Still due: the next sync does it.
+    sink.sync().unwrap();
+    assert_eq!(faults.calls(Op::SyncDir), dir_syncs + 2);
+    sink.sync().unwrap();
+    assert_eq!(
+        faults.calls(Op::SyncDir),
+        dir_syncs + 2,
+        "nothing changed since"
+    );
     sink.write_all(b"ccccccccc\n").unwrap();
     sink.close().unwrap();
     assert_eq!(
         read_all(&sink.log_files().unwrap()),
-        vec![b"aaaaaaaaa\nbbbbbbbbb\n".to_vec(), b"ccccccccc\n".to_vec()]
+        vec![
+            b"aaaaaaaaa\nbbbbbbbbb\n".to_vec(),
+            b"ccccccccc\nccccccccc\n".to_vec()
+        ]
     );
 }
 
