@@ -200,12 +200,6 @@ fn parse_data(line: &[u8], runs: usize) -> Option<(usize, u64)> {
     (run < runs && &line[17..] == filler(seq)).then_some((run, seq))
 }
 
-fn digits(b: &[u8]) -> Option<u64> {
-    b.iter().try_fold(0u64, |n, &c| {
-        c.is_ascii_digit().then(|| n * 10 + u64::from(c - b'0'))
-    })
-}
-
 /// Writes run `run`'s lines to `stdin` as fast as the pipe takes them: `limit` lines then EOF,
 /// or until the pipe breaks (the reader was killed). Returns the lines written whole.
 fn feed(mut stdin: ChildStdin, run: usize, limit: Option<u64>) -> u64 {
@@ -668,14 +662,21 @@ pub(super) fn content_size(path: &Path) -> io::Result<u64> {
     }
 }
 
-/// Reads every line back through `bunctl-log cat` and checks it.
-fn check_lines(bin: &Path, dir: &Path, report: &mut Report) -> Result<(), String> {
-    let tool = |command: &str| {
-        let mut c = Command::new(bin);
-        c.args([command, "--app", APP, "--dir"]).arg(dir);
-        c
-    };
-    let out = tool("files")
+/// `bunctl-log COMMAND --app APP --dir DIR`, ready to run.
+pub(super) fn bunctl_log(bin: &Path, command: &str, app: &str, dir: &Path) -> Command {
+    let mut c = Command::new(bin);
+    c.args([command, "--app", app, "--dir"]).arg(dir);
+    c
+}
+
+/// `app`'s files as `bunctl-log files` lists them (oldest first, the live file last), and the
+/// running total of their content sizes (uncompressed), to tell which file a line came from.
+pub(super) fn log_files(
+    bin: &Path,
+    app: &str,
+    dir: &Path,
+) -> Result<(Vec<PathBuf>, Vec<u64>), String> {
+    let out = bunctl_log(bin, "files", app, dir)
         .output()
         .map_err(|e| format!("cannot run bunctl-log files: {e}"))?;
     if !out.status.success() {
@@ -695,6 +696,21 @@ fn check_lines(bin: &Path, dir: &Path, report: &mut Report) -> Result<(), String
         total += content_size(f).map_err(|e| format!("{}: cannot read: {e}", f.display()))?;
         ends.push(total);
     }
+    Ok((files, ends))
+}
+
+/// The number written in ASCII digits in `b` (no sign, no separators).
+pub(super) fn digits(b: &[u8]) -> Option<u64> {
+    b.iter().try_fold(0u64, |n, &c| {
+        c.is_ascii_digit().then(|| n * 10 + u64::from(c - b'0'))
+    })
+}
+
+/// Reads every line back through `bunctl-log cat` and checks it.
+fn check_lines(bin: &Path, dir: &Path, report: &mut Report) -> Result<(), String> {
+    let tool = |command: &str| bunctl_log(bin, command, APP, dir);
+    let (files, ends) = log_files(bin, APP, dir)?;
+    let total = ends.last().copied().unwrap_or(0);
 
     let mut cat = tool("cat")
         .stdout(Stdio::piped())

@@ -33,7 +33,7 @@ use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::crash::{content_size, excerpt, filler, thousands};
+use super::crash::{bunctl_log, digits, excerpt, filler, log_files, thousands};
 use super::{cargo, run, target_dir};
 
 /// The app name: the live file is `ship.log`.
@@ -569,12 +569,6 @@ fn parse_line(line: &[u8], lines: u64) -> Option<u64> {
     (seq < lines && &rest[10..] == filler(seq)).then_some(seq)
 }
 
-fn digits(b: &[u8]) -> Option<u64> {
-    b.iter().try_fold(0u64, |n, &c| {
-        c.is_ascii_digit().then(|| n * 10 + u64::from(c - b'0'))
-    })
-}
-
 /// Writes lines `0..lines` to `stdin`, as fast as the pipe takes them or at `rate` lines per
 /// second, then closes it. Returns the lines written, or how many were before the pipe broke.
 fn feed(mut stdin: ChildStdin, lines: u64, rate: Option<u64>) -> Result<u64, (u64, io::Error)> {
@@ -801,32 +795,9 @@ fn check_files(bin: &Path, paths: &Paths, lines: u64) -> FilesCheck {
 }
 
 fn read_files(bin: &Path, paths: &Paths, lines: u64, check: &mut FilesCheck) -> Result<(), String> {
-    let tool = |command: &str| {
-        let mut c = Command::new(bin);
-        c.args([command, "--app", APP, "--dir"]).arg(&paths.logs);
-        c
-    };
-    let out = tool("files")
-        .output()
-        .map_err(|e| format!("cannot run bunctl-log files: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "bunctl-log files failed ({}): {}",
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        ));
-    }
-    let files: Vec<PathBuf> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(PathBuf::from)
-        .collect();
+    let tool = |command: &str| bunctl_log(bin, command, APP, &paths.logs);
+    let (files, ends) = log_files(bin, APP, &paths.logs)?;
     check.archives = files.len().saturating_sub(1);
-    let mut ends = Vec::with_capacity(files.len());
-    let mut total = 0;
-    for f in &files {
-        total += content_size(f).map_err(|e| format!("{}: cannot read: {e}", f.display()))?;
-        ends.push(total);
-    }
     let name = |i: usize| {
         files
             .get(i)

@@ -177,9 +177,7 @@ impl AsyncLogWriter {
         fs: Arc<dyn Filesystem>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
-        config.validate()?;
-        options.validate()?;
-        let metrics = Arc::new(LogMetrics::new());
+        let metrics = checked(&config, &options)?;
         // Opening does file I/O (lock, recovery, retention): off the async worker.
         let sink = {
             let (fs, metrics) = (fs.clone(), metrics.clone());
@@ -219,9 +217,7 @@ impl AsyncLogWriter {
         fs: Arc<dyn Filesystem>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
-        config.validate()?;
-        options.validate()?;
-        let metrics = Arc::new(LogMetrics::new());
+        let metrics = checked(&config, &options)?;
         let sink = open_sink(&config, &options, fs.clone(), clock, metrics.clone())?;
         Self::start(config, options, fs, metrics, sink)
     }
@@ -643,6 +639,13 @@ fn metric_labels(path: &Path) -> Vec<(&'static str, String)> {
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     let app = file.split('.').next().unwrap_or_default().to_owned();
     vec![("app", app), ("file", file)]
+}
+
+/// Checks both configurations and makes the writer's counters.
+fn checked(config: &LogWriterConfig, options: &WriterOptions) -> Result<Arc<LogMetrics>> {
+    config.validate()?;
+    options.validate()?;
+    Ok(Arc::new(LogMetrics::new()))
 }
 
 fn duplicate(result: &Result<()>) -> Result<()> {
