@@ -74,19 +74,83 @@ fn usage_errors_exit_with_2_and_say_what_is_wrong() {
         (&["pipe"][..], "--app"),
         (
             &["pipe", "--app", "x", "--max-size", "10X"][..],
-            "invalid size",
+            "invalid size \"10X\"",
         ),
-        (&["frobnicate"][..], "unknown command"),
-        (&[][..], "no command"),
+        (&["pipe", "--app=x", "--keep=many"][..], "'many'"),
+        (&["frobnicate"][..], "unrecognized subcommand 'frobnicate'"),
+        (&[][..], "requires a subcommand"),
+        (&["run", "--app", "x"][..], "<COMMAND>"),
+        (&["cat", "--app", "x", "-f"][..], "'-f'"),
     ] {
         let out = bunctl_log(args, b"");
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
+        // With the usage, or where to find it.
         assert!(
-            err.contains(says) && err.contains("usage:"),
+            err.contains(says) && (err.contains("Usage:") || err.contains("--help")),
             "{args:?}: {err}"
         );
     }
+}
+
+#[test]
+fn help_and_version() {
+    for args in [
+        &["--help"][..],
+        &["pipe", "--help"],
+        &["run", "--help"],
+        &["files", "--help"],
+        &["cat", "--help"],
+        &["tail", "--help"],
+        &["completions", "--help"],
+    ] {
+        let out = bunctl_log(args, b"");
+        assert!(out.status.success(), "{args:?}");
+        let help = String::from_utf8(out.stdout).unwrap();
+        assert!(help.contains("Usage:"), "{args:?}: {help}");
+    }
+    let pipe = bunctl_log(&["pipe", "--help"], b"");
+    let help = String::from_utf8(pipe.stdout).unwrap();
+    for flag in ["--app", "--dir", "--max-size", "--keep", "--no-compress"] {
+        assert!(help.contains(flag), "{flag}: {help}");
+    }
+    let out = bunctl_log(&["--version"], b"");
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("bunctl-log {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn completions_for_bash_zsh_and_fish() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = bunctl_log(&["completions", shell], b"");
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        // fish spells a long option `-l max-size`.
+        for word in ["bunctl-log", "pipe", "tail", "max-size", "merge", "follow"] {
+            assert!(script.contains(word), "{shell}: no {word}");
+        }
+        assert!(!script.contains("__exec"), "{shell}");
+    }
+    let out = bunctl_log(&["completions", "tcsh"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("'tcsh'"));
+}
+
+#[test]
+fn options_take_their_value_after_an_equals_sign_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = format!("--dir={}", dir.path().display());
+    let out = bunctl_log(&["pipe", "--app=eq", &d, "--max-size=1K"], b"one\ntwo\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tail = bunctl_log(&["tail", "--app=eq", &d, "--lines=1"], b"");
+    assert_eq!(tail.stdout, b"two\n");
 }
 
 #[cfg(unix)]
@@ -100,7 +164,11 @@ fn an_argument_that_is_not_utf8_is_a_usage_error_not_a_panic() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not valid UTF-8"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not valid UTF-8") && err.contains("--app"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -112,20 +180,23 @@ fn the_usage_text_does_not_show_the_internal_exec_helper() {
 }
 
 #[test]
-fn an_invalid_app_id_is_refused_before_anything_is_written() {
+fn an_invalid_app_id_is_a_usage_error_and_nothing_is_written() {
     let dir = tempfile::tempdir().unwrap();
-    let out = bunctl_log(
-        &[
-            "pipe",
-            "--app",
-            "../escape",
-            "--dir",
-            dir.path().to_str().unwrap(),
-        ],
-        b"x\n",
-    );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid app id"));
+    for bad in ["../escape", "a.b", "-x", ""] {
+        let app = format!("--app={bad}");
+        for command in ["pipe", "tail", "files"] {
+            let out = bunctl_log(
+                &[command, &app, "--dir", dir.path().to_str().unwrap()],
+                b"x\n",
+            );
+            assert_eq!(out.status.code(), Some(2), "{command} {bad}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains(&format!("invalid app id {bad:?}")),
+                "{command} {bad}: {err}"
+            );
+        }
+    }
     assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
 }
 
