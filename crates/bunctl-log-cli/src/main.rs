@@ -333,7 +333,8 @@ fn files(t: &Target) -> CliResult {
 }
 
 fn cat(t: &Target) -> CliResult {
-    read::cat(&log_files(t)?, &mut std::io::stdout().lock())?;
+    let (_, live) = log_config(t, None);
+    read::cat(&log_files(t)?, &live, &mut std::io::stdout().lock())?;
     Ok(())
 }
 

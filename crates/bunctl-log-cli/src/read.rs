@@ -8,10 +8,28 @@ use std::time::Duration;
 /// How often `tail -f` looks for new lines.
 const FOLLOW_POLL: Duration = Duration::from_millis(100);
 
-/// One log file as plain bytes: `.gz` files are decompressed.
+/// One log file as plain bytes: `.gz` files are decompressed. A plain archive listed a moment
+/// ago may have been compressed since (the compressor removes the plain file once its `.gz`
+/// is in place): its `.gz` is read then.
 fn open_log(path: &Path) -> io::Result<Box<dyn Read>> {
-    let file = File::open(path).map_err(|e| with_path(path, e))?;
-    Ok(if path.extension().is_some_and(|e| e == "gz") {
+    match open_as_listed(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound && !is_gz(path) => {
+            let mut gz = path.as_os_str().to_os_string();
+            gz.push(".gz");
+            open_as_listed(Path::new(&gz)).map_err(|_| with_path(path, e))
+        }
+        Err(e) => Err(with_path(path, e)),
+        Ok(read) => Ok(read),
+    }
+}
+
+fn is_gz(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "gz")
+}
+
+fn open_as_listed(path: &Path) -> io::Result<Box<dyn Read>> {
+    let file = File::open(path)?;
+    Ok(if is_gz(path) {
         Box::new(flate2::read::MultiGzDecoder::new(file))
     } else {
         Box::new(file)
@@ -22,10 +40,17 @@ fn with_path(path: &Path, e: io::Error) -> io::Error {
     io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
-/// Copies `files`, oldest first, to `out`.
-pub fn cat(files: &[PathBuf], out: &mut impl Write) -> io::Result<()> {
+/// Copies `files`, oldest first, to `out`. The live file `live`, if listed, may be gone by the
+/// time it is read (a rotation renames it, then creates the next one): it is skipped then.
+pub fn cat(files: &[PathBuf], live: &Path, out: &mut impl Write) -> io::Result<()> {
     for f in files {
-        io::copy(&mut open_log(f)?, out)?;
+        match open_log(f) {
+            Ok(mut read) => {
+                io::copy(&mut read, out)?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound && f == live => {}
+            Err(e) => return Err(e),
+        }
     }
     Ok(())
 }
