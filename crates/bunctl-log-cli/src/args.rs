@@ -11,8 +11,9 @@ use clap::{Args, Parser, Subcommand};
 /// The synopsis shown as the usage of `bunctl-log` itself (`--help`, an unknown subcommand).
 const SYNOPSIS: &str = "\
 bunctl-log pipe  --app NAME [--dir DIR] [--max-size SIZE] [--keep N] [--no-compress]
+                        [--metrics-addr IP:PORT]
        bunctl-log run   --app NAME [--dir DIR] [--max-size SIZE] [--keep N] [--no-compress]
-                        [--merge] -- COMMAND [ARGS...]
+                        [--metrics-addr IP:PORT] [--merge] -- COMMAND [ARGS...]
        bunctl-log files --app NAME [--dir DIR]
        bunctl-log cat   --app NAME [--dir DIR]
        bunctl-log tail  --app NAME [--dir DIR] [-n LINES] [-f]
@@ -93,6 +94,9 @@ pub struct WriteArgs {
     /// Keep rotated files uncompressed
     #[arg(long)]
     pub no_compress: bool,
+    /// Serve the writers' metrics in Prometheus text format over HTTP on ADDR (IP:PORT)
+    #[arg(long, value_name = "ADDR", value_parser = crate::metrics::parse_addr)]
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// `pipe`'s arguments.

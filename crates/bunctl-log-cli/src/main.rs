@@ -11,6 +11,7 @@
 mod args;
 #[cfg(target_os = "linux")]
 mod exec;
+mod metrics;
 mod read;
 #[cfg(unix)]
 mod signals;
@@ -137,6 +138,10 @@ async fn pipe(a: PipeArgs) -> CliResult {
     // First: from here on these signals stop the pipe cleanly instead of killing it.
     #[cfg(unix)]
     let mut signals = signals::Signals::new(&signals::Stop::ALL)?;
+    // Before the writer: it registers its metrics when it is created.
+    if let Some(addr) = a.write.metrics_addr {
+        metrics::serve(addr)?;
+    }
     let config = writer_config(&a.target, &a.write);
     let writer = std::sync::Arc::new(AsyncLogWriter::new(config).await?);
     let max_line_len = writer.options().max_line_len;
@@ -271,6 +276,10 @@ async fn run(a: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
     // Before the child exists: a signal from here on is forwarded to it, not fatal to us.
     #[cfg(unix)]
     let mut signals = signals::Signals::new(&signals::Stop::ALL)?;
+    // Before the writers (created by the capture): they register their metrics when created.
+    if let Some(addr) = a.write.metrics_addr {
+        metrics::serve(addr)?;
+    }
     let (config, _) = log_config(&a.target, Some(&a.write));
     let app = &a.target.app;
     let manager = LogManager::new(config);
