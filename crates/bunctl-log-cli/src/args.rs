@@ -11,9 +11,10 @@ use clap::{Args, Parser, Subcommand};
 /// The synopsis shown as the usage of `bunctl-log` itself (`--help`, an unknown subcommand).
 const SYNOPSIS: &str = "\
 bunctl-log pipe  --app NAME [--dir DIR] [--max-size SIZE] [--keep N] [--no-compress]
-                        [--metrics-addr IP:PORT]
+                        [--format raw|timestamped|json] [--metrics-addr IP:PORT]
        bunctl-log run   --app NAME [--dir DIR] [--max-size SIZE] [--keep N] [--no-compress]
-                        [--metrics-addr IP:PORT] [--merge] -- COMMAND [ARGS...]
+                        [--format raw|timestamped|json] [--metrics-addr IP:PORT]
+                        [--merge] -- COMMAND [ARGS...]
        bunctl-log files --app NAME [--dir DIR]
        bunctl-log cat   --app NAME [--dir DIR]
        bunctl-log tail  --app NAME [--dir DIR] [-n LINES] [-f]
@@ -50,7 +51,8 @@ SIGHUP stop it cleanly (all it read is written first). Exits 0 if every line rea
     /// Run COMMAND, capturing its stdout and stderr
     #[command(long_about = "\
 Run COMMAND, capturing its stdout into DIR/NAME.log and its stderr into DIR/NAME.err.log (both \
-into NAME.log, tagged [stdout]/[stderr], with --merge). Forwards SIGTERM, SIGINT and SIGHUP to \
+into NAME.log with --merge, each line tagged [stdout]/[stderr], or in --format json with its \
+stream in its \"stream\" field). Forwards SIGTERM, SIGINT and SIGHUP to \
 COMMAND's process group and exits with COMMAND's exit code (128+N if signal N killed it), 1 if \
 it cannot start COMMAND or write its logs, 2 for bad arguments.")]
     Run(RunArgs),
@@ -94,9 +96,34 @@ pub struct WriteArgs {
     /// Keep rotated files uncompressed
     #[arg(long)]
     pub no_compress: bool,
+    /// How each line is written: as it came (raw), after an RFC 3339 UTC time with
+    /// microseconds (timestamped), or as a JSON object like Docker's json-file driver (json)
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Raw)]
+    pub format: Format,
     /// Serve the writers' metrics in Prometheus text format over HTTP on ADDR (IP:PORT)
     #[arg(long, value_name = "ADDR", value_parser = crate::metrics::parse_addr)]
     pub metrics_addr: Option<std::net::SocketAddr>,
+}
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The bytes as they came
+    Raw,
+    /// An RFC 3339 UTC time with microseconds in front of each line
+    Timestamped,
+    /// One JSON object per line, as Docker's json-file driver writes them
+    Json,
+}
+
+impl From<Format> for bunctl_logging::LineFormat {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Raw => Self::Raw,
+            Format::Timestamped => Self::Timestamped,
+            Format::Json => Self::Json,
+        }
+    }
 }
 
 /// `pipe`'s arguments.
@@ -244,6 +271,7 @@ mod tests {
         assert_eq!(o.target.dir, PathBuf::from("logs"));
         assert_eq!(o.write.max_size, 10 << 20);
         assert_eq!((o.write.keep, o.write.no_compress), (10, false));
+        assert_eq!(o.write.format, Format::Raw);
         let Ok(Command::Pipe(o)) =
             parse("pipe --app=x --dir /tmp/l --max-size=1M --keep 3 --no-compress")
         else {
@@ -253,6 +281,15 @@ mod tests {
         assert_eq!(o.target.dir, PathBuf::from("/tmp/l"));
         assert_eq!(o.write.max_size, 1 << 20);
         assert_eq!((o.write.keep, o.write.no_compress), (3, true));
+        for (flag, format) in [
+            ("--format=json", Format::Json),
+            ("--format timestamped", Format::Timestamped),
+        ] {
+            let Ok(Command::Run(o)) = parse(&format!("run --app x {flag} -- true")) else {
+                panic!("not run")
+            };
+            assert_eq!(o.write.format, format);
+        }
     }
 
     #[test]
@@ -272,6 +309,8 @@ mod tests {
             "cat --app x -f",
             "tail --app x -n ten",
             "completions tcsh",
+            "pipe --app x --format xml",
+            "tail --app x --format json",
         ] {
             let e = parse(bad).expect_err(bad);
             assert_eq!(e.exit_code(), 2, "{bad}");

@@ -26,6 +26,7 @@ use std::time::Instant;
 use args::{Cli, Command, PipeArgs, RunArgs, TailArgs, Target, WriteArgs};
 use bunctl_logging::{
     capture::pump_until, AsyncLogWriter, CaptureMode, LogConfig, LogManager, LogWriterConfig,
+    WriterOptions,
 };
 use clap::{CommandFactory, Parser};
 
@@ -106,6 +107,13 @@ fn log_config(t: &Target, w: Option<&WriteArgs>) -> (LogConfig, std::path::PathB
     (config, live)
 }
 
+/// The options the flags set beyond the configuration.
+fn writer_options(w: &WriteArgs) -> WriterOptions {
+    let mut options = WriterOptions::default();
+    options.format = w.format.into();
+    options
+}
+
 fn writer_config(t: &Target, w: &WriteArgs) -> LogWriterConfig {
     let (config, live) = log_config(t, Some(w));
     LogWriterConfig {
@@ -143,7 +151,8 @@ async fn pipe(a: PipeArgs) -> CliResult {
         metrics::serve(addr)?;
     }
     let config = writer_config(&a.target, &a.write);
-    let writer = std::sync::Arc::new(AsyncLogWriter::new(config).await?);
+    let writer =
+        std::sync::Arc::new(AsyncLogWriter::with_options(config, writer_options(&a.write)).await?);
     let max_line_len = writer.options().max_line_len;
     let mut stopped_by: Option<&'static str> = None;
     #[cfg(unix)]
@@ -282,7 +291,7 @@ async fn run(a: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
     }
     let (config, _) = log_config(&a.target, Some(&a.write));
     let app = &a.target.app;
-    let manager = LogManager::new(config);
+    let manager = LogManager::with_options(config, writer_options(&a.write));
     let (program, args) = a.command.split_first().ok_or("run needs a command")?;
     // Spawned from the main thread (this runs in `block_on`), which lives as long as the
     // process: on Linux the child's death signal is tied to the thread that forked it.

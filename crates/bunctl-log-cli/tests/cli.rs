@@ -509,3 +509,124 @@ fn cat_while_pipe_rotates_and_compresses_succeeds_every_time() {
     let all = bunctl_log(&["cat", "--app", "c", "--dir", d], b"");
     assert_eq!(all.stdout.iter().filter(|&&b| b == b'\n').count(), 40_000);
 }
+
+fn json(line: &str) -> serde_json::Value {
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"))
+}
+
+#[test]
+fn pipe_writes_each_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let input = "plain\nwith \"quotes\" and \\ and a\ttab\n\nlast, no newline";
+    let expected: Vec<&str> = input.lines().collect();
+    let run = |format: &str| {
+        let app = format!("f-{format}");
+        let out = bunctl_log(
+            &["pipe", "--app", &app, "--dir", d, "--format", format],
+            input.as_bytes(),
+        );
+        assert!(out.status.success(), "{format}");
+        std::fs::read_to_string(dir.path().join(format!("{app}.log"))).unwrap()
+    };
+    assert_eq!(run("raw"), format!("{input}\n"));
+    let stamped = run("timestamped");
+    let bodies: Vec<&str> = stamped
+        .lines()
+        .map(|l| {
+            let (time, body) = l.split_at(27);
+            assert!(time.ends_with('Z') && time.as_bytes()[10] == b'T', "{l}");
+            body.strip_prefix(' ').unwrap()
+        })
+        .collect();
+    assert_eq!(bodies, expected);
+    let objects: Vec<serde_json::Value> = run("json").lines().map(json).collect();
+    assert_eq!(objects.len(), expected.len());
+    for (v, line) in objects.iter().zip(&expected) {
+        assert_eq!(v["log"], format!("{line}\n"));
+        assert_eq!(v["stream"], "stdout");
+        assert_eq!(v["time"].as_str().unwrap().len(), 27);
+    }
+}
+
+#[test]
+fn run_merge_json_puts_the_stream_in_its_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = bunctl_log(
+        &[
+            "run", "--app", "j", "--dir", d, "--merge", "--format", "json",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2), "no command: a usage error");
+    let out = bunctl_log(
+        &[
+            "run",
+            "--app",
+            "j",
+            "--dir",
+            d,
+            "--merge",
+            "--format",
+            "json",
+            "--",
+            "sh",
+            "-c",
+            "echo a; echo b >&2; echo c",
+        ],
+        b"",
+    );
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(dir.path().join("j.log")).unwrap();
+    assert!(
+        !text.contains("[stdout]") && !text.contains("[stderr]"),
+        "{text}"
+    );
+    // Two pumps share the file: order within each stream only.
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    for v in text.lines().map(json) {
+        let log = v["log"].as_str().unwrap().to_owned();
+        match v["stream"].as_str() {
+            Some("stdout") => stdout.push(log),
+            Some("stderr") => stderr.push(log),
+            other => panic!("stream {other:?}"),
+        }
+    }
+    assert_eq!(
+        (stdout, stderr),
+        (
+            vec!["a\n".to_owned(), "c\n".to_owned()],
+            vec!["b\n".to_owned()]
+        )
+    );
+    assert!(!dir.path().join("j.err.log").exists());
+
+    // Separate files: the .err.log's lines say stderr.
+    let out = bunctl_log(
+        &[
+            "run",
+            "--app",
+            "s",
+            "--dir",
+            d,
+            "--format",
+            "json",
+            "--",
+            "sh",
+            "-c",
+            "echo a; echo b >&2",
+        ],
+        b"",
+    );
+    assert!(out.status.success());
+    for (file, log, stream) in [("s.log", "a\n", "stdout"), ("s.err.log", "b\n", "stderr")] {
+        let text = std::fs::read_to_string(dir.path().join(file)).unwrap();
+        let v = json(text.trim_end());
+        assert_eq!(
+            (v["log"].as_str(), v["stream"].as_str()),
+            (Some(log), Some(stream))
+        );
+    }
+}
