@@ -18,6 +18,7 @@ bunctl-log pipe  --app NAME [--dir DIR] [--max-size SIZE] [--keep N] [--no-compr
        bunctl-log files --app NAME [--dir DIR]
        bunctl-log cat   --app NAME [--dir DIR]
        bunctl-log tail  --app NAME [--dir DIR] [-n LINES] [-f]
+       bunctl-log tail  --app NAME [--dir DIR] --since TIME [--until TIME]
        bunctl-log completions bash|zsh|fish";
 
 /// Capture output into rotated, compressed per-app logs, and read them back.
@@ -64,7 +65,9 @@ it cannot start COMMAND or write its logs, 2 for bad arguments.")]
     #[command(long_about = "\
 Print the last LINES lines across rotated files (decompressed); with -f, keep printing new \
 lines, following the live file across rotations (like tail -F), or waiting for it if there is \
-none.")]
+none. With --since and/or --until, print instead the lines whose time is in that range, \
+oldest first, from logs written with --format timestamped or json; rotated files that \
+cannot hold such lines (by the times in their names) are not opened.")]
     Tail(TailArgs),
     /// Print a completion script for a shell
     #[command(long_about = "\
@@ -169,6 +172,23 @@ pub struct TailArgs {
     /// Keep printing new lines, across rotations
     #[arg(short = 'f', long)]
     pub follow: bool,
+    /// Print the lines from TIME on: RFC 3339, or how long before now (30s, 10m, 2h, 3d, 1w);
+    /// for --format timestamped and json logs
+    #[arg(
+        long,
+        value_name = "TIME",
+        value_parser = crate::since::parse_time,
+        conflicts_with_all = ["lines", "follow"]
+    )]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Print the lines up to TIME (included), in the same forms as --since
+    #[arg(
+        long,
+        value_name = "TIME",
+        value_parser = crate::since::parse_time,
+        conflicts_with_all = ["lines", "follow"]
+    )]
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// `completions`' argument.
@@ -327,6 +347,20 @@ mod tests {
             panic!("not tail")
         };
         assert_eq!((o.lines, o.follow), (3, true));
+        assert_eq!((o.since, o.until), (None, None));
+        let Ok(Command::Tail(o)) = parse("tail --app x --since 2h --until=2026-11-27T01:00:00Z")
+        else {
+            panic!("not tail")
+        };
+        assert!(o.since.is_some() && o.until.is_some());
+        for bad in [
+            "tail --app x --since 2h -f",
+            "tail --app x --until 2h -n 3",
+            "tail --app x --since yesterday",
+            "cat --app x --since 2h",
+        ] {
+            assert_eq!(parse(bad).expect_err(bad).exit_code(), 2, "{bad}");
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ mod metrics;
 mod read;
 #[cfg(unix)]
 mod signals;
+mod since;
 #[cfg(unix)]
 mod stdin;
 
@@ -48,6 +49,22 @@ fn main() -> ExitCode {
             return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
+    if let Command::Tail(args::TailArgs {
+        since: Some(since),
+        until: Some(until),
+        ..
+    }) = &cli.command
+    {
+        if since > until {
+            let _ = Cli::command()
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!("--since {since} is after --until {until}"),
+                )
+                .print();
+            return ExitCode::from(2);
+        }
+    }
     let result = match cli.command {
         Command::Pipe(a) => run_async(pipe(a)),
         Command::Run(a) => match run_async(run(a)) {
@@ -357,9 +374,13 @@ fn cat(t: &Target) -> CliResult {
 }
 
 fn tail(a: &TailArgs) -> CliResult {
-    let files = log_files(&a.target)?;
     let (_, path) = log_config(&a.target, None);
     let mut out = std::io::stdout().lock();
+    if a.since.is_some() || a.until.is_some() {
+        since::print(&path, a.since, a.until, &mut out)?;
+        return Ok(());
+    }
+    let files = log_files(&a.target)?;
     let live = read::tail(&files, &path, a.lines, &mut out)?;
     if a.follow {
         let file = match live {

@@ -23,6 +23,16 @@ fn open_log(path: &Path) -> io::Result<Box<dyn Read>> {
     }
 }
 
+/// [`open_log`], or `None` if the file is gone (an archive that retention removed after it
+/// was listed, a live file that was just rotated).
+pub fn open_existing(path: &Path) -> io::Result<Option<Box<dyn Read>>> {
+    match open_log(path) {
+        Ok(read) => Ok(Some(read)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 fn is_gz(path: &Path) -> bool {
     path.extension().is_some_and(|e| e == "gz")
 }
