@@ -11,6 +11,7 @@
 mod args;
 #[cfg(target_os = "linux")]
 mod exec;
+mod follow;
 mod metrics;
 mod read;
 #[cfg(unix)]
@@ -380,20 +381,10 @@ fn tail(a: &TailArgs) -> CliResult {
         since::print(&path, a.since, a.until, &mut out)?;
         return Ok(());
     }
-    let files = log_files(&a.target)?;
-    let live = read::tail(&files, &path, a.lines, &mut out)?;
     if a.follow {
-        let file = match live {
-            Some(f) => f,
-            // No live file (none yet, or removed): wait for the writer to create it.
-            None => loop {
-                if let Ok(f) = std::fs::File::open(&path) {
-                    break f;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            },
-        };
-        read::follow(&path, file, &mut out)?;
+        follow::follow(&path, a.lines, &mut out)?;
+    } else {
+        read::tail(&log_files(&a.target)?, &path, a.lines, &mut out)?;
     }
     Ok(())
 }

@@ -320,8 +320,8 @@ async fn tail_follow_keeps_printing_across_rotations() {
         rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap(),
         "before"
     );
-    // 10 batches of ~10 KiB, a rotation at most once per batch and batches further apart than
-    // tail's polling, so that it sees every rotation (as `tail -F` would need too).
+    // 10 batches of ~10 KiB, 300 ms apart: a rotation at most once per batch, each seen as it
+    // happens (tests/follow.rs has rotations faster than tail can look).
     let mut n = 0;
     for _ in 0..10 {
         for _ in 0..200 {
