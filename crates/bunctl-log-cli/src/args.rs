@@ -1,148 +1,231 @@
-//! Command-line parsing, by hand: a few flags do not need a parser crate.
+//! The command line, parsed by clap (derive): `--app=x` and `--app x`, `--help` on every
+//! subcommand, `--version`, and usage errors that exit with status 2 naming the bad value.
 
+use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 
-/// The usage text printed on `--help` and after a usage error.
-pub const USAGE: &str = "\
-usage:
-  bunctl-log pipe  --app NAME [--dir DIR] [--max-size SIZE] [--keep N] [--no-compress]
-  bunctl-log run   --app NAME [--dir DIR] [--max-size SIZE] [--keep N] [--no-compress]
-                   [--merge] -- COMMAND [ARGS...]
-  bunctl-log files --app NAME [--dir DIR]
-  bunctl-log cat   --app NAME [--dir DIR]
-  bunctl-log tail  --app NAME [--dir DIR] [-n LINES] [-f]
+use bunctl_logging::AppId;
+use clap::builder::{OsStringValueParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand};
 
-  pipe   read stdin until EOF into DIR/NAME.log, rotating at SIZE and keeping N rotated
-         files (gzipped unless --no-compress); nothing read is lost; prints a summary on
-         stderr; SIGTERM, SIGINT or SIGHUP stop it cleanly (all it read is written first);
-         exits 0 if every line read was written, 1 if not
-  run    run COMMAND, capturing its stdout into DIR/NAME.log and its stderr into
-         DIR/NAME.err.log (both into NAME.log, tagged [stdout]/[stderr], with --merge);
-         forwards SIGTERM, SIGINT and SIGHUP to COMMAND's process group and exits with
-         COMMAND's exit code (128+N if signal N killed it)
-  files  list NAME's log files, oldest first, the live file last
-  cat    print NAME's logs, oldest first, decompressing rotated files
-  tail   print the last LINES lines (default 10) across rotated files (decompressed);
-         with -f, keep printing new lines, following the live file across rotations (like
-         tail -F), or waiting for it if there is none
+/// The synopsis shown as the usage of `bunctl-log` itself (`--help`, an unknown subcommand).
+const SYNOPSIS: &str = "\
+bunctl-log pipe  --app NAME [--dir DIR] [--max-size SIZE] [--keep N] [--no-compress]
+                        [--format raw|timestamped|json] [--metrics-addr IP:PORT]
+       bunctl-log run   --app NAME [--dir DIR] [--max-size SIZE] [--keep N] [--no-compress]
+                        [--format raw|timestamped|json] [--metrics-addr IP:PORT]
+                        [--merge] -- COMMAND [ARGS...]
+       bunctl-log files --app NAME [--dir DIR]
+       bunctl-log cat   --app NAME [--dir DIR]
+       bunctl-log tail  --app NAME [--dir DIR] [-n LINES] [-f]
+       bunctl-log tail  --app NAME [--dir DIR] --since TIME [--until TIME]
+       bunctl-log completions bash|zsh|fish";
 
-  --dir DIR        directory of the log files (default ./logs)
-  --max-size SIZE  rotate before the live file passes SIZE bytes; K, M, G suffixes
-                   (powers of 1024) (default 10M)
-  --keep N         rotated files to keep (default 10)
-  --no-compress    keep rotated files uncompressed";
+/// Capture output into rotated, compressed per-app logs, and read them back.
+#[derive(Debug, Parser)]
+#[command(
+    name = "bunctl-log",
+    version,
+    subcommand_required = true,
+    // No command is a usage error saying so, not the whole help.
+    arg_required_else_help = false,
+    override_usage = SYNOPSIS,
+    after_help = "Run `bunctl-log COMMAND --help` for the options of each command."
+)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
 
 /// What to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Capture stdin.
-    Pipe(Options),
-    /// Run a command and capture its output.
-    Run(Options),
-    /// List the files.
-    Files(Options),
-    /// Print the logs.
-    Cat(Options),
-    /// Print the last lines, and follow.
-    Tail(Options),
-    /// Print the usage.
-    Help,
+    /// Read stdin until EOF into DIR/NAME.log
+    #[command(long_about = "\
+Read stdin until EOF into DIR/NAME.log, rotating at SIZE and keeping N rotated files (gzipped \
+unless --no-compress). Nothing read is lost: when the disk is slower than the input, reading \
+stops and the producer waits on its full pipe. Prints a summary on stderr. SIGTERM, SIGINT or \
+SIGHUP stop it cleanly (all it read is written first). Exits 0 if every line read was written, \
+1 if not, 2 for bad arguments.")]
+    Pipe(PipeArgs),
+    /// Run COMMAND, capturing its stdout and stderr
+    #[command(long_about = "\
+Run COMMAND, capturing its stdout into DIR/NAME.log and its stderr into DIR/NAME.err.log (both \
+into NAME.log with --merge, each line tagged [stdout]/[stderr], or in --format json with its \
+stream in its \"stream\" field). Forwards SIGTERM, SIGINT and SIGHUP to \
+COMMAND's process group and exits with COMMAND's exit code (128+N if signal N killed it), 1 if \
+it cannot start COMMAND or write its logs, 2 for bad arguments.")]
+    Run(RunArgs),
+    /// List NAME's log files, oldest first, the live file last
+    Files(Target),
+    /// Print NAME's logs, oldest first, decompressing rotated files
+    Cat(Target),
+    /// Print the last lines across rotated files; with -f, follow the live file
+    #[command(long_about = "\
+Print the last LINES lines across rotated files (decompressed); with -f, keep printing new \
+lines, following the live file across rotations (like tail -F), or waiting for it if there is \
+none. With --since and/or --until, print instead the lines whose time is in that range, \
+oldest first, from logs written with --format timestamped or json; rotated files that \
+cannot hold such lines (by the times in their names) are not opened.")]
+    Tail(TailArgs),
+    /// Print a completion script for a shell
+    #[command(long_about = "\
+Print a completion script for SHELL on stdout, e.g. \
+`bunctl-log completions bash > /etc/bash_completion.d/bunctl-log`.")]
+    Completions(CompletionsArgs),
 }
 
-/// The flags shared by the commands.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Options {
-    pub app: String,
+/// Which app, where.
+#[derive(Debug, Clone, Args)]
+pub struct Target {
+    /// The app: 1 to 64 of A-Z a-z 0-9 _ -, not starting with -
+    #[arg(long, value_name = "NAME", value_parser = OsStringValueParser::new().try_map(parse_app))]
+    pub app: AppId,
+    /// Directory of the log files
+    #[arg(long, value_name = "DIR", default_value = "logs")]
     pub dir: PathBuf,
-    pub max_size: u64,
-    pub keep: usize,
-    pub compress: bool,
-    /// `run`: stdout and stderr into one file, tagged.
-    pub merge: bool,
-    /// `run`: the command and its arguments.
-    pub command: Vec<String>,
-    /// `tail`: how many lines to print first.
-    pub lines: usize,
-    /// `tail`: keep following the live file.
-    pub follow: bool,
 }
 
-/// Parses `args` (without the program name).
-pub fn parse(args: &[String]) -> Result<Command, String> {
-    let Some((command, rest)) = args.split_first() else {
-        return Err("no command given".into());
-    };
-    let make: fn(Options) -> Command = match command.as_str() {
-        "pipe" => Command::Pipe,
-        "run" => Command::Run,
-        "files" => Command::Files,
-        "cat" => Command::Cat,
-        "tail" => Command::Tail,
-        "-h" | "--help" | "help" => return Ok(Command::Help),
-        other => return Err(format!("unknown command {other:?}")),
-    };
-    let mut app = None;
-    let mut opts = Options {
-        app: String::new(),
-        dir: PathBuf::from("logs"),
-        max_size: 10 << 20,
-        keep: 10,
-        compress: true,
-        merge: false,
-        command: Vec::new(),
-        lines: 10,
-        follow: false,
-    };
-    let mut it = rest.iter();
-    while let Some(flag) = it.next() {
-        let mut value = || {
-            it.next()
-                .cloned()
-                .ok_or_else(|| format!("{flag} needs a value"))
-        };
-        match flag.as_str() {
-            "--app" => app = Some(value()?),
-            "--dir" => opts.dir = PathBuf::from(value()?),
-            "--max-size" => opts.max_size = parse_size(&value()?)?,
-            "--keep" => {
-                let v = value()?;
-                opts.keep = v
-                    .parse()
-                    .map_err(|_| format!("--keep takes a whole number, not {v:?}"))?;
-            }
-            "--no-compress" => opts.compress = false,
-            "--merge" => opts.merge = true,
-            "-n" | "--lines" => {
-                let v = value()?;
-                opts.lines = v
-                    .parse()
-                    .map_err(|_| format!("-n takes a whole number, not {v:?}"))?;
-            }
-            "-f" | "--follow" => opts.follow = true,
-            "--" => {
-                opts.command = it.by_ref().cloned().collect();
-                break;
-            }
-            "-h" | "--help" => return Ok(Command::Help),
-            other => return Err(format!("unknown option {other:?}")),
+/// How the files are written (`pipe` and `run`).
+#[derive(Debug, Clone, Args)]
+pub struct WriteArgs {
+    /// Rotate before the live file passes SIZE bytes; K, M, G suffixes (powers of 1024)
+    #[arg(long, value_name = "SIZE", default_value = "10M", value_parser = parse_size)]
+    pub max_size: u64,
+    /// Rotated files to keep
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub keep: usize,
+    /// Keep rotated files uncompressed
+    #[arg(long)]
+    pub no_compress: bool,
+    /// How each line is written: as it came (raw), after an RFC 3339 UTC time with
+    /// microseconds (timestamped), or as a JSON object like Docker's json-file driver (json)
+    #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Raw)]
+    pub format: Format,
+    /// Serve the writers' metrics in Prometheus text format over HTTP on ADDR (IP:PORT)
+    #[arg(long, value_name = "ADDR", value_parser = crate::metrics::parse_addr)]
+    pub metrics_addr: Option<std::net::SocketAddr>,
+}
+
+/// `--format`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The bytes as they came
+    Raw,
+    /// An RFC 3339 UTC time with microseconds in front of each line
+    Timestamped,
+    /// One JSON object per line, as Docker's json-file driver writes them
+    Json,
+}
+
+impl From<Format> for bunctl_logging::LineFormat {
+    fn from(f: Format) -> Self {
+        match f {
+            Format::Raw => Self::Raw,
+            Format::Timestamped => Self::Timestamped,
+            Format::Json => Self::Json,
         }
     }
-    opts.app = app.ok_or("--app NAME is required")?;
-    let command = make(opts);
-    match &command {
-        Command::Run(o) if o.command.is_empty() => Err("run needs a command after --".into()),
-        Command::Pipe(o) | Command::Files(o) | Command::Cat(o) | Command::Tail(o)
-            if o.merge || !o.command.is_empty() =>
-        {
-            Err("--merge and -- COMMAND go with run only".into())
+}
+
+/// `pipe`'s arguments.
+#[derive(Debug, Clone, Args)]
+pub struct PipeArgs {
+    #[command(flatten)]
+    pub target: Target,
+    #[command(flatten)]
+    pub write: WriteArgs,
+}
+
+/// `run`'s arguments.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    #[command(flatten)]
+    pub target: Target,
+    #[command(flatten)]
+    pub write: WriteArgs,
+    /// Both streams into `NAME.log`, each line tagged with its stream.
+    #[arg(
+        long,
+        help = "Both streams into NAME.log, each line tagged [stdout] or [stderr]"
+    )]
+    pub merge: bool,
+    /// The command and its arguments, after --
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<OsString>,
+}
+
+/// `tail`'s arguments.
+#[derive(Debug, Clone, Args)]
+pub struct TailArgs {
+    #[command(flatten)]
+    pub target: Target,
+    /// How many lines to print first
+    #[arg(
+        short = 'n',
+        long = "lines",
+        value_name = "LINES",
+        default_value_t = 10
+    )]
+    pub lines: usize,
+    /// Keep printing new lines, across rotations
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Print the lines from TIME on: RFC 3339, or how long before now (30s, 10m, 2h, 3d, 1w);
+    /// for --format timestamped and json logs
+    #[arg(
+        long,
+        value_name = "TIME",
+        value_parser = crate::since::parse_time,
+        conflicts_with_all = ["lines", "follow"]
+    )]
+    pub since: Option<chrono::DateTime<chrono::Utc>>,
+    /// Print the lines up to TIME (included), in the same forms as --since
+    #[arg(
+        long,
+        value_name = "TIME",
+        value_parser = crate::since::parse_time,
+        conflicts_with_all = ["lines", "follow"]
+    )]
+    pub until: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// `completions`' argument.
+#[derive(Debug, Clone, Args)]
+pub struct CompletionsArgs {
+    /// The shell
+    #[arg(value_enum, value_name = "SHELL")]
+    pub shell: Shell,
+}
+
+/// The shells `completions` writes scripts for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Shell {
+    /// GNU bash
+    Bash,
+    /// Z shell
+    Zsh,
+    /// fish
+    Fish,
+}
+
+impl From<Shell> for clap_complete::Shell {
+    fn from(s: Shell) -> Self {
+        match s {
+            Shell::Bash => Self::Bash,
+            Shell::Zsh => Self::Zsh,
+            Shell::Fish => Self::Fish,
         }
-        Command::Pipe(o) | Command::Run(o) | Command::Files(o) | Command::Cat(o)
-            if o.follow || o.lines != 10 =>
-        {
-            Err("-n and -f go with tail only".into())
-        }
-        _ => Ok(command),
     }
+}
+
+/// `--app`: an [`AppId`], so that a name that is not one is a usage error naming it.
+fn parse_app(value: OsString) -> Result<AppId, String> {
+    let text = value
+        .into_string()
+        .map_err(|v| format!("{:?} is not valid UTF-8", OsStr::new(&v)))?;
+    AppId::new(text).map_err(|e| e.to_string())
 }
 
 /// Parses `10M`, `512K`, `1G`, `4096` (also `10MB`, `10MiB`): powers of 1024.
@@ -173,9 +256,17 @@ pub fn parse_size(s: &str) -> Result<u64, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use clap::error::ErrorKind;
+    use clap::CommandFactory;
 
-    fn args(s: &str) -> Vec<String> {
-        s.split_whitespace().map(String::from).collect()
+    fn parse(s: &str) -> Result<Command, clap::Error> {
+        let argv = std::iter::once("bunctl-log").chain(s.split_whitespace());
+        Cli::try_parse_from(argv).map(|c| c.command)
+    }
+
+    #[test]
+    fn the_definition_is_consistent() {
+        Cli::command().debug_assert();
     }
 
     #[test]
@@ -193,31 +284,32 @@ mod tests {
 
     #[test]
     fn pipe_with_defaults_and_flags() {
-        let Command::Pipe(o) = parse(&args("pipe --app demo")).unwrap() else {
+        let Ok(Command::Pipe(o)) = parse("pipe --app demo") else {
             panic!("not pipe")
         };
-        assert_eq!(o.app, "demo");
-        assert_eq!(o.dir, PathBuf::from("logs"));
-        assert_eq!(o.max_size, 10 << 20);
-        assert_eq!((o.keep, o.compress), (10, true));
-        let c = parse(&args(
-            "pipe --app x --dir /tmp/l --max-size 1M --keep 3 --no-compress",
-        ))
-        .unwrap();
-        assert_eq!(
-            c,
-            Command::Pipe(Options {
-                app: "x".into(),
-                dir: "/tmp/l".into(),
-                max_size: 1 << 20,
-                keep: 3,
-                compress: false,
-                merge: false,
-                command: vec![],
-                lines: 10,
-                follow: false,
-            })
-        );
+        assert_eq!(o.target.app.as_ref(), "demo");
+        assert_eq!(o.target.dir, PathBuf::from("logs"));
+        assert_eq!(o.write.max_size, 10 << 20);
+        assert_eq!((o.write.keep, o.write.no_compress), (10, false));
+        assert_eq!(o.write.format, Format::Raw);
+        let Ok(Command::Pipe(o)) =
+            parse("pipe --app=x --dir /tmp/l --max-size=1M --keep 3 --no-compress")
+        else {
+            panic!("not pipe")
+        };
+        assert_eq!(o.target.app.as_ref(), "x");
+        assert_eq!(o.target.dir, PathBuf::from("/tmp/l"));
+        assert_eq!(o.write.max_size, 1 << 20);
+        assert_eq!((o.write.keep, o.write.no_compress), (3, true));
+        for (flag, format) in [
+            ("--format=json", Format::Json),
+            ("--format timestamped", Format::Timestamped),
+        ] {
+            let Ok(Command::Run(o)) = parse(&format!("run --app x {flag} -- true")) else {
+                panic!("not run")
+            };
+            assert_eq!(o.write.format, format);
+        }
     }
 
     #[test]
@@ -230,26 +322,55 @@ mod tests {
             "pipe --app x --keep many",
             "pipe --app x --max-size 10X",
             "pipe --app x --verbose",
+            "pipe --app ../x",
+            "pipe --app a.b",
+            "run --app x",
+            "pipe --app x --merge",
+            "cat --app x -f",
+            "tail --app x -n ten",
+            "completions tcsh",
+            "pipe --app x --format xml",
+            "tail --app x --format json",
         ] {
-            assert!(parse(&args(bad)).is_err(), "{bad}");
+            let e = parse(bad).expect_err(bad);
+            assert_eq!(e.exit_code(), 2, "{bad}");
         }
-        assert_eq!(parse(&args("--help")), Ok(Command::Help));
-        assert!(parse(&args("run --app x")).is_err());
-        assert!(parse(&args("pipe --app x --merge")).is_err());
-        assert!(parse(&args("cat --app x -f")).is_err());
-        assert!(parse(&args("tail --app x -n ten")).is_err());
-        let Command::Tail(o) = parse(&args("tail --app x -n 3 -f")).unwrap() else {
+        let e = parse("pipe --app a.b").unwrap_err();
+        assert_eq!(e.kind(), ErrorKind::ValueValidation);
+        assert!(e.to_string().contains("invalid app id \"a.b\""), "{e}");
+        assert_eq!(parse("--help").unwrap_err().kind(), ErrorKind::DisplayHelp);
+        assert_eq!(
+            parse("--version").unwrap_err().kind(),
+            ErrorKind::DisplayVersion
+        );
+        let Ok(Command::Tail(o)) = parse("tail --app x -n 3 -f") else {
             panic!("not tail")
         };
         assert_eq!((o.lines, o.follow), (3, true));
+        assert_eq!((o.since, o.until), (None, None));
+        let Ok(Command::Tail(o)) = parse("tail --app x --since 2h --until=2026-11-27T01:00:00Z")
+        else {
+            panic!("not tail")
+        };
+        assert!(o.since.is_some() && o.until.is_some());
+        for bad in [
+            "tail --app x --since 2h -f",
+            "tail --app x --until 2h -n 3",
+            "tail --app x --since yesterday",
+            "cat --app x --since 2h",
+        ] {
+            assert_eq!(parse(bad).expect_err(bad).exit_code(), 2, "{bad}");
+        }
     }
 
     #[test]
     fn run_takes_the_command_after_the_dashes() {
-        let Command::Run(o) = parse(&args("run --app x --merge -- sh -c --app")).unwrap() else {
+        let Ok(Command::Run(o)) = parse("run --app x --merge -- sh -c --app") else {
             panic!("not run")
         };
         assert!(o.merge);
         assert_eq!(o.command, ["sh", "-c", "--app"]);
+        // Without the dashes, the command is not taken for arguments of run.
+        assert!(parse("run --app x sh").is_err());
     }
 }

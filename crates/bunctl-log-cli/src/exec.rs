@@ -6,13 +6,13 @@
 //! bunctl-log, the hidden `__exec` subcommand: it sets the signal, checks that its parent is
 //! still the bunctl-log that started it, and `exec`s the command, which keeps the setting.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::os::unix::process::CommandExt;
 use std::process::ExitCode;
 
 use rustix::process::{getppid, set_parent_process_death_signal, Pid, Signal};
 
-/// The hidden subcommand (not in the usage text: it is no use to a person).
+/// The hidden subcommand.
 pub const EXEC: &str = "__exec";
 
 /// The pid of the bunctl-log that started `__exec`.
@@ -21,6 +21,9 @@ const PARENT_PID: &str = "BUNCTL_LOG_PARENT_PID";
 /// `bunctl-log __exec -- PROGRAM ARGS...`, the arguments after `__exec`: becomes `PROGRAM`,
 /// killed with SIGKILL when its parent dies. Returns only if that failed, with 127 if
 /// `PROGRAM` was not found and 126 if it could not be run, as a shell does.
+///
+/// Parsed here, before clap sees the command line: the helper is no use to a person, so it
+/// is in no help text, error message or completion script.
 pub fn exec(args: &[OsString]) -> ExitCode {
     let parsed = match args.split_first() {
         Some((dashes, [program, args @ ..])) if dashes == "--" => std::env::var(PARENT_PID)
@@ -62,12 +65,12 @@ pub fn exec(args: &[OsString]) -> ExitCode {
 /// PR_SET_PDEATHSIG fires when the *thread* that forked the child ends, not the process: spawn
 /// it from a thread that lives as long as bunctl-log (`run` spawns from the main thread, in
 /// `block_on`).
-pub fn command(program: &str, args: &[String]) -> tokio::process::Command {
+pub fn command(program: &OsStr, args: &[OsString]) -> tokio::process::Command {
     // /proc/self/exe: the binary that is running, even if its file was replaced since (an
     // upgrade), which `current_exe()`'s path would not give.
     let mut cmd = tokio::process::Command::new("/proc/self/exe");
     cmd.arg0("bunctl-log")
-        .args([EXEC, "--", program])
+        .args([OsStr::new(EXEC), OsStr::new("--"), program])
         .args(args)
         .env(PARENT_PID, std::process::id().to_string());
     cmd

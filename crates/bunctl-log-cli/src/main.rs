@@ -11,56 +11,72 @@
 mod args;
 #[cfg(target_os = "linux")]
 mod exec;
+mod follow;
+mod metrics;
 mod read;
 #[cfg(unix)]
 mod signals;
+mod since;
 #[cfg(unix)]
 mod stdin;
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::io::Write;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use args::{Command, Options, USAGE};
+use args::{Cli, Command, PipeArgs, RunArgs, TailArgs, Target, WriteArgs};
 use bunctl_logging::{
-    capture::pump_until, AppId, AsyncLogWriter, CaptureMode, LogConfig, LogManager, LogWriterConfig,
+    capture::pump_until, AsyncLogWriter, CaptureMode, LogConfig, LogManager, LogWriterConfig,
+    WriterOptions,
 };
+use clap::{CommandFactory, Parser};
 
 fn main() -> ExitCode {
-    let argv: Vec<OsString> = std::env::args_os().skip(1).collect();
+    // The hidden exec helper of `run`, before clap: it is in no help, error or completion.
     #[cfg(target_os = "linux")]
-    if argv.first().is_some_and(|a| a == exec::EXEC) {
-        return exec::exec(&argv[1..]);
+    {
+        let mut argv = std::env::args_os().skip(1);
+        if argv.next().is_some_and(|a| a == exec::EXEC) {
+            return exec::exec(&argv.collect::<Vec<_>>());
+        }
     }
-    let argv: Vec<String> = match argv.into_iter().map(OsString::into_string).collect() {
-        Ok(argv) => argv,
-        Err(bad) => {
-            eprintln!("bunctl-log: argument {bad:?} is not valid UTF-8\n\n{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
-    let command = match args::parse(&argv) {
-        Ok(c) => c,
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
         Err(e) => {
-            eprintln!("bunctl-log: {e}\n\n{USAGE}");
-            return ExitCode::from(2);
+            // `--help` and `--version` print on stdout and exit 0; a usage error prints what is
+            // wrong and the usage on stderr and exits 2.
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
-    let result = match command {
-        Command::Help => {
-            println!("{USAGE}");
-            Ok(())
+    if let Command::Tail(args::TailArgs {
+        since: Some(since),
+        until: Some(until),
+        ..
+    }) = &cli.command
+    {
+        if since > until {
+            let _ = Cli::command()
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    format!("--since {since} is after --until {until}"),
+                )
+                .print();
+            return ExitCode::from(2);
         }
-        Command::Pipe(o) => run_async(pipe(o)),
-        Command::Run(o) => match run_async(run(o)) {
+    }
+    let result = match cli.command {
+        Command::Pipe(a) => run_async(pipe(a)),
+        Command::Run(a) => match run_async(run(a)) {
             // The command's own exit code, as a supervisor or shell script expects.
             Ok(code) => return ExitCode::from(code),
             Err(e) => Err(e),
         },
-        Command::Files(o) => files(&o),
-        Command::Cat(o) => cat(&o),
-        Command::Tail(o) => tail(&o),
+        Command::Files(t) => files(&t),
+        Command::Cat(t) => cat(&t),
+        Command::Tail(a) => tail(&a),
+        Command::Completions(a) => completions(a.shell),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -95,37 +111,66 @@ fn run_async<T>(
 }
 
 /// The manager-level configuration the flags describe, and the app's live file.
-fn log_config(o: &Options) -> Result<(LogConfig, std::path::PathBuf), Box<dyn std::error::Error>> {
-    let app = AppId::new(o.app.clone())?;
-    let config = LogConfig {
-        base_dir: o.dir.clone(),
-        max_file_size: o.max_size,
-        max_files: o.keep,
-        compression: o.compress,
+fn log_config(t: &Target, w: Option<&WriteArgs>) -> (LogConfig, std::path::PathBuf) {
+    let mut config = LogConfig {
+        base_dir: t.dir.clone(),
         ..LogConfig::default()
     };
-    let live = config.log_path(&app);
-    Ok((config, live))
+    if let Some(w) = w {
+        config.max_file_size = w.max_size;
+        config.max_files = w.keep;
+        config.compression = !w.no_compress;
+    }
+    let live = config.log_path(&t.app);
+    (config, live)
 }
 
-fn writer_config(o: &Options) -> Result<LogWriterConfig, Box<dyn std::error::Error>> {
-    let (config, live) = log_config(o)?;
-    Ok(LogWriterConfig {
+/// The options the flags set beyond the configuration.
+fn writer_options(w: &WriteArgs) -> WriterOptions {
+    let mut options = WriterOptions::default();
+    options.format = w.format.into();
+    options
+}
+
+fn writer_config(t: &Target, w: &WriteArgs) -> LogWriterConfig {
+    let (config, live) = log_config(t, Some(w));
+    LogWriterConfig {
         // A pipe is read in 64 KiB chunks: batch in the same unit.
         buffer_size: 64 << 10,
         ..config.writer_config(&live)
-    })
+    }
+}
+
+/// `completions`: the shell's completion script on stdout.
+fn completions(shell: args::Shell) -> CliResult {
+    // Into memory first: clap_complete panics if its writer fails (`| head`).
+    let mut script = Vec::new();
+    clap_complete::generate(
+        clap_complete::Shell::from(shell),
+        &mut Cli::command(),
+        "bunctl-log",
+        &mut script,
+    );
+    let mut out = std::io::stdout().lock();
+    out.write_all(&script)?;
+    out.flush()?;
+    Ok(())
 }
 
 /// `pipe`: stdin into the files until EOF or SIGTERM, SIGINT or SIGHUP. Either way every line
 /// read is written before it returns; `Err` if one was not, or on an error.
-async fn pipe(o: Options) -> CliResult {
+async fn pipe(a: PipeArgs) -> CliResult {
     let start = Instant::now();
     // First: from here on these signals stop the pipe cleanly instead of killing it.
     #[cfg(unix)]
     let mut signals = signals::Signals::new(&signals::Stop::ALL)?;
-    let config = writer_config(&o)?;
-    let writer = std::sync::Arc::new(AsyncLogWriter::new(config).await?);
+    // Before the writer: it registers its metrics when it is created.
+    if let Some(addr) = a.write.metrics_addr {
+        metrics::serve(addr)?;
+    }
+    let config = writer_config(&a.target, &a.write);
+    let writer =
+        std::sync::Arc::new(AsyncLogWriter::with_options(config, writer_options(&a.write)).await?);
     let max_line_len = writer.options().max_line_len;
     let mut stopped_by: Option<&'static str> = None;
     #[cfg(unix)]
@@ -178,7 +223,7 @@ async fn pipe(o: Options) -> CliResult {
 
 /// The command `run` starts, in its own process group (so that signals reach all of it and
 /// only it: the terminal's Ctrl-C goes to bunctl-log, which forwards it).
-fn command(program: &str, args: &[String]) -> Result<tokio::process::Command, String> {
+fn command(program: &OsStr, args: &[OsString]) -> Result<tokio::process::Command, String> {
     #[cfg(target_os = "linux")]
     let mut cmd = {
         // The exec helper would report a missing program into the log file: say it here.
@@ -201,12 +246,13 @@ fn command(program: &str, args: &[String]) -> Result<tokio::process::Command, St
 /// `Err` unless `program` names an executable file, looked up as `execvp` does: in `PATH`
 /// unless it has a `/`.
 #[cfg(target_os = "linux")]
-fn check_program(program: &str) -> Result<(), String> {
+fn check_program(program: &OsStr) -> Result<(), String> {
     use std::os::unix::fs::PermissionsExt;
     let runnable = |path: &std::path::Path| {
         std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
     };
-    let found = if program.contains('/') {
+    let has_slash = program.as_encoded_bytes().contains(&b'/');
+    let found = if has_slash {
         runnable(std::path::Path::new(program))
     } else {
         match std::env::var_os("PATH") {
@@ -217,7 +263,7 @@ fn check_program(program: &str) -> Result<(), String> {
     };
     if found {
         Ok(())
-    } else if program.contains('/') {
+    } else if has_slash {
         Err(format!("cannot run {program:?}: no executable file there"))
     } else {
         Err(format!("cannot run {program:?}: not found in PATH"))
@@ -252,26 +298,30 @@ async fn wait_forwarding(
     }
 }
 
-async fn run(o: Options) -> Result<u8, Box<dyn std::error::Error>> {
+async fn run(a: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
     let start = Instant::now();
     // Before the child exists: a signal from here on is forwarded to it, not fatal to us.
     #[cfg(unix)]
     let mut signals = signals::Signals::new(&signals::Stop::ALL)?;
-    let (config, _) = log_config(&o)?;
-    let app = AppId::new(o.app.clone())?;
-    let manager = LogManager::new(config);
-    let (program, args) = o.command.split_first().ok_or("run needs a command")?;
+    // Before the writers (created by the capture): they register their metrics when created.
+    if let Some(addr) = a.write.metrics_addr {
+        metrics::serve(addr)?;
+    }
+    let (config, _) = log_config(&a.target, Some(&a.write));
+    let app = &a.target.app;
+    let manager = LogManager::with_options(config, writer_options(&a.write));
+    let (program, args) = a.command.split_first().ok_or("run needs a command")?;
     // Spawned from the main thread (this runs in `block_on`), which lives as long as the
     // process: on Linux the child's death signal is tied to the thread that forked it.
     let mut child = command(program, args)?
         .spawn()
         .map_err(|e| format!("cannot run {program:?}: {e}"))?;
-    let mode = if o.merge {
+    let mode = if a.merge {
         CaptureMode::Merged
     } else {
         CaptureMode::Separate
     };
-    let capture = manager.capture_child(&app, &mut child, mode).await?;
+    let capture = manager.capture_child(app, &mut child, mode).await?;
     #[cfg(unix)]
     let (status, forwarded) = wait_forwarding(&mut child, &mut signals).await?;
     #[cfg(not(unix))]
@@ -286,7 +336,8 @@ async fn run(o: Options) -> Result<u8, Box<dyn std::error::Error>> {
         format!(" after bunctl-log forwarded {s}")
     });
     eprintln!(
-        "bunctl-log: {program} exited with {status}{after}; {} stdout and {} stderr lines, {} dropped in {:.2} s",
+        "bunctl-log: {} exited with {status}{after}; {} stdout and {} stderr lines, {} dropped in {:.2} s",
+        program.to_string_lossy(),
         summary.stdout.lines,
         summary.stderr.lines,
         totals.dropped_messages,
@@ -301,41 +352,36 @@ async fn run(o: Options) -> Result<u8, Box<dyn std::error::Error>> {
     Ok(u8::try_from(code).unwrap_or(1))
 }
 
-fn log_files(o: &Options) -> Result<Vec<std::path::PathBuf>, Box<dyn std::error::Error>> {
-    let (_, live) = log_config(o)?;
+fn log_files(t: &Target) -> Result<Vec<std::path::PathBuf>, Box<dyn std::error::Error>> {
+    let (_, live) = log_config(t, None);
     Ok(bunctl_logging::list_log_files(&live)?)
 }
 
-fn files(o: &Options) -> CliResult {
+fn files(t: &Target) -> CliResult {
     let mut out = std::io::stdout().lock();
-    for f in log_files(o)? {
+    for f in log_files(t)? {
         writeln!(out, "{}", f.display())?;
     }
     Ok(())
 }
 
-fn cat(o: &Options) -> CliResult {
-    read::cat(&log_files(o)?, &mut std::io::stdout().lock())?;
+fn cat(t: &Target) -> CliResult {
+    let (_, live) = log_config(t, None);
+    read::cat(&log_files(t)?, &live, &mut std::io::stdout().lock())?;
     Ok(())
 }
 
-fn tail(o: &Options) -> CliResult {
-    let files = log_files(o)?;
-    let (_, path) = log_config(o)?;
+fn tail(a: &TailArgs) -> CliResult {
+    let (_, path) = log_config(&a.target, None);
     let mut out = std::io::stdout().lock();
-    let live = read::tail(&files, &path, o.lines, &mut out)?;
-    if o.follow {
-        let file = match live {
-            Some(f) => f,
-            // No live file (none yet, or removed): wait for the writer to create it.
-            None => loop {
-                if let Ok(f) = std::fs::File::open(&path) {
-                    break f;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            },
-        };
-        read::follow(&path, file, &mut out)?;
+    if a.since.is_some() || a.until.is_some() {
+        since::print(&path, a.since, a.until, &mut out)?;
+        return Ok(());
+    }
+    if a.follow {
+        follow::follow(&path, a.lines, &mut out)?;
+    } else {
+        read::tail(&log_files(&a.target)?, &path, a.lines, &mut out)?;
     }
     Ok(())
 }

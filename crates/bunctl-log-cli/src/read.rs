@@ -3,15 +3,39 @@
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
-/// How often `tail -f` looks for new lines.
-const FOLLOW_POLL: Duration = Duration::from_millis(100);
-
-/// One log file as plain bytes: `.gz` files are decompressed.
+/// One log file as plain bytes: `.gz` files are decompressed. A plain archive listed a moment
+/// ago may have been compressed since (the compressor removes the plain file once its `.gz`
+/// is in place): its `.gz` is read then.
 fn open_log(path: &Path) -> io::Result<Box<dyn Read>> {
-    let file = File::open(path).map_err(|e| with_path(path, e))?;
-    Ok(if path.extension().is_some_and(|e| e == "gz") {
+    match open_as_listed(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound && !is_gz(path) => {
+            let mut gz = path.as_os_str().to_os_string();
+            gz.push(".gz");
+            open_as_listed(Path::new(&gz)).map_err(|_| with_path(path, e))
+        }
+        Err(e) => Err(with_path(path, e)),
+        Ok(read) => Ok(read),
+    }
+}
+
+/// [`open_log`], or `None` if the file is gone (an archive that retention removed after it
+/// was listed, a live file that was just rotated).
+pub fn open_existing(path: &Path) -> io::Result<Option<Box<dyn Read>>> {
+    match open_log(path) {
+        Ok(read) => Ok(Some(read)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+fn is_gz(path: &Path) -> bool {
+    path.extension().is_some_and(|e| e == "gz")
+}
+
+fn open_as_listed(path: &Path) -> io::Result<Box<dyn Read>> {
+    let file = File::open(path)?;
+    Ok(if is_gz(path) {
         Box::new(flate2::read::MultiGzDecoder::new(file))
     } else {
         Box::new(file)
@@ -22,26 +46,26 @@ fn with_path(path: &Path, e: io::Error) -> io::Error {
     io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
-/// Copies `files`, oldest first, to `out`.
-pub fn cat(files: &[PathBuf], out: &mut impl Write) -> io::Result<()> {
+/// Copies `files`, oldest first, to `out`. The live file `live`, if listed, may be gone by the
+/// time it is read (a rotation renames it, then creates the next one): it is skipped then.
+pub fn cat(files: &[PathBuf], live: &Path, out: &mut impl Write) -> io::Result<()> {
     for f in files {
-        io::copy(&mut open_log(f)?, out)?;
+        match open_log(f) {
+            Ok(mut read) => {
+                io::copy(&mut read, out)?;
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound && f == live => {}
+            Err(e) => return Err(e),
+        }
     }
     Ok(())
 }
 
 /// Writes the last `n` lines of `files` (oldest first; the live file `live` last, if it exists)
-/// to `out`, as text: archives are decompressed. Returns the live file's handle positioned after
-/// what was printed, for [`follow`], or `None` if there is no live file (it was removed, or
-/// not created yet).
-pub fn tail(
-    files: &[PathBuf],
-    live: &Path,
-    n: usize,
-    out: &mut impl Write,
-) -> io::Result<Option<File>> {
+/// to `out`, as text: archives are decompressed.
+pub fn tail(files: &[PathBuf], live: &Path, n: usize, out: &mut impl Write) -> io::Result<()> {
     // The listing ends with the live file only if it exists: otherwise its last entry is the
-    // newest archive, which is read like the others (gunzipped), not followed.
+    // newest archive, which is read like the others (gunzipped).
     let (live_file, archives) = match files.split_last() {
         Some((last, archives)) if last == live => match File::open(live) {
             Ok(file) => (Some(file), archives),
@@ -51,6 +75,19 @@ pub fn tail(
         },
         _ => (None, files),
     };
+    tail_open(archives, live_file, n, out)?;
+    Ok(())
+}
+
+/// Writes the last `n` lines of the `archives` (oldest first) and of the open live file
+/// `live_file`, if any, to `out`. Returns the live file positioned after what was printed, for
+/// `tail -f`.
+pub fn tail_open(
+    archives: &[PathBuf],
+    live_file: Option<File>,
+    n: usize,
+    out: &mut impl Write,
+) -> io::Result<Option<File>> {
     // Newest first, until n lines are found.
     let mut chunks: Vec<Vec<u8>> = Vec::new();
     let mut found = 0;
@@ -93,35 +130,4 @@ fn last_lines(data: &[u8], n: usize) -> Vec<u8> {
 
 fn count_lines(data: &[u8]) -> usize {
     data.split_inclusive(|&b| b == b'\n').count()
-}
-
-/// Prints lines appended to `live` from `file`'s position on, forever, following rotations:
-/// when the path names a new file, the old one is read to its end (the writer renames only
-/// after its last write) and the new one is read from its start, like `tail -F`.
-pub fn follow(live: &Path, mut file: File, out: &mut impl Write) -> io::Result<()> {
-    loop {
-        io::copy(&mut file, out)?;
-        out.flush()?;
-        std::thread::sleep(FOLLOW_POLL);
-        if let Ok(now) = std::fs::metadata(live) {
-            let current = file.metadata()?;
-            if replaced(&current, &now) {
-                io::copy(&mut file, out)?;
-                file = File::open(live).map_err(|e| with_path(live, e))?;
-            }
-        }
-    }
-}
-
-/// Whether the path now names another file than the one open.
-#[cfg(unix)]
-fn replaced(open: &std::fs::Metadata, at_path: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    (open.dev(), open.ino()) != (at_path.dev(), at_path.ino())
-}
-
-/// Whether the path now names another file than the one open (without inodes: it shrank).
-#[cfg(not(unix))]
-fn replaced(open: &std::fs::Metadata, at_path: &std::fs::Metadata) -> bool {
-    at_path.len() < open.len()
 }

@@ -74,19 +74,83 @@ fn usage_errors_exit_with_2_and_say_what_is_wrong() {
         (&["pipe"][..], "--app"),
         (
             &["pipe", "--app", "x", "--max-size", "10X"][..],
-            "invalid size",
+            "invalid size \"10X\"",
         ),
-        (&["frobnicate"][..], "unknown command"),
-        (&[][..], "no command"),
+        (&["pipe", "--app=x", "--keep=many"][..], "'many'"),
+        (&["frobnicate"][..], "unrecognized subcommand 'frobnicate'"),
+        (&[][..], "requires a subcommand"),
+        (&["run", "--app", "x"][..], "<COMMAND>"),
+        (&["cat", "--app", "x", "-f"][..], "'-f'"),
     ] {
         let out = bunctl_log(args, b"");
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
+        // With the usage, or where to find it.
         assert!(
-            err.contains(says) && err.contains("usage:"),
+            err.contains(says) && (err.contains("Usage:") || err.contains("--help")),
             "{args:?}: {err}"
         );
     }
+}
+
+#[test]
+fn help_and_version() {
+    for args in [
+        &["--help"][..],
+        &["pipe", "--help"],
+        &["run", "--help"],
+        &["files", "--help"],
+        &["cat", "--help"],
+        &["tail", "--help"],
+        &["completions", "--help"],
+    ] {
+        let out = bunctl_log(args, b"");
+        assert!(out.status.success(), "{args:?}");
+        let help = String::from_utf8(out.stdout).unwrap();
+        assert!(help.contains("Usage:"), "{args:?}: {help}");
+    }
+    let pipe = bunctl_log(&["pipe", "--help"], b"");
+    let help = String::from_utf8(pipe.stdout).unwrap();
+    for flag in ["--app", "--dir", "--max-size", "--keep", "--no-compress"] {
+        assert!(help.contains(flag), "{flag}: {help}");
+    }
+    let out = bunctl_log(&["--version"], b"");
+    assert!(out.status.success());
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap(),
+        format!("bunctl-log {}\n", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+#[test]
+fn completions_for_bash_zsh_and_fish() {
+    for shell in ["bash", "zsh", "fish"] {
+        let out = bunctl_log(&["completions", shell], b"");
+        assert!(out.status.success(), "{shell}");
+        let script = String::from_utf8(out.stdout).unwrap();
+        // fish spells a long option `-l max-size`.
+        for word in ["bunctl-log", "pipe", "tail", "max-size", "merge", "follow"] {
+            assert!(script.contains(word), "{shell}: no {word}");
+        }
+        assert!(!script.contains("__exec"), "{shell}");
+    }
+    let out = bunctl_log(&["completions", "tcsh"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("'tcsh'"));
+}
+
+#[test]
+fn options_take_their_value_after_an_equals_sign_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = format!("--dir={}", dir.path().display());
+    let out = bunctl_log(&["pipe", "--app=eq", &d, "--max-size=1K"], b"one\ntwo\n");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let tail = bunctl_log(&["tail", "--app=eq", &d, "--lines=1"], b"");
+    assert_eq!(tail.stdout, b"two\n");
 }
 
 #[cfg(unix)]
@@ -100,7 +164,11 @@ fn an_argument_that_is_not_utf8_is_a_usage_error_not_a_panic() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not valid UTF-8"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("not valid UTF-8") && err.contains("--app"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -112,20 +180,23 @@ fn the_usage_text_does_not_show_the_internal_exec_helper() {
 }
 
 #[test]
-fn an_invalid_app_id_is_refused_before_anything_is_written() {
+fn an_invalid_app_id_is_a_usage_error_and_nothing_is_written() {
     let dir = tempfile::tempdir().unwrap();
-    let out = bunctl_log(
-        &[
-            "pipe",
-            "--app",
-            "../escape",
-            "--dir",
-            dir.path().to_str().unwrap(),
-        ],
-        b"x\n",
-    );
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("invalid app id"));
+    for bad in ["../escape", "a.b", "-x", ""] {
+        let app = format!("--app={bad}");
+        for command in ["pipe", "tail", "files"] {
+            let out = bunctl_log(
+                &[command, &app, "--dir", dir.path().to_str().unwrap()],
+                b"x\n",
+            );
+            assert_eq!(out.status.code(), Some(2), "{command} {bad}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(
+                err.contains(&format!("invalid app id {bad:?}")),
+                "{command} {bad}: {err}"
+            );
+        }
+    }
     assert!(std::fs::read_dir(dir.path()).unwrap().next().is_none());
 }
 
@@ -249,8 +320,8 @@ async fn tail_follow_keeps_printing_across_rotations() {
         rx.recv_timeout(std::time::Duration::from_secs(10)).unwrap(),
         "before"
     );
-    // 10 batches of ~10 KiB, a rotation at most once per batch and batches further apart than
-    // tail's polling, so that it sees every rotation (as `tail -F` would need too).
+    // 10 batches of ~10 KiB, 300 ms apart: a rotation at most once per batch, each seen as it
+    // happens (tests/follow.rs has rotations faster than tail can look).
     let mut n = 0;
     for _ in 0..10 {
         for _ in 0..200 {
@@ -385,5 +456,177 @@ impl Drop for KillOnDrop {
     fn drop(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
+    }
+}
+
+/// `cat` lists the files, then reads them: meanwhile the writer may have compressed a listed
+/// plain archive and removed it. `cat` then reads its `.gz`; before, it failed with "No such
+/// file or directory".
+#[test]
+fn cat_while_pipe_rotates_and_compresses_succeeds_every_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let mut pipe = KillOnDrop(
+        Command::new(env!("CARGO_BIN_EXE_bunctl-log"))
+            .args(["pipe", "--app", "c", "--dir", d, "--max-size", "4K"])
+            .args(["--keep", "100000"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let mut input = pipe.0.stdin.take().unwrap();
+    let feeder = std::thread::spawn(move || {
+        for chunk in 0..200 {
+            let text: String = (chunk * 200..(chunk + 1) * 200)
+                .map(|i| format!("{i:08} ........................................\n"))
+                .collect();
+            input.write_all(text.as_bytes()).unwrap();
+        }
+    });
+    let mut reads = 0;
+    while pipe.0.try_wait().unwrap().is_none() || reads < 5 {
+        let out = bunctl_log(&["cat", "--app", "c", "--dir", d], b"");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{}: {err}", out.status);
+        // In order and never twice (rotations between the listing and the reading of the
+        // live file can leave gaps); the last line may be one being written.
+        let text = String::from_utf8(out.stdout).unwrap();
+        let mut last = None;
+        for line in text.lines().filter(|l| l.len() == 49) {
+            let n: u64 = line[..8].parse().unwrap();
+            assert!(last.is_none_or(|l| n > l), "{n} after {last:?}");
+            last = Some(n);
+        }
+        reads += 1;
+        if reads > 2_000 {
+            break;
+        }
+    }
+    feeder.join().unwrap();
+    assert!(pipe.0.wait().unwrap().success());
+    let all = bunctl_log(&["cat", "--app", "c", "--dir", d], b"");
+    assert_eq!(all.stdout.iter().filter(|&&b| b == b'\n').count(), 40_000);
+}
+
+fn json(line: &str) -> serde_json::Value {
+    serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"))
+}
+
+#[test]
+fn pipe_writes_each_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let input = "plain\nwith \"quotes\" and \\ and a\ttab\n\nlast, no newline";
+    let expected: Vec<&str> = input.lines().collect();
+    let run = |format: &str| {
+        let app = format!("f-{format}");
+        let out = bunctl_log(
+            &["pipe", "--app", &app, "--dir", d, "--format", format],
+            input.as_bytes(),
+        );
+        assert!(out.status.success(), "{format}");
+        std::fs::read_to_string(dir.path().join(format!("{app}.log"))).unwrap()
+    };
+    assert_eq!(run("raw"), format!("{input}\n"));
+    let stamped = run("timestamped");
+    let bodies: Vec<&str> = stamped
+        .lines()
+        .map(|l| {
+            let (time, body) = l.split_at(27);
+            assert!(time.ends_with('Z') && time.as_bytes()[10] == b'T', "{l}");
+            body.strip_prefix(' ').unwrap()
+        })
+        .collect();
+    assert_eq!(bodies, expected);
+    let objects: Vec<serde_json::Value> = run("json").lines().map(json).collect();
+    assert_eq!(objects.len(), expected.len());
+    for (v, line) in objects.iter().zip(&expected) {
+        assert_eq!(v["log"], format!("{line}\n"));
+        assert_eq!(v["stream"], "stdout");
+        assert_eq!(v["time"].as_str().unwrap().len(), 27);
+    }
+}
+
+#[test]
+fn run_merge_json_puts_the_stream_in_its_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let out = bunctl_log(
+        &[
+            "run", "--app", "j", "--dir", d, "--merge", "--format", "json",
+        ],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(2), "no command: a usage error");
+    let out = bunctl_log(
+        &[
+            "run",
+            "--app",
+            "j",
+            "--dir",
+            d,
+            "--merge",
+            "--format",
+            "json",
+            "--",
+            "sh",
+            "-c",
+            "echo a; echo b >&2; echo c",
+        ],
+        b"",
+    );
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(dir.path().join("j.log")).unwrap();
+    assert!(
+        !text.contains("[stdout]") && !text.contains("[stderr]"),
+        "{text}"
+    );
+    // Two pumps share the file: order within each stream only.
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    for v in text.lines().map(json) {
+        let log = v["log"].as_str().unwrap().to_owned();
+        match v["stream"].as_str() {
+            Some("stdout") => stdout.push(log),
+            Some("stderr") => stderr.push(log),
+            other => panic!("stream {other:?}"),
+        }
+    }
+    assert_eq!(
+        (stdout, stderr),
+        (
+            vec!["a\n".to_owned(), "c\n".to_owned()],
+            vec!["b\n".to_owned()]
+        )
+    );
+    assert!(!dir.path().join("j.err.log").exists());
+
+    // Separate files: the .err.log's lines say stderr.
+    let out = bunctl_log(
+        &[
+            "run",
+            "--app",
+            "s",
+            "--dir",
+            d,
+            "--format",
+            "json",
+            "--",
+            "sh",
+            "-c",
+            "echo a; echo b >&2",
+        ],
+        b"",
+    );
+    assert!(out.status.success());
+    for (file, log, stream) in [("s.log", "a\n", "stdout"), ("s.err.log", "b\n", "stderr")] {
+        let text = std::fs::read_to_string(dir.path().join(file)).unwrap();
+        let v = json(text.trim_end());
+        assert_eq!(
+            (v["log"].as_str(), v["stream"].as_str()),
+            (Some(log), Some(stream))
+        );
     }
 }

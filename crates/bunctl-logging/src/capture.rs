@@ -12,7 +12,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
 
-use bunctl_log_buffer::{LineBuffer, Lines};
+use bunctl_log_buffer::{LineBuffer, LineFormat, Lines};
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
 use crate::{AsyncLogWriter, Error, Result};
@@ -27,7 +27,8 @@ pub enum Stream {
 }
 
 impl Stream {
-    /// The tag put in front of each line when streams are merged into one file.
+    /// The tag put in front of each line when streams are merged into one file in the raw or
+    /// timestamped format (JSON lines say their stream in their `stream` field instead).
     pub fn tag(self) -> &'static [u8] {
         match self {
             Self::Stdout => b"[stdout] ",
@@ -42,7 +43,8 @@ pub enum CaptureMode {
     /// stdout to `<app>.log`, stderr to `<app>.err.log`.
     #[default]
     Separate,
-    /// Both to `<app>.log`, each line tagged `[stdout] ` or `[stderr] `.
+    /// Both to `<app>.log`, each line tagged `[stdout] ` or `[stderr] ` (after the time in
+    /// the timestamped format); in the JSON format each line's `stream` field says it instead.
     Merged,
 }
 
@@ -55,9 +57,16 @@ pub struct PumpSummary {
     pub lines: u64,
 }
 
-/// Reads `reader` until EOF into `writer`, line by line, waiting for room (lossless). With a
-/// `tag`, every line starts with it. Lines longer than the writer's limit are split into marked
-/// pieces. A partial last line (no newline before EOF) is written with a newline.
+/// Reads `reader` until EOF into `writer`, line by line, waiting for room (lossless). Lines
+/// longer than the writer's limit are split into marked pieces. A partial last line (no
+/// newline before EOF) is written with a newline.
+///
+/// `merged`: the stream `reader` is, when it shares `writer`'s file with another stream
+/// ([`CaptureMode::Merged`]). Each line then says which: in the JSON format in its `stream`
+/// field (through [`AsyncLogWriter::write_lines_from`]), in the raw and timestamped formats,
+/// which have no such field, with the stream's [`tag`](Stream::tag) in front of the line.
+/// `None`: lines are written as they came (a JSON line's `stream` is then the writer's own,
+/// [`WriterOptions::stream`](crate::WriterOptions::stream)).
 ///
 /// This is [`pump_until`] with a `stop` that never fires.
 ///
@@ -66,13 +75,13 @@ pub struct PumpSummary {
 pub async fn pump<R>(
     reader: R,
     writer: Arc<AsyncLogWriter>,
-    tag: Option<&'static [u8]>,
+    merged: Option<Stream>,
     max_line_len: usize,
 ) -> Result<PumpSummary>
 where
     R: AsyncRead + Unpin,
 {
-    pump_until(reader, writer, tag, max_line_len, std::future::pending()).await
+    pump_until(reader, writer, merged, max_line_len, std::future::pending()).await
 }
 
 /// At most this many reads after the stop, so that a reader that always has data ready (a
@@ -80,7 +89,7 @@ where
 const READS_AFTER_STOP: usize = 16;
 
 /// [`pump`] that can be stopped: reads `reader` into `writer` until EOF or until `stop`
-/// completes, whichever comes first.
+/// completes, whichever comes first. `merged` is as for [`pump`].
 ///
 /// When `stop` completes, the pump stops waiting on the reader. It still takes what the reader
 /// has ready at once (for example bytes that `tokio::io::stdin` already read on its background
@@ -123,7 +132,7 @@ const READS_AFTER_STOP: usize = 16;
 pub async fn pump_until<R, S>(
     mut reader: R,
     writer: Arc<AsyncLogWriter>,
-    tag: Option<&'static [u8]>,
+    merged: Option<Stream>,
     max_line_len: usize,
     stop: S,
 ) -> Result<PumpSummary>
@@ -132,6 +141,10 @@ where
     S: Future<Output = ()>,
 {
     let mut stop = std::pin::pin!(stop);
+    // JSON lines carry their stream in a field; the other formats in a tag.
+    let tag = merged
+        .filter(|_| writer.options().format != LineFormat::Json)
+        .map(Stream::tag);
     // `None` until the stop; then how many reads are left.
     let mut reads_left: Option<usize> = None;
     let mut buffer = LineBuffer::new(max_line_len);
@@ -178,7 +191,11 @@ where
                     &tagged
                 }
             };
-            writer.write_lines(Lines { bytes, count }).await?;
+            let lines = Lines { bytes, count };
+            match merged {
+                Some(stream) => writer.write_lines_from(lines, stream).await?,
+                None => writer.write_lines(lines).await?,
+            }
             summary.lines += count as u64;
             block.clear();
         }

@@ -215,16 +215,17 @@ impl LogManager {
         O: tokio::io::AsyncRead + Unpin + Send + 'static,
         E: tokio::io::AsyncRead + Unpin + Send + 'static,
     {
-        let tag = |s: Stream| (mode == CaptureMode::Merged).then(|| s.tag());
+        // Merged: each line says its stream (a tag, or JSON's `stream` field).
+        let merged = |s: Stream| (mode == CaptureMode::Merged).then_some(s);
         let max_line = self.app_options(app).max_line_len;
         let mut capture = Capture::default();
         if let Some(out) = stdout {
             let w = self.get_stream_writer(app, Stream::Stdout, mode).await?;
-            capture.stdout = Some(tokio::spawn(pump(out, w, tag(Stream::Stdout), max_line)));
+            capture.stdout = Some(tokio::spawn(pump(out, w, merged(Stream::Stdout), max_line)));
         }
         if let Some(err) = stderr {
             let w = self.get_stream_writer(app, Stream::Stderr, mode).await?;
-            capture.stderr = Some(tokio::spawn(pump(err, w, tag(Stream::Stderr), max_line)));
+            capture.stderr = Some(tokio::spawn(pump(err, w, merged(Stream::Stderr), max_line)));
         }
         Ok(capture)
     }

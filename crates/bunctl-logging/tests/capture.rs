@@ -4,7 +4,7 @@ mod common;
 
 use std::process::Stdio;
 
-use bunctl_logging::{AppId, CaptureMode, LogConfig, LogManager};
+use bunctl_logging::{AppId, CaptureMode, LineFormat, LogConfig, LogManager, WriterOptions};
 use common::{lines, read_files};
 
 fn manager(dir: &std::path::Path) -> LogManager {
@@ -68,6 +68,108 @@ async fn merged_streams_are_tagged() {
         b"[stdout] out\n[stderr] err\n"
     );
     assert!(!dir.path().join("svc.err.log").exists());
+}
+
+fn manager_in(dir: &std::path::Path, format: LineFormat) -> LogManager {
+    let mut options = WriterOptions::default();
+    options.format = format;
+    LogManager::with_options(
+        LogConfig {
+            base_dir: dir.to_path_buf(),
+            ..LogConfig::default()
+        },
+        options,
+    )
+}
+
+/// Runs `script` with both streams merged into `svc.log` in `format`; returns its lines.
+async fn merged_lines(format: LineFormat, script: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manager_in(dir.path(), format);
+    let app = AppId::new("svc").unwrap();
+    let mut child = sh(script);
+    let capture = m
+        .capture_child(&app, &mut child, CaptureMode::Merged)
+        .await
+        .unwrap();
+    child.wait().await.unwrap();
+    capture.finish().await.unwrap();
+    m.close_all().await.unwrap();
+    assert!(!dir.path().join("svc.err.log").exists());
+    let text = std::fs::read_to_string(dir.path().join("svc.log")).unwrap();
+    text.lines().map(String::from).collect()
+}
+
+// Two pumps write into one file: the order of lines from different streams depends on the
+// scheduler, so each stream's lines are checked in their own order.
+#[tokio::test]
+async fn merged_json_lines_say_their_stream_in_the_stream_field_not_a_tag() {
+    let lines = merged_lines(
+        LineFormat::Json,
+        "echo out; echo 'err \"q\"' >&2; echo out2",
+    )
+    .await;
+    let mut by_stream: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for l in &lines {
+        let v: serde_json::Value = serde_json::from_str(l).unwrap();
+        assert!(v["time"].as_str().unwrap().ends_with('Z'), "{l}");
+        by_stream
+            .entry(v["stream"].as_str().unwrap().to_owned())
+            .or_default()
+            .push(v["log"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(by_stream["stdout"], ["out\n", "out2\n"]);
+    assert_eq!(by_stream["stderr"], ["err \"q\"\n"]);
+    assert_eq!(by_stream.len(), 2);
+}
+
+#[tokio::test]
+async fn merged_timestamped_lines_keep_the_tag_after_the_time() {
+    let lines = merged_lines(LineFormat::Timestamped, "echo out; echo err >&2; echo out2").await;
+    let mut bodies: Vec<&str> = lines
+        .iter()
+        .map(|l| {
+            assert!(
+                l.as_bytes()[..27].ends_with(b"Z") && l.as_bytes()[27] == b' ',
+                "{l}"
+            );
+            &l[28..]
+        })
+        .collect();
+    let stdout: Vec<&str> = bodies
+        .iter()
+        .copied()
+        .filter(|b| b.starts_with("[stdout] "))
+        .collect();
+    assert_eq!(stdout, ["[stdout] out", "[stdout] out2"]);
+    bodies.sort_unstable();
+    assert_eq!(bodies, ["[stderr] err", "[stdout] out", "[stdout] out2"]);
+}
+
+#[tokio::test]
+async fn separate_json_files_say_their_own_stream() {
+    let dir = tempfile::tempdir().unwrap();
+    let m = manager_in(dir.path(), LineFormat::Json);
+    let app = AppId::new("svc").unwrap();
+    let mut child = sh("echo out; echo err >&2");
+    let capture = m
+        .capture_child(&app, &mut child, CaptureMode::Separate)
+        .await
+        .unwrap();
+    child.wait().await.unwrap();
+    capture.finish().await.unwrap();
+    m.close_all().await.unwrap();
+    for (file, log, stream) in [
+        ("svc.log", "out\n", "stdout"),
+        ("svc.err.log", "err\n", "stderr"),
+    ] {
+        let text = std::fs::read_to_string(dir.path().join(file)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(text.trim_end()).unwrap();
+        assert_eq!(
+            (v["log"].as_str(), v["stream"].as_str()),
+            (Some(log), Some(stream))
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -149,7 +251,7 @@ async fn a_reader_that_is_always_ready_cannot_keep_a_stopped_pump_going() {
     let summary = bunctl_logging::capture::pump_until(
         tokio::io::repeat(b'x'),
         w.clone(),
-        Some(b"[t] "),
+        Some(bunctl_logging::Stream::Stderr),
         1 << 20,
         std::future::ready(()),
     )
@@ -158,8 +260,8 @@ async fn a_reader_that_is_always_ready_cannot_keep_a_stopped_pump_going() {
     assert_eq!(summary.bytes_read, 1 << 20);
     w.shutdown().await.unwrap();
     let text = std::fs::read(dir.path().join("p.log")).unwrap();
-    assert!(text.starts_with(b"[t] xxx") && text.ends_with(b"x\n"));
-    assert_eq!(text.len(), (1 << 20) + 4 + 1);
+    assert!(text.starts_with(b"[stderr] xxx") && text.ends_with(b"x\n"));
+    assert_eq!(text.len(), (1 << 20) + 9 + 1);
 }
 
 #[tokio::test]

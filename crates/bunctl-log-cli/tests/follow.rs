@@ -1,0 +1,145 @@
+//! `tail -f` against a writer that rotates every few KiB as fast as it can: every line exactly
+//! once, in order, with compressed and with plain archives.
+//!
+//! Every wait has a generous deadline: a busy machine makes the tests slower, not flaky.
+
+use std::io::{BufRead, Write};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_bunctl-log");
+const DEADLINE: Duration = Duration::from_secs(60);
+
+/// Kills a child that runs until killed, even when the test fails.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
+    let start = Instant::now();
+    while !done() {
+        assert!(start.elapsed() < DEADLINE, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// `tail -f -n 1` on `app`, its lines sent to the returned channel as they come.
+fn tail_follow(dir: &Path, app: &str) -> (KillOnDrop, mpsc::Receiver<String>) {
+    let mut child = KillOnDrop(
+        Command::new(BIN)
+            .args(["tail", "--app", app, "--dir", dir.to_str().unwrap()])
+            .args(["-n", "1", "-f"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
+}
+
+fn line(i: usize) -> String {
+    format!("line {i:06} ........................................")
+}
+
+fn every_line_once_in_order(compress: bool) {
+    const LINES: usize = 40_000;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let mut pipe = Command::new(BIN)
+        .args(["pipe", "--app", "f", "--dir", d, "--max-size", "4K"])
+        .args(["--keep", "100000"])
+        .args(if compress {
+            &[][..]
+        } else {
+            &["--no-compress"][..]
+        })
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = pipe.stdin.take().unwrap();
+    stdin.write_all(b"start\n").unwrap();
+    let live = dir.path().join("f.log");
+    wait_for("the first line in the live file", || {
+        std::fs::read(&live).is_ok_and(|d| d == b"start\n")
+    });
+    let (tail, lines) = tail_follow(dir.path(), "f");
+    assert_eq!(lines.recv_timeout(DEADLINE).unwrap(), "start");
+
+    // As fast as the pipe takes it: 2.2 MB, a rotation every 4 KiB (about 540).
+    let text: String = (0..LINES).map(|i| line(i) + "\n").collect();
+    stdin.write_all(text.as_bytes()).unwrap();
+    drop(stdin);
+    let out = pipe.wait_with_output().unwrap();
+    let summary = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{summary}");
+    let rotations: usize = summary
+        .split(" rotations")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{summary}"));
+    assert!(rotations > 300, "{summary}");
+
+    for i in 0..LINES {
+        let got = lines
+            .recv_timeout(DEADLINE)
+            .unwrap_or_else(|_| panic!("line {i} never came"));
+        assert_eq!(got, line(i), "line {i}");
+    }
+    // Nothing twice at the end either.
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(lines.try_recv().ok(), None);
+    drop(tail);
+}
+
+#[test]
+fn tail_follow_prints_every_line_once_in_order_across_fast_rotations() {
+    every_line_once_in_order(true);
+}
+
+#[test]
+fn tail_follow_prints_every_line_once_in_order_across_fast_plain_rotations() {
+    every_line_once_in_order(false);
+}
+
+/// The follower is woken by inotify, not a timer: it holds an inotify descriptor.
+#[cfg(target_os = "linux")]
+#[test]
+fn tail_follow_watches_the_directory_with_inotify() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("w.log"), "hello\n").unwrap();
+    let (tail, lines) = tail_follow(dir.path(), "w");
+    assert_eq!(lines.recv_timeout(DEADLINE).unwrap(), "hello");
+    let fds = format!("/proc/{}/fd", tail.0.id());
+    let watching = || {
+        std::fs::read_dir(&fds).unwrap().any(|fd| {
+            std::fs::read_link(fd.unwrap().path())
+                .is_ok_and(|target| target.to_string_lossy().contains("inotify"))
+        })
+    };
+    wait_for("an inotify descriptor", watching);
+    // And it follows appends.
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(dir.path().join("w.log"))
+        .unwrap();
+    f.write_all(b"world\n").unwrap();
+    assert_eq!(lines.recv_timeout(DEADLINE).unwrap(), "world");
+}
