@@ -93,10 +93,11 @@ pub(crate) fn drive(o: &Options) -> Res<bool> {
                     );
                 } else {
                     eprintln!(
-                        "{label}: {} lines/s, kept {:.1}%, torn {}",
+                        "{label}: {} lines/s, kept {:.1}%, torn {}, shutdown {:.1} ms",
                         fmt_int(num(&v, "lines_per_s")),
                         num(&v, "kept_pct"),
-                        fmt_int(num(&v, "torn"))
+                        fmt_int(num(&v, "torn")),
+                        num(&v, "shutdown_s") * 1e3
                     );
                 }
                 raw.entry((w, sys)).or_default().push(v);

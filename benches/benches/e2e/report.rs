@@ -75,13 +75,13 @@ fn workload_table(
         fmt_int(lines as f64),
         fmt_int((lines / producers) as f64)
     );
-    s += "| system | mode | lines/s | MB/s | accepted lines/s | p50 ns | p99 ns | p99.9 ns \
-          | peak RSS MiB | lost | torn | ×ceiling | ×tracing-appender | ×spdlog |\n";
-    s += "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
+    s += "| system | mode | lines/s | MB/s | accepted lines/s | shutdown ms | p50 ns | p99 ns \
+          | p99.9 ns | peak RSS MiB | lost | torn | ×ceiling | ×tracing-appender | ×spdlog |\n";
+    s += "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
     for &sys in systems {
         if !sys.supports(workload) {
             s += &format!(
-                "| {} | {} | n/a¹ | | | | | | | | | | | |\n",
+                "| {} | {} | n/a¹ | | | | | | | | | | | | |\n",
                 sys.name(),
                 sys.mode()
             );
@@ -89,11 +89,16 @@ fn workload_table(
         }
         let Some(m) = get(sys) else {
             s += &format!(
-                "| {} | {} | failed | | | | | | | | | | | |\n",
+                "| {} | {} | failed | | | | | | | | | | | | |\n",
                 sys.name(),
                 sys.mode()
             );
             continue;
+        };
+        let shutdown = if sys.has_shutdown() {
+            format!("{:.1}", num(m, "shutdown_s") * 1e3)
+        } else {
+            "—".to_string()
         };
         let r = num(m, "lines_per_s");
         let lost = if sys.lossless() {
@@ -128,12 +133,13 @@ fn workload_table(
             ratio(r, rate(System::Ceiling))
         };
         s += &format!(
-            "| {} | {} | {} | {:.1} | {} | {} | {} | {} | {:.1} | {} | {} | {} | {} | {} |\n",
+            "| {} | {} | {} | {:.1} | {} | {} | {} | {} | {} | {:.1} | {} | {} | {} | {} | {} |\n",
             sys.name(),
             sys.mode(),
             fmt_int(r),
             num(m, "mb_per_s"),
             fmt_int(num(m, "accepted_lines_per_s")),
+            shutdown,
             fmt_int(num(m, "p50_ns")),
             fmt_int(num(m, "p99_ns")),
             fmt_int(num(m, "p999_ns")),
@@ -144,6 +150,27 @@ fn workload_table(
             peer(sys.peer_ta()),
             peer(sys.peer_spdlog()),
         );
+    }
+    s.push('\n');
+    s
+}
+
+/// The header paragraph that says where each system's clock stops.
+fn clock_stops(systems: &[System]) -> String {
+    let mut s = String::from(
+        "The clock of every throughput row starts at the first write and stops when every line \
+         is in the OS page cache:\n\n",
+    );
+    // Systems that stop at the same point share a line.
+    let mut stops: Vec<(Vec<&str>, &str)> = Vec::new();
+    for &sys in systems {
+        match stops.iter_mut().find(|(_, stop)| *stop == sys.clock_stop()) {
+            Some((names, _)) => names.push(sys.name()),
+            None => stops.push((vec![sys.name()], sys.clock_stop())),
+        }
+    }
+    for (names, stop) in stops {
+        s += &format!("- {}: {stop}\n", names.join(", "));
     }
     s.push('\n');
     s
@@ -191,6 +218,7 @@ pub(crate) fn publish(
         if dirty { " (dirty)" } else { "" },
         o.runs
     );
+    md += &clock_stops(&o.systems);
     for &w in &o.workloads {
         if w == Workload::Idle1000 {
             continue;
@@ -241,9 +269,11 @@ pub(crate) fn publish(
         md += &summary;
         md.push('\n');
     }
-    md += "Notes: lines/s counts lines offered (write calls); wall time runs from the first write \
-           to the end of shutdown/flush (everything handed to the OS; bunctl's shutdown also \
-           fsyncs, and waits for compression to finish). Accepted lines/s stops the clock when \
+    md += "Notes: lines/s counts lines offered (write calls) over the wall time, from the first \
+           write to the point where every line is in the OS page cache (listed above for each \
+           system). Shutdown ms is bunctl's `shutdown()` after that point (fsync, the wait for \
+           compression in `rotating`, the join of its threads), outside the wall time; the \
+           peers' clocks already stop at their end (—). Accepted lines/s stops the clock when \
            the last write call returns: how fast producers got their lines taken, before the \
            final drain. Latency is one write call on the producer side (for bunctl-lossless in \
            threads: the `try_write_line` retry loop until accepted). Lossy systems report the \

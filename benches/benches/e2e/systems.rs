@@ -1,8 +1,9 @@
 //! The systems under test and their setup: bunctl-logging (lossless and lossy),
 //! tracing-appender's non-blocking writer, spdlog-rs's async pool sink and the `BufWriter`
 //! ceiling, each opened in a directory ([`setup`]), handing out producers
-//! ([`Backend::producer`]) and shut down until everything accepted reached the OS
-//! ([`Backend::finish`]).
+//! ([`Backend::producer`]), flushed until every line is in the OS page cache
+//! ([`Backend::flush`]: where the clock stops, the same point for every system) and then
+//! closed ([`Backend::close`]: bunctl's `shutdown()`, timed on its own).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -87,6 +88,38 @@ impl System {
         } else {
             System::TaLossy
         }
+    }
+
+    /// Where the clock stops for this system: the first point at which every line is in the
+    /// OS page cache, whatever the system calls it.
+    pub(crate) fn clock_stop(self) -> &'static str {
+        match self {
+            System::BunctlLossless | System::BunctlLossy => {
+                "all producers done, then one `flush().await` returned (lines in the page \
+                 cache; no fsync, no wait for compression)"
+            }
+            System::TaLossless | System::TaLossy => {
+                "all producers done, the `NonBlocking` handles and the `WorkerGuard` dropped, \
+                 and the worker thread ended (it writes what is queued and flushes before it \
+                 exits; tracing-appender has no flush that waits)"
+            }
+            System::SpdlogBlock | System::SpdlogDrop => {
+                "all producers done, `Logger::flush()`, the last `ThreadPool` handle dropped \
+                 (it runs every queued task and joins its thread) and the `FileSink` flushed \
+                 (the async sink's flush does not wait)"
+            }
+            System::Ceiling => {
+                "each producer's `BufWriter` flushed (one per producer thread; behind a \
+                 `Mutex`, flushed once after the producers, when several share one)"
+            }
+        }
+    }
+
+    /// Whether the system has a close step after the clock stopped that is worth timing
+    /// (bunctl's `shutdown()`: fsync, compression, join); the peers' clock stops at their
+    /// end already.
+    pub(crate) fn has_shutdown(self) -> bool {
+        matches!(self, System::BunctlLossless | System::BunctlLossy)
     }
 
     pub(crate) fn peer_spdlog(self) -> System {
@@ -251,9 +284,54 @@ impl Backend {
         })
     }
 
-    /// Shuts the system down until every accepted line is handed to the OS; returns the files
-    /// to read back, in order, and the drops the system itself counted.
-    pub(crate) fn finish(
+    /// Brings every accepted line to the OS page cache, after the producers are done: where
+    /// the clock stops (see [`System::clock_stop`]). Peers that can only do that by ending
+    /// end here; bunctl's writer stays open until [`Backend::close`].
+    pub(crate) fn flush(&mut self, rt: &tokio::runtime::Runtime) -> Res<()> {
+        match self {
+            Backend::Bunctl { writer, .. } => Ok(rt.block_on(writer.flush())?),
+            Backend::Ta { writer, guard } => {
+                drop(writer.take());
+                // Dropping the guard waits at most ~1.1 s for the worker; wait for the worker
+                // thread itself to end (it writes all that is queued, then flushes and exits).
+                drop(guard.take());
+                let deadline = Instant::now() + Duration::from_secs(120);
+                while thread_alive(TA_THREAD) {
+                    if Instant::now() > deadline {
+                        return Err("tracing-appender's worker did not finish in 120 s".into());
+                    }
+                    std::thread::sleep(Duration::from_micros(200));
+                }
+                Ok(())
+            }
+            Backend::Spdlog {
+                logger,
+                file_sink,
+                pool,
+                ..
+            } => {
+                if let Some(logger) = logger.take() {
+                    logger.flush();
+                }
+                // The last reference to the pool: dropping it processes every queued task and
+                // joins the pool's thread.
+                drop(pool.take());
+                Ok(file_sink.flush()?)
+            }
+            Backend::Ceiling { shared, .. } => {
+                // The single producer flushed its own `BufWriter` before it returned.
+                if let Some(shared) = shared {
+                    shared.lock().map_err(|_| "poisoned")?.flush()?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// Closes the system after [`Backend::flush`] (bunctl: `shutdown()`, which fsyncs, waits
+    /// for compression and joins its thread); returns the files to read back, in order, and
+    /// the drops the system itself counted.
+    pub(crate) fn close(
         self,
         dir: &Path,
         rt: &tokio::runtime::Runtime,
@@ -264,44 +342,14 @@ impl Backend {
                 let dropped = writer.metrics_snapshot().dropped_messages;
                 Ok((writer.log_files()?, dropped))
             }
-            Backend::Ta { writer, guard } => {
-                drop(writer);
-                // Dropping the guard waits at most ~1.1 s for the worker; wait for the worker
-                // thread itself to end (it writes all that is queued, then flushes and exits).
-                drop(guard);
-                let deadline = Instant::now() + Duration::from_secs(120);
-                while thread_alive(TA_THREAD) {
-                    if Instant::now() > deadline {
-                        return Err("tracing-appender's worker did not finish in 120 s".into());
-                    }
-                    std::thread::sleep(Duration::from_micros(200));
-                }
-                Ok((files_in(dir)?, 0))
-            }
+            Backend::Ta { .. } => Ok((files_in(dir)?, 0)),
             Backend::Spdlog {
-                logger,
-                file_sink,
-                pool,
-                drops,
+                file_sink, drops, ..
             } => {
-                if let Some(logger) = &logger {
-                    logger.flush();
-                }
-                drop(logger);
-                // The last reference to the pool: dropping it processes every queued task and
-                // joins the pool's thread.
-                drop(pool);
-                file_sink.flush()?;
                 drop(file_sink);
                 Ok((files_in(dir)?, drops.load(Ordering::Relaxed)))
             }
-            Backend::Ceiling { shared, .. } => {
-                if let Some(shared) = shared {
-                    shared.lock().map_err(|_| "poisoned")?.flush()?;
-                }
-                let files = vec![dir.join("e2e.log")];
-                Ok((files, 0))
-            }
+            Backend::Ceiling { .. } => Ok((vec![dir.join("e2e.log")], 0)),
         }
     }
 }
