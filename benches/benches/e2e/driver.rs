@@ -92,12 +92,16 @@ pub(crate) fn drive(o: &Options) -> Res<bool> {
                         num(&v, "rss_per_writer_kib")
                     );
                 } else {
+                    let shutdown = if sys.has_shutdown() {
+                        format!(", shutdown {:.1} ms", num(&v, "shutdown_s") * 1e3)
+                    } else {
+                        String::new()
+                    };
                     eprintln!(
-                        "{label}: {} lines/s, kept {:.1}%, torn {}, shutdown {:.1} ms",
+                        "{label}: {} lines/s, kept {:.1}%, torn {}{shutdown}",
                         fmt_int(num(&v, "lines_per_s")),
                         num(&v, "kept_pct"),
                         fmt_int(num(&v, "torn")),
-                        num(&v, "shutdown_s") * 1e3
                     );
                 }
                 raw.entry((w, sys)).or_default().push(v);

@@ -1,5 +1,6 @@
 //! End-to-end benchmark: the same workloads through bunctl-logging, tracing-appender,
-//! spdlog-rs and a plain `BufWriter<File>` ceiling, in one invocation on one machine.
+//! spdlog-rs, fast_log, ftlog and a plain `BufWriter<File>` ceiling, in one invocation on one
+//! machine.
 //!
 //! Run it with `cargo xtask bench [--quick] [--runs N] [--workloads a,b] [--systems a,b]
 //! [--out PATH]` (that is `cargo bench -p bunctl-log-benches --bench e2e -- ARGS`).
@@ -16,14 +17,19 @@
 //!   a line.
 //!
 //! Lines are exactly 100 bytes (`p{producer:03} s{seq:09} ` and a fixed filler) plus the
-//! `\n` that each system adds. After shutdown every file of the run is read back (gzip
-//! included) and each line is checked: valid, torn (anything else), duplicate; lost =
-//! expected − distinct valid lines.
+//! `\n` that each system adds (ftlog also writes a ` {delay}ms ` prefix it cannot leave out).
+//! The clock stops when every line is in the OS page cache (bunctl: `flush()`; each system's
+//! point is printed in the report); bunctl's `shutdown()` is timed after it, on its own. Then
+//! every file of the run is read back (gzip included) and each line is checked: valid, torn
+//! (anything else), duplicate; lost = expected − distinct valid lines.
 //!
 //! The modules, one job each:
 //! - [`options`]: the command line (`--quick`, `--runs`, ...) and the usage text;
 //! - [`workload`] and [`systems`]: what is measured, and each system under test (bunctl,
-//!   tracing-appender, spdlog-rs, the `BufWriter` ceiling) set up, fed and shut down;
+//!   tracing-appender, spdlog-rs, fast_log, ftlog, the `BufWriter` ceiling) set up, fed,
+//!   flushed and closed;
+//! - [`log_facade`]: fast_log and ftlog, the peers behind the `log` facade;
+//! - [`shape`]: what each system writes around the line, taken off at read-back;
 //! - [`line`]: the 100-byte line every producer writes and the read-back parses;
 //! - [`producer`]: the producer loops and their latency histograms;
 //! - [`driver`] and [`child`]: the plan of measurements, each run in its own process;
@@ -36,12 +42,14 @@
 mod child;
 mod driver;
 mod line;
+mod log_facade;
 mod measure;
 mod options;
 mod procfs;
 mod producer;
 mod readback;
 mod report;
+mod shape;
 mod stats;
 mod systems;
 mod workload;

@@ -95,7 +95,7 @@ pub(crate) fn run_one(system: System, workload: Workload, lines: u64) -> Res<Val
         hist.add(h)?;
     }
     drop(hists);
-    let rb = read_back(&files, producers, per_producer)?;
+    let rb = read_back(&files, system.shape(), producers, per_producer)?;
     let peak_rss_kib = status_kib("VmHWM");
     let secs = wall.as_secs_f64();
     let lost = total - rb.distinct;

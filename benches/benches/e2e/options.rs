@@ -19,7 +19,8 @@ pub(crate) struct Options {
 }
 
 pub(crate) const USAGE: &str = "\
-e2e: end-to-end benchmark of bunctl-logging against tracing-appender, spdlog-rs and a BufWriter
+e2e: end-to-end benchmark of bunctl-logging against tracing-appender, spdlog-rs, fast_log,
+ftlog and a BufWriter
 
 USAGE: cargo xtask bench [OPTIONS]   (cargo bench -p bunctl-log-benches --bench e2e -- OPTIONS)
 
@@ -29,7 +30,8 @@ OPTIONS:
     --lines N            total lines per workload (default 2,000,000)
     --workloads a,b      of single, tasks100, threads4, rotating, idle1000 (default all)
     --systems a,b        of bunctl-lossless, bunctl-lossy, tracing-appender-lossless,
-                         tracing-appender-lossy, spdlog-block, spdlog-drop, ceiling (default all)
+                         tracing-appender-lossy, spdlog-block, spdlog-drop, fast_log,
+                         ftlog-block, ftlog-drop, ceiling (default all)
     --out PATH           also write the JSON there
     --one SYSTEM WORKLOAD --lines N [--idle-writers N --idle-secs S]
                          one measurement (used by the driver), prints one JSON line

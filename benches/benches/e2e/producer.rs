@@ -21,6 +21,8 @@ pub(crate) enum Producer {
     BunctlLossy(Arc<AsyncLogWriter>),
     Ta(tracing_appender::non_blocking::NonBlocking),
     Spdlog(Arc<spdlog::Logger>),
+    /// The process's global `log` logger (fast_log or ftlog).
+    LogFacade,
     CeilingOwned(BufWriter<File>),
     CeilingShared(Arc<Mutex<BufWriter<File>>>),
 }
@@ -40,6 +42,10 @@ impl Producer {
             Producer::Ta(nb) => Ok(nb.write_all(line.with_newline())?),
             Producer::Spdlog(logger) => {
                 spdlog::info!(logger: logger, "{}", line.as_str());
+                Ok(())
+            }
+            Producer::LogFacade => {
+                log::info!("{}", line.as_str());
                 Ok(())
             }
             Producer::CeilingOwned(w) => Ok(w.write_all(line.with_newline())?),

@@ -1,12 +1,14 @@
 //! Verification: the files of a run are listed, read back (plain and gzip) and every line is
-//! checked: valid, torn (anything else, or no final `\n`), duplicate, or a drop marker with
-//! its count; lost lines are the expected ones never seen.
+//! checked: valid (the system's [`Shape`] around a well-formed line), torn (anything else, or
+//! no final `\n`), duplicate, or a drop marker with its count; lost lines are the expected
+//! ones never seen.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use crate::line::{digits, parse_line};
+use crate::shape::Shape;
 use crate::Res;
 
 #[derive(Default)]
@@ -23,7 +25,12 @@ pub(crate) struct Readback {
 const MARKER_PREFIX: &[u8] = b"[bunctl-log] ";
 const MARKER_SUFFIX: &[u8] = b" lines dropped here: the writer was full";
 
-pub(crate) fn read_back(files: &[PathBuf], producers: usize, per_producer: u64) -> Res<Readback> {
+pub(crate) fn read_back(
+    files: &[PathBuf],
+    shape: Shape,
+    producers: usize,
+    per_producer: u64,
+) -> Res<Readback> {
     let expected = producers as u64 * per_producer;
     let mut seen = vec![0u64; usize::try_from(expected.div_ceil(64))?];
     let mut r = Readback::default();
@@ -47,7 +54,7 @@ pub(crate) fn read_back(files: &[PathBuf], producers: usize, per_producer: u64) 
                 r.torn += 1; // no newline before the end of the file
                 continue;
             };
-            match parse_line(line) {
+            match shape.payload(line).and_then(parse_line) {
                 Some((p, s)) if p < producers && s < per_producer => {
                     r.valid += 1;
                     let i = usize::try_from(p as u64 * per_producer + s)?;

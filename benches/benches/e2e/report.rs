@@ -282,8 +282,17 @@ pub(crate) fn publish(
            tracing-appender-lossy / spdlog-drop). The ceiling is one 64 KiB `BufWriter<File>` \
            (behind a `Mutex` for several producers), with no channel and, in `rotating`, no \
            rotation. Peers use their defaults: tracing-appender's 128,000 buffered lines, \
-           spdlog's 8,192-task queue on one thread.\n\
-           ¹ tracing-appender has no size rotation: n/a in `rotating` (spdlog uses its \
+           spdlog's 8,192-task queue on one thread, ftlog's queue of 100,000 messages \
+           (ftlog-block: `bounded(100_000, true)`; ftlog-drop: its default, dropping) and one \
+           thread that formats and writes through an 8 KiB `BufWriter`; fast_log with \
+           `chan_len(Some(100_000))` as its README recommends (its default channel is \
+           unbounded), one formatting and one appender thread. fast_log and ftlog are fed with \
+           `log::info!(\"{}\", line)` and set to a plain message format (no time, level or \
+           location); ftlog still writes ` {delay}ms ` in front of each message (the time \
+           between the call and its formatting; it cannot be turned off), which the read-back \
+           strips; MB/s counts the 101 bytes of each line for every system.\n\
+           ¹ tracing-appender has no size rotation and ftlog rotates by time only; fast_log's \
+           size rotation (`file_split`) is not set up here: n/a in `rotating` (spdlog uses its \
            `RotatingFileSink` by size, 8 MiB, max_files 1000, no compression; with its default \
            max_files 0, \"no limit\", spdlog-rs 0.5 truncates the live file at each rotation \
            and loses everything written before).\n\n";

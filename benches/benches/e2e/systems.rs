@@ -1,6 +1,6 @@
 //! The systems under test and their setup: bunctl-logging (lossless and lossy),
-//! tracing-appender's non-blocking writer, spdlog-rs's async pool sink and the `BufWriter`
-//! ceiling, each opened in a directory ([`setup`]), handing out producers
+//! tracing-appender's non-blocking writer, spdlog-rs's async pool sink, fast_log and ftlog
+//! (through the `log` facade, [`crate::log_facade`]) and the `BufWriter` ceiling, each opened in a directory ([`setup`]), handing out producers
 //! ([`Backend::producer`]), flushed until every line is in the OS page cache
 //! ([`Backend::flush`]: where the clock stops, the same point for every system) and then
 //! closed ([`Backend::close`]: bunctl's `shutdown()`, timed on its own).
@@ -14,9 +14,11 @@ use std::time::{Duration, Instant};
 
 use bunctl_logging::{AsyncLogWriter, LogWriterConfig, RotationConfig, RotationStrategy};
 
+use crate::log_facade;
 use crate::procfs::thread_alive;
 use crate::producer::Producer;
 use crate::readback::files_in;
+use crate::shape::Shape;
 use crate::workload::{Workload, ROTATE_BYTES};
 use crate::Res;
 
@@ -31,17 +33,23 @@ pub(crate) enum System {
     TaLossy,
     SpdlogBlock,
     SpdlogDrop,
+    FastLog,
+    FtlogBlock,
+    FtlogDrop,
     Ceiling,
 }
 
 impl System {
-    pub(crate) const ALL: [System; 7] = [
+    pub(crate) const ALL: [System; 10] = [
         System::BunctlLossless,
         System::BunctlLossy,
         System::TaLossless,
         System::TaLossy,
         System::SpdlogBlock,
         System::SpdlogDrop,
+        System::FastLog,
+        System::FtlogBlock,
+        System::FtlogDrop,
         System::Ceiling,
     ];
 
@@ -53,6 +61,9 @@ impl System {
             System::TaLossy => "tracing-appender-lossy",
             System::SpdlogBlock => "spdlog-block",
             System::SpdlogDrop => "spdlog-drop",
+            System::FastLog => "fast_log",
+            System::FtlogBlock => "ftlog-block",
+            System::FtlogDrop => "ftlog-drop",
             System::Ceiling => "ceiling",
         }
     }
@@ -64,7 +75,7 @@ impl System {
     pub(crate) fn lossless(self) -> bool {
         !matches!(
             self,
-            System::BunctlLossy | System::TaLossy | System::SpdlogDrop
+            System::BunctlLossy | System::TaLossy | System::SpdlogDrop | System::FtlogDrop
         )
     }
 
@@ -76,10 +87,26 @@ impl System {
         }
     }
 
-    /// Whether the system runs `workload` (tracing-appender has no size rotation).
+    /// Whether the system runs `workload` (tracing-appender has no size rotation, ftlog
+    /// rotates by time only, fast_log's size rotation is not set up here).
     pub(crate) fn supports(self, workload: Workload) -> bool {
-        !(workload == Workload::Rotating && matches!(self, System::TaLossless | System::TaLossy))
-            && workload != Workload::Idle1000
+        let no_size_rotation = matches!(
+            self,
+            System::TaLossless
+                | System::TaLossy
+                | System::FastLog
+                | System::FtlogBlock
+                | System::FtlogDrop
+        );
+        !(workload == Workload::Rotating && no_size_rotation) && workload != Workload::Idle1000
+    }
+
+    /// What the system writes around each line.
+    pub(crate) fn shape(self) -> Shape {
+        match self {
+            System::FtlogBlock | System::FtlogDrop => Shape::Ftlog,
+            _ => Shape::Raw,
+        }
     }
 
     pub(crate) fn peer_ta(self) -> System {
@@ -107,6 +134,16 @@ impl System {
                 "all producers done, `Logger::flush()`, the last `ThreadPool` handle dropped \
                  (it runs every queued task and joins its thread) and the `FileSink` flushed \
                  (the async sink's flush does not wait)"
+            }
+            System::FastLog => {
+                "all producers done, then `log::logger().flush()` returned (fast_log sends a \
+                 flush command down its channel and waits until its appender thread has \
+                 written the batch that holds it)"
+            }
+            System::FtlogBlock | System::FtlogDrop => {
+                "all producers done, then `log::logger().flush()` returned (ftlog's thread \
+                 writes every message queued before the flush command, flushes its \
+                 `BufWriter` and answers)"
             }
             System::Ceiling => {
                 "each producer's `BufWriter` flushed (one per producer thread; behind a \
@@ -146,6 +183,13 @@ pub(crate) enum Backend {
         file_sink: Arc<dyn spdlog::sink::Sink>,
         pool: Option<Arc<spdlog::ThreadPool>>,
         drops: Arc<AtomicU64>,
+    },
+    /// fast_log, the process's global `log` logger.
+    FastLog { file: PathBuf },
+    /// ftlog, the process's global `log` logger; dropping the guard flushes.
+    Ftlog {
+        file: PathBuf,
+        guard: Option<ftlog::LoggerGuard>,
     },
     Ceiling {
         owned: Option<BufWriter<File>>,
@@ -245,6 +289,17 @@ pub(crate) fn setup(
                 drops,
             }
         }
+        System::FastLog => {
+            log_facade::init_fast_log(&file)?;
+            Backend::FastLog { file }
+        }
+        System::FtlogBlock | System::FtlogDrop => {
+            let guard = log_facade::init_ftlog(&file, system == System::FtlogBlock)?;
+            Backend::Ftlog {
+                file,
+                guard: Some(guard),
+            }
+        }
         System::Ceiling => {
             let open = || -> Res<BufWriter<File>> {
                 Ok(BufWriter::with_capacity(64 << 10, File::create(&file)?))
@@ -276,6 +331,7 @@ impl Backend {
             }
             Backend::Ta { writer, .. } => Producer::Ta(writer.clone().ok_or("closed")?),
             Backend::Spdlog { logger, .. } => Producer::Spdlog(logger.clone().ok_or("closed")?),
+            Backend::FastLog { .. } | Backend::Ftlog { .. } => Producer::LogFacade,
             Backend::Ceiling { owned, shared } => match (owned.take(), shared) {
                 (Some(w), _) => Producer::CeilingOwned(w),
                 (None, Some(shared)) => Producer::CeilingShared(shared.clone()),
@@ -318,6 +374,10 @@ impl Backend {
                 drop(pool.take());
                 Ok(file_sink.flush()?)
             }
+            Backend::FastLog { .. } | Backend::Ftlog { .. } => {
+                log_facade::flush();
+                Ok(())
+            }
             Backend::Ceiling { shared, .. } => {
                 // The single producer flushed its own `BufWriter` before it returned.
                 if let Some(shared) = shared {
@@ -348,6 +408,14 @@ impl Backend {
             } => {
                 drop(file_sink);
                 Ok((files_in(dir)?, drops.load(Ordering::Relaxed)))
+            }
+            Backend::FastLog { file } => {
+                log_facade::exit_fast_log();
+                Ok((vec![file], 0))
+            }
+            Backend::Ftlog { file, guard } => {
+                drop(guard);
+                Ok((vec![file], 0))
             }
             Backend::Ceiling { .. } => Ok((vec![dir.join("e2e.log")], 0)),
         }
