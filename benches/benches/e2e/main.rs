@@ -30,6 +30,8 @@
 //!   flushed and closed;
 //! - [`log_facade`]: fast_log and ftlog, the peers behind the `log` facade;
 //! - [`shape`]: what each system writes around the line, taken off at read-back;
+//! - [`tracing_fmt`]: the `tracing` workload's subscriber, the same `fmt` layer for every
+//!   system;
 //! - [`line`]: the 100-byte line every producer writes and the read-back parses;
 //! - [`producer`]: the producer loops and their latency histograms;
 //! - [`driver`] and [`child`]: the plan of measurements, each run in its own process;
@@ -52,6 +54,7 @@ mod report;
 mod shape;
 mod stats;
 mod systems;
+mod tracing_fmt;
 mod workload;
 
 use std::path::{Path, PathBuf};

@@ -11,9 +11,9 @@ use serde_json::{json, Value};
 
 use crate::line::LINE_LEN;
 use crate::procfs::{clock_ticks, context_switches, cpu_ticks, status_kib};
-use crate::producer::{new_histogram, produce_async, produce_sync};
+use crate::producer::{new_histogram, produce_async, produce_sync, Producer};
 use crate::readback::read_back;
-use crate::systems::{setup, System};
+use crate::systems::{setup, Backend, System};
 use crate::workload::{Producers, Workload};
 use crate::{target_dir, BoxError, Res};
 
@@ -37,6 +37,16 @@ pub(crate) fn run_one(system: System, workload: Workload, lines: u64) -> Res<Val
     let dir = bench_tmp_dir()?;
     let rt = runtime()?;
     let mut backend = setup(system, workload, dir.path(), &rt)?;
+    // The `tracing` workload: producers emit events through one subscriber over the system.
+    let dispatch = if workload == Workload::Tracing {
+        Some(backend.dispatch()?)
+    } else {
+        None
+    };
+    let producer = |backend: &mut Backend| match &dispatch {
+        Some(d) => Ok(Producer::Tracing(d.clone())),
+        None => backend.producer(),
+    };
 
     let start;
     let mut hists = Vec::with_capacity(producers);
@@ -45,7 +55,7 @@ pub(crate) fn run_one(system: System, workload: Workload, lines: u64) -> Res<Val
             let barrier = Arc::new(Barrier::new(producers + 1));
             let mut handles = Vec::with_capacity(producers);
             for id in 0..producers {
-                let p = backend.producer()?;
+                let p = producer(&mut backend)?;
                 let barrier = barrier.clone();
                 handles.push(std::thread::spawn(move || {
                     barrier.wait();
@@ -61,7 +71,7 @@ pub(crate) fn run_one(system: System, workload: Workload, lines: u64) -> Res<Val
         Producers::Tasks => {
             let mut ps = Vec::with_capacity(producers);
             for _ in 0..producers {
-                ps.push(backend.producer()?);
+                ps.push(producer(&mut backend)?);
             }
             start = Instant::now();
             let results = rt.block_on(async move {
@@ -82,6 +92,9 @@ pub(crate) fn run_one(system: System, workload: Workload, lines: u64) -> Res<Val
         }
     }
     let produced = start.elapsed();
+    // The last handle on the subscriber: with it goes the last handle on tracing-appender's
+    // `NonBlocking`, whose worker ends only then.
+    drop(dispatch);
     backend.flush(&rt)?;
     // The clock stops here for every system: every line is in the OS page cache.
     let wall = start.elapsed();

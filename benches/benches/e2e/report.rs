@@ -80,6 +80,11 @@ fn workload_table(
     s += "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
     for &sys in systems {
         if !sys.supports(workload) {
+            // Only `rotating` lists the systems it cannot run (footnote ¹); the other
+            // workloads leave out the systems they are not for.
+            if workload != Workload::Rotating {
+                continue;
+            }
             s += &format!(
                 "| {} | {} | n/a¹ | | | | | | | | | | | | |\n",
                 sys.name(),
@@ -218,7 +223,14 @@ pub(crate) fn publish(
         if dirty { " (dirty)" } else { "" },
         o.runs
     );
-    md += &clock_stops(&o.systems);
+    // The systems of the throughput rows that this run has.
+    let measured: Vec<System> = o
+        .systems
+        .iter()
+        .copied()
+        .filter(|s| o.workloads.iter().any(|&w| s.supports(w)))
+        .collect();
+    md += &clock_stops(&measured);
     for &w in &o.workloads {
         if w == Workload::Idle1000 {
             continue;
@@ -290,7 +302,15 @@ pub(crate) fn publish(
            `log::info!(\"{}\", line)` and set to a plain message format (no time, level or \
            location); ftlog still writes ` {delay}ms ` in front of each message (the time \
            between the call and its formatting; it cannot be turned off), which the read-back \
-           strips; MB/s counts the 101 bytes of each line for every system.\n\
+           strips; MB/s counts the 101 bytes of each line for every system. In `tracing` \
+           every system gets the same subscriber, `tracing_subscriber::fmt()` with \
+           `.with_ansi(false).without_time().with_level(false).with_target(false)` (the line \
+           is the message alone), the default of each producer thread: bunctl through \
+           bunctl-log-tracing's `LogMakeWriter` (lossless: `try_write_line`, then wait when \
+           full; lossy: drop and mark), tracing-appender through `NonBlocking` \
+           (`NonBlockingBuilder::default().lossy(false)` / `.lossy(true)`) over \
+           `rolling::never`, the ceiling through its shared `BufWriter`; latency is one \
+           `info!` call, formatting included.\n\
            ¹ tracing-appender has no size rotation and ftlog rotates by time only; fast_log's \
            size rotation (`file_split`) is not set up here: n/a in `rotating` (spdlog uses its \
            `RotatingFileSink` by size, 8 MiB, max_files 1000, no compression; with its default \

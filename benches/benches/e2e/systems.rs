@@ -19,6 +19,7 @@ use crate::procfs::thread_alive;
 use crate::producer::Producer;
 use crate::readback::files_in;
 use crate::shape::Shape;
+use crate::tracing_fmt::{self, CeilingMakeWriter};
 use crate::workload::{Workload, ROTATE_BYTES};
 use crate::Res;
 
@@ -88,7 +89,8 @@ impl System {
     }
 
     /// Whether the system runs `workload` (tracing-appender has no size rotation, ftlog
-    /// rotates by time only, fast_log's size rotation is not set up here).
+    /// rotates by time only, fast_log's size rotation is not set up here; the `tracing`
+    /// workload needs a `MakeWriter`: bunctl-log-tracing's, tracing-appender's, the ceiling's).
     pub(crate) fn supports(self, workload: Workload) -> bool {
         let no_size_rotation = matches!(
             self,
@@ -98,7 +100,20 @@ impl System {
                 | System::FtlogBlock
                 | System::FtlogDrop
         );
-        !(workload == Workload::Rotating && no_size_rotation) && workload != Workload::Idle1000
+        let tracing_writer = matches!(
+            self,
+            System::BunctlLossless
+                | System::BunctlLossy
+                | System::TaLossless
+                | System::TaLossy
+                | System::Ceiling
+        );
+        match workload {
+            Workload::Rotating => !no_size_rotation,
+            Workload::Tracing => tracing_writer,
+            Workload::Idle1000 => false,
+            _ => true,
+        }
     }
 
     /// What the system writes around each line.
@@ -337,6 +352,25 @@ impl Backend {
                 (None, Some(shared)) => Producer::CeilingShared(shared.clone()),
                 (None, None) => return Err("the single-producer ceiling has one producer".into()),
             },
+        })
+    }
+
+    /// The `tracing` workload's subscriber over this system's writer ([`crate::tracing_fmt`]):
+    /// bunctl through bunctl-log-tracing's `LogMakeWriter` in the system's mode,
+    /// tracing-appender through its `NonBlocking`, the ceiling through its shared `BufWriter`.
+    pub(crate) fn dispatch(&self) -> Res<tracing::Dispatch> {
+        Ok(match self {
+            Backend::Bunctl { writer, lossless } => tracing_fmt::dispatch(if *lossless {
+                bunctl_log_tracing::LogMakeWriter::lossless(writer.clone())
+            } else {
+                bunctl_log_tracing::LogMakeWriter::lossy(writer.clone())
+            }),
+            Backend::Ta { writer, .. } => tracing_fmt::dispatch(writer.clone().ok_or("closed")?),
+            Backend::Ceiling {
+                shared: Some(shared),
+                ..
+            } => tracing_fmt::dispatch(CeilingMakeWriter(shared.clone())),
+            _ => return Err("this system has no tracing writer here".into()),
         })
     }
 

@@ -1,5 +1,6 @@
 //! The workloads: how many producers of which kind (threads or tokio tasks) write how many
-//! lines, with or without rotation, and the idle-writers workload.
+//! lines, with or without rotation, directly or as `tracing` events, and the idle-writers
+//! workload.
 
 /// Size rotation of the `rotating` workload.
 pub(crate) const ROTATE_BYTES: u64 = 8 << 20;
@@ -10,6 +11,7 @@ pub(crate) enum Workload {
     Tasks100,
     Threads4,
     Rotating,
+    Tracing,
     Idle1000,
 }
 
@@ -22,11 +24,12 @@ pub(crate) enum Producers {
 }
 
 impl Workload {
-    pub(crate) const ALL: [Workload; 5] = [
+    pub(crate) const ALL: [Workload; 6] = [
         Workload::Single,
         Workload::Tasks100,
         Workload::Threads4,
         Workload::Rotating,
+        Workload::Tracing,
         Workload::Idle1000,
     ];
 
@@ -36,6 +39,7 @@ impl Workload {
             Workload::Tasks100 => "tasks100",
             Workload::Threads4 => "threads4",
             Workload::Rotating => "rotating",
+            Workload::Tracing => "tracing",
             Workload::Idle1000 => "idle1000",
         }
     }
@@ -48,7 +52,7 @@ impl Workload {
         match self {
             Workload::Single => 1,
             Workload::Tasks100 | Workload::Rotating => 100,
-            Workload::Threads4 => 4,
+            Workload::Threads4 | Workload::Tracing => 4,
             Workload::Idle1000 => 0,
         }
     }
@@ -63,9 +67,11 @@ impl Workload {
     /// Total lines of a full run.
     pub(crate) fn default_lines(self) -> u64 {
         match self {
-            Workload::Single | Workload::Tasks100 | Workload::Threads4 | Workload::Rotating => {
-                2_000_000
-            }
+            Workload::Single
+            | Workload::Tasks100
+            | Workload::Threads4
+            | Workload::Rotating
+            | Workload::Tracing => 2_000_000,
             Workload::Idle1000 => 0,
         }
     }
@@ -77,6 +83,10 @@ impl Workload {
             Workload::Threads4 => "4 OS threads",
             Workload::Rotating => {
                 "100 tokio tasks on a 2-worker runtime, size rotation at 8 MiB, compression on"
+            }
+            Workload::Tracing => {
+                "4 OS threads emitting `tracing::info!` through the same `tracing_subscriber::fmt` \
+                 layer (no time, level, target or colour)"
             }
             Workload::Idle1000 => "1,000 idle writers in one LogManager",
         }
