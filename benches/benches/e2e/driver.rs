@@ -118,11 +118,12 @@ pub(crate) fn drive(o: &Options) -> Res<bool> {
 
     publish(o, &raw, &medians, &failures, lines_for, started)?;
 
-    // Failing: bunctl-logging or the ceiling (a harness bug) lost, tore or duplicated a line,
-    // or a run failed. Peers' losses are reported, not fatal.
+    // Failing: bunctl-logging (lossless, any format) or the ceiling (a harness bug) lost, tore
+    // or duplicated a line, or a run failed. Peers' losses are reported, not fatal.
     let ok = failures.is_empty()
         && medians.iter().all(|((_, s), m)| {
-            !matches!(s, System::BunctlLossless | System::Ceiling) || violation(*s, m).is_none()
+            !((s.is_bunctl() && s.lossless()) || *s == System::Ceiling)
+                || violation(*s, m).is_none()
         });
     Ok(ok)
 }

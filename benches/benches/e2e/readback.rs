@@ -54,7 +54,7 @@ pub(crate) fn read_back(
                 r.torn += 1; // no newline before the end of the file
                 continue;
             };
-            match shape.payload(line).and_then(parse_line) {
+            match shape.payload(line).as_deref().and_then(parse_line) {
                 Some((p, s)) if p < producers && s < per_producer => {
                     r.valid += 1;
                     let i = usize::try_from(p as u64 * per_producer + s)?;

@@ -160,6 +160,51 @@ fn workload_table(
     s
 }
 
+/// The cost of bunctl's line formats in `single`: each format's row next to raw, with the
+/// bytes each line takes in the file.
+fn format_table(lines: u64, medians: &BTreeMap<(Workload, System), Value>) -> String {
+    let rows = [
+        ("raw", System::BunctlLossless),
+        ("timestamped", System::BunctlLosslessTs),
+        ("json", System::BunctlLosslessJson),
+    ];
+    let get = |sys: System| medians.get(&(Workload::Single, sys));
+    if get(System::BunctlLosslessTs).is_none() && get(System::BunctlLosslessJson).is_none() {
+        return String::new();
+    }
+    let raw = get(System::BunctlLossless).map_or(f64::NAN, |m| num(m, "lines_per_s"));
+    let mut s = format!(
+        "### Line formats — single, bunctl-lossless, {} lines, `WriterOptions::format`\n\n\
+         | format | system | lines/s | ×raw | file bytes/line | file MB/s | p50 ns | p99 ns \
+         | shutdown ms | lost | torn |\n|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n",
+        fmt_int(lines as f64)
+    );
+    for (format, sys) in rows {
+        let Some(m) = get(sys) else { continue };
+        let r = num(m, "lines_per_s");
+        let per_line = num(m, "bytes_read") / num(m, "lines");
+        s += &format!(
+            "| {format} | {} | {} | {} | {:.1} | {:.1} | {} | {} | {:.1} | {} | {} |\n",
+            sys.name(),
+            fmt_int(r),
+            if sys == System::BunctlLossless {
+                "—".to_string()
+            } else {
+                ratio(r, raw)
+            },
+            per_line,
+            r * per_line / 1e6,
+            fmt_int(num(m, "p50_ns")),
+            fmt_int(num(m, "p99_ns")),
+            num(m, "shutdown_s") * 1e3,
+            fmt_int(num(m, "lost")),
+            fmt_int(num(m, "torn")),
+        );
+    }
+    s.push('\n');
+    s
+}
+
 /// The header paragraph that says where each system's clock stops.
 fn clock_stops(systems: &[System]) -> String {
     let mut s = String::from(
@@ -236,6 +281,9 @@ pub(crate) fn publish(
             continue;
         }
         md += &workload_table(w, lines_for(w), &o.systems, medians, &mut warnings);
+        if w == Workload::Single {
+            md += &format_table(lines_for(w), medians);
+        }
     }
     if let Some(m) = medians.get(&(Workload::Idle1000, System::BunctlLossless)) {
         md += &format!(
@@ -310,7 +358,13 @@ pub(crate) fn publish(
            full; lossy: drop and mark), tracing-appender through `NonBlocking` \
            (`NonBlockingBuilder::default().lossy(false)` / `.lossy(true)`) over \
            `rolling::never`, the ceiling through its shared `BufWriter`; latency is one \
-           `info!` call, formatting included.\n\
+           `info!` call, formatting included. bunctl-lossless-ts and bunctl-lossless-json \
+           (`single` only) are bunctl-lossless with `WriterOptions::format` set to \
+           `LineFormat::Timestamped` / `LineFormat::Json`: each line gets the time it was \
+           accepted (and, in JSON, is escaped into a Docker json-file object); their MB/s \
+           counts the 101 bytes of the line like every row, the file bytes are in the line \
+           format table; the read-back checks the timestamp / parses the object and takes the \
+           line from its `log` field.\n\
            ¹ tracing-appender has no size rotation and ftlog rotates by time only; fast_log's \
            size rotation (`file_split`) is not set up here: n/a in `rotating` (spdlog uses its \
            `RotatingFileSink` by size, 8 MiB, max_files 1000, no compression; with its default \

@@ -1,4 +1,5 @@
-//! The systems under test and their setup: bunctl-logging (lossless and lossy),
+//! The systems under test and their setup: bunctl-logging (lossless and lossy; lossless with
+//! timestamped and JSON lines),
 //! tracing-appender's non-blocking writer, spdlog-rs's async pool sink, fast_log and ftlog
 //! (through the `log` facade, [`crate::log_facade`]) and the `BufWriter` ceiling, each opened in a directory ([`setup`]), handing out producers
 //! ([`Backend::producer`]), flushed until every line is in the OS page cache
@@ -12,7 +13,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bunctl_logging::{AsyncLogWriter, LogWriterConfig, RotationConfig, RotationStrategy};
+use bunctl_logging::{
+    AsyncLogWriter, LineFormat, LogWriterConfig, RotationConfig, RotationStrategy, WriterOptions,
+};
 
 use crate::log_facade;
 use crate::procfs::thread_alive;
@@ -30,6 +33,10 @@ const TA_THREAD: &str = "ta-e2e-worker";
 pub(crate) enum System {
     BunctlLossless,
     BunctlLossy,
+    /// bunctl-lossless with `LineFormat::Timestamped`.
+    BunctlLosslessTs,
+    /// bunctl-lossless with `LineFormat::Json`.
+    BunctlLosslessJson,
     TaLossless,
     TaLossy,
     SpdlogBlock,
@@ -41,9 +48,11 @@ pub(crate) enum System {
 }
 
 impl System {
-    pub(crate) const ALL: [System; 10] = [
+    pub(crate) const ALL: [System; 12] = [
         System::BunctlLossless,
         System::BunctlLossy,
+        System::BunctlLosslessTs,
+        System::BunctlLosslessJson,
         System::TaLossless,
         System::TaLossy,
         System::SpdlogBlock,
@@ -58,6 +67,8 @@ impl System {
         match self {
             System::BunctlLossless => "bunctl-lossless",
             System::BunctlLossy => "bunctl-lossy",
+            System::BunctlLosslessTs => "bunctl-lossless-ts",
+            System::BunctlLosslessJson => "bunctl-lossless-json",
             System::TaLossless => "tracing-appender-lossless",
             System::TaLossy => "tracing-appender-lossy",
             System::SpdlogBlock => "spdlog-block",
@@ -108,6 +119,10 @@ impl System {
                 | System::TaLossy
                 | System::Ceiling
         );
+        if self.line_format() != LineFormat::Raw {
+            // The cost of a line format is measured where it shows most: one producer.
+            return workload == Workload::Single;
+        }
         match workload {
             Workload::Rotating => !no_size_rotation,
             Workload::Tracing => tracing_writer,
@@ -120,8 +135,30 @@ impl System {
     pub(crate) fn shape(self) -> Shape {
         match self {
             System::FtlogBlock | System::FtlogDrop => Shape::Ftlog,
+            System::BunctlLosslessTs => Shape::Timestamped,
+            System::BunctlLosslessJson => Shape::DockerJson,
             _ => Shape::Raw,
         }
+    }
+
+    /// bunctl's line format (`WriterOptions::format`); `Raw` for every other system.
+    pub(crate) fn line_format(self) -> LineFormat {
+        match self {
+            System::BunctlLosslessTs => LineFormat::Timestamped,
+            System::BunctlLosslessJson => LineFormat::Json,
+            _ => LineFormat::Raw,
+        }
+    }
+
+    /// Whether this is bunctl-logging (any mode or format).
+    pub(crate) fn is_bunctl(self) -> bool {
+        matches!(
+            self,
+            System::BunctlLossless
+                | System::BunctlLossy
+                | System::BunctlLosslessTs
+                | System::BunctlLosslessJson
+        )
     }
 
     pub(crate) fn peer_ta(self) -> System {
@@ -136,7 +173,10 @@ impl System {
     /// OS page cache, whatever the system calls it.
     pub(crate) fn clock_stop(self) -> &'static str {
         match self {
-            System::BunctlLossless | System::BunctlLossy => {
+            System::BunctlLossless
+            | System::BunctlLossy
+            | System::BunctlLosslessTs
+            | System::BunctlLosslessJson => {
                 "all producers done, then one `flush().await` returned (lines in the page \
                  cache; no fsync, no wait for compression)"
             }
@@ -171,7 +211,7 @@ impl System {
     /// (bunctl's `shutdown()`: fsync, compression, join); the peers' clock stops at their
     /// end already.
     pub(crate) fn has_shutdown(self) -> bool {
-        matches!(self, System::BunctlLossless | System::BunctlLossy)
+        self.is_bunctl()
     }
 
     pub(crate) fn peer_spdlog(self) -> System {
@@ -221,7 +261,10 @@ pub(crate) fn setup(
     let rotating = workload == Workload::Rotating;
     let file = dir.join("e2e.log");
     Ok(match system {
-        System::BunctlLossless | System::BunctlLossy => {
+        System::BunctlLossless
+        | System::BunctlLossy
+        | System::BunctlLosslessTs
+        | System::BunctlLosslessJson => {
             let config = LogWriterConfig {
                 path: file,
                 rotation: RotationConfig {
@@ -235,10 +278,12 @@ pub(crate) fn setup(
                 },
                 ..Default::default()
             };
-            let writer = rt.block_on(AsyncLogWriter::new(config))?;
+            let mut options = WriterOptions::default();
+            options.format = system.line_format();
+            let writer = rt.block_on(AsyncLogWriter::with_options(config, options))?;
             Backend::Bunctl {
                 writer: Arc::new(writer),
-                lossless: system == System::BunctlLossless,
+                lossless: system.lossless(),
             }
         }
         System::TaLossless | System::TaLossy => {
