@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use crate::apps::{run_apps, AppsPlan};
 use crate::measure::{run_idle, run_one};
 use crate::systems::System;
 use crate::workload::Workload;
@@ -70,7 +71,18 @@ pub(crate) fn child(args: &[String]) -> Res<()> {
         Some(v) => v.parse()?,
         None => workload.default_lines(),
     };
-    let value = if workload == Workload::Idle1000 {
+    let secs = |name: &str, default: f64| -> Res<Duration> {
+        let s: f64 = flag(name).map_or(Ok(default), |v| v.parse())?;
+        Ok(Duration::from_secs_f64(s))
+    };
+    let value = if workload == Workload::Apps1000 {
+        run_apps(&AppsPlan {
+            apps: flag("--apps").map_or(Ok(1000), |v| v.parse())?,
+            busy_lines: lines,
+            settle: secs("--apps-settle", 1.0)?,
+            window: secs("--apps-secs", 3.0)?,
+        })?
+    } else if workload == Workload::Idle1000 {
         let writers = flag("--idle-writers").map_or(Ok(1000), |v| v.parse())?;
         let settle: f64 = flag("--idle-settle").map_or(Ok(1.0), |v| v.parse())?;
         let window: f64 = flag("--idle-secs").map_or(Ok(5.0), |v| v.parse())?;

@@ -35,6 +35,14 @@ pub(crate) fn drive(o: &Options) -> Res<bool> {
     } else {
         (1000, 1.0, 5.0)
     };
+    // apps1000: apps, seconds of their traffic before it is measured, seconds measured.
+    let (apps, apps_settle, apps_window) = if o.smoke {
+        (50, 0.2, 0.3)
+    } else if o.quick {
+        (1000, 0.5, 1.0)
+    } else {
+        (1000, 1.0, 3.0)
+    };
     let timeout = Duration::from_secs(if o.smoke { 60 } else { 600 });
     let mut raw: BTreeMap<(Workload, System), Vec<Value>> = BTreeMap::new();
     let mut failures = Vec::new();
@@ -43,7 +51,7 @@ pub(crate) fn drive(o: &Options) -> Res<bool> {
         .iter()
         .flat_map(|&w| {
             (0..o.runs).flat_map(move |run| {
-                let systems: Vec<System> = if w == Workload::Idle1000 {
+                let systems: Vec<System> = if w.bunctl_only() {
                     vec![System::BunctlLossless]
                 } else {
                     o.systems
@@ -74,6 +82,16 @@ pub(crate) fn drive(o: &Options) -> Res<bool> {
                 idle_window.to_string(),
             ]);
         }
+        if w == Workload::Apps1000 {
+            args.extend([
+                "--apps".to_string(),
+                apps.to_string(),
+                "--apps-settle".to_string(),
+                apps_settle.to_string(),
+                "--apps-secs".to_string(),
+                apps_window.to_string(),
+            ]);
+        }
         let label = format!(
             "[{}/{}] {} {} run {}",
             i + 1,
@@ -84,7 +102,18 @@ pub(crate) fn drive(o: &Options) -> Res<bool> {
         );
         match run_child(&args, timeout) {
             Ok(v) => {
-                if w == Workload::Idle1000 {
+                if w == Workload::Apps1000 {
+                    eprintln!(
+                        "{label}: busy app {} lines/s alone, {} with the apps ({:.2}×), \
+                         {:.1}% CPU for the apps' traffic, lost {}, torn {}",
+                        fmt_int(num(&v, "alone_before_lines_per_s")),
+                        fmt_int(num(&v, "loaded_lines_per_s")),
+                        num(&v, "loaded_vs_alone"),
+                        num(&v, "background_cpu_pct"),
+                        fmt_int(num(&v, "lost")),
+                        fmt_int(num(&v, "torn")),
+                    );
+                } else if w == Workload::Idle1000 {
                     eprintln!(
                         "{label}: {:.2}% CPU, {:.1} wake-ups/s, {:.1} KiB/writer",
                         num(&v, "cpu_pct"),

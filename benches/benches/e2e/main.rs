@@ -36,11 +36,13 @@
 //! - [`producer`]: the producer loops and their latency histograms;
 //! - [`driver`] and [`child`]: the plan of measurements, each run in its own process;
 //! - [`measure`]: one measurement inside a child (throughput workloads, idle writers);
+//! - [`apps`]: `apps1000`, 1,000 quiet apps and a busy one in one `LogManager`;
 //! - [`procfs`]: `/proc` sampling (CPU ticks, context switches, RSS, threads);
 //! - [`readback`]: reading the files back and counting valid, lost, torn, duplicated lines;
 //! - [`stats`]: medians and the summary of several runs;
 //! - [`report`]: the markdown tables and the JSON file.
 
+mod apps;
 mod child;
 mod driver;
 mod line;

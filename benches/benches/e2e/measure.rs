@@ -12,19 +12,21 @@ use serde_json::{json, Value};
 use crate::line::LINE_LEN;
 use crate::procfs::{clock_ticks, context_switches, cpu_ticks, status_kib};
 use crate::producer::{new_histogram, produce_async, produce_sync, Producer};
-use crate::readback::read_back;
+use crate::readback::{read_back, Expected};
 use crate::systems::{setup, Backend, System};
 use crate::workload::{Producers, Workload};
 use crate::{target_dir, BoxError, Res};
 
-fn runtime() -> Res<tokio::runtime::Runtime> {
+/// The runtime of every measurement: tokio, 2 workers.
+pub(crate) fn runtime() -> Res<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?)
 }
 
-fn bench_tmp_dir() -> Res<tempfile::TempDir> {
+/// A fresh directory for one measurement's files, under `<target>/bench/tmp`.
+pub(crate) fn bench_tmp_dir() -> Res<tempfile::TempDir> {
     let base = target_dir().join("bench").join("tmp");
     std::fs::create_dir_all(&base)?;
     Ok(tempfile::Builder::new().prefix("e2e-").tempdir_in(base)?)
@@ -108,7 +110,11 @@ pub(crate) fn run_one(system: System, workload: Workload, lines: u64) -> Res<Val
         hist.add(h)?;
     }
     drop(hists);
-    let rb = read_back(&files, system.shape(), producers, per_producer)?;
+    let rb = read_back(
+        &files,
+        system.shape(),
+        Expected::producers(producers, per_producer),
+    )?;
     let peak_rss_kib = status_kib("VmHWM");
     let secs = wall.as_secs_f64();
     let lost = total - rb.distinct;

@@ -28,12 +28,14 @@ OPTIONS:
     --quick              lines / 20, 1 run, 2 s idle window (a smoke run, under a minute)
     --runs N             runs per (system, workload); the median is reported (default 3)
     --lines N            total lines per workload (default 2,000,000)
-    --workloads a,b      of single, tasks100, threads4, rotating, idle1000 (default all)
+    --workloads a,b      of single, tasks100, threads4, rotating, tracing, apps1000, idle1000
+                         (default all)
     --systems a,b        of bunctl-lossless, bunctl-lossy, tracing-appender-lossless,
                          tracing-appender-lossy, spdlog-block, spdlog-drop, fast_log,
                          ftlog-block, ftlog-drop, ceiling (default all)
     --out PATH           also write the JSON there
     --one SYSTEM WORKLOAD --lines N [--idle-writers N --idle-secs S]
+                         [--apps N --apps-settle S --apps-secs S]
                          one measurement (used by the driver), prints one JSON line
 ";
 

@@ -205,6 +205,99 @@ fn format_table(lines: u64, medians: &BTreeMap<(Workload, System), Value>) -> St
     s
 }
 
+/// The notes under the throughput tables: what the columns mean, how the peers are set up.
+const NOTES: &str =
+    "Notes: lines/s counts lines offered (write calls) over the wall time, from the first \
+       write to the point where every line is in the OS page cache (listed above for each \
+       system). Shutdown ms is bunctl's `shutdown()` after that point (fsync, the wait for \
+       compression in `rotating`, the join of its threads), outside the wall time; the \
+       peers' clocks already stop at their end (—). Accepted lines/s stops the clock when \
+       the last write call returns: how fast producers got their lines taken, before the \
+       final drain. Latency is one write call on the producer side (for bunctl-lossless in \
+       threads: the `try_write_line` retry loop until accepted). Lossy systems report the \
+       share of lines kept instead of lines lost. ×peer columns compare with the peer of \
+       the same mode (lossless: tracing-appender-lossless / spdlog-block; lossy: \
+       tracing-appender-lossy / spdlog-drop). The ceiling is one 64 KiB `BufWriter<File>` \
+       (behind a `Mutex` for several producers), with no channel and, in `rotating`, no \
+       rotation. Peers use their defaults: tracing-appender's 128,000 buffered lines, \
+       spdlog's 8,192-task queue on one thread, ftlog's queue of 100,000 messages \
+       (ftlog-block: `bounded(100_000, true)`; ftlog-drop: its default, dropping) and one \
+       thread that formats and writes through an 8 KiB `BufWriter`; fast_log with \
+       `chan_len(Some(100_000))` as its README recommends (its default channel is \
+       unbounded), one formatting and one appender thread. fast_log and ftlog are fed with \
+       `log::info!(\"{}\", line)` and set to a plain message format (no time, level or \
+       location); ftlog still writes ` {delay}ms ` in front of each message (the time \
+       between the call and its formatting; it cannot be turned off), which the read-back \
+       strips; MB/s counts the 101 bytes of each line for every system. In `tracing` \
+       every system gets the same subscriber, `tracing_subscriber::fmt()` with \
+       `.with_ansi(false).without_time().with_level(false).with_target(false)` (the line \
+       is the message alone), the default of each producer thread: bunctl through \
+       bunctl-log-tracing's `LogMakeWriter` (lossless: `try_write_line`, then wait when \
+       full; lossy: drop and mark), tracing-appender through `NonBlocking` \
+       (`NonBlockingBuilder::default().lossy(false)` / `.lossy(true)`) over \
+       `rolling::never`, the ceiling through its shared `BufWriter`; latency is one \
+       `info!` call, formatting included. bunctl-lossless-ts and bunctl-lossless-json \
+       (`single` only) are bunctl-lossless with `WriterOptions::format` set to \
+       `LineFormat::Timestamped` / `LineFormat::Json`: each line gets the time it was \
+       accepted (and, in JSON, is escaped into a Docker json-file object); their MB/s \
+       counts the 101 bytes of the line like every row, the file bytes are in the line \
+       format table; the read-back checks the timestamp / parses the object and takes the \
+       line from its `log` field.\n\
+       ¹ tracing-appender has no size rotation and ftlog rotates by time only; fast_log's \
+       size rotation (`file_split`) is not set up here: n/a in `rotating` (spdlog uses its \
+       `RotatingFileSink` by size, 8 MiB, max_files 1000, no compression; with its default \
+       max_files 0, \"no limit\", spdlog-rs 0.5 truncates the live file at each rotation \
+       and loses everything written before).\n\n";
+
+/// `apps1000`: the busy app alone and among the 1,000 apps, and what the apps cost.
+fn apps_table(m: &Value) -> String {
+    let mut s = format!(
+        "### apps1000 — one LogManager: {} apps at 10 lines/s each and one busy app, \
+         {} lines per phase (bunctl only, lossless)\n\n",
+        fmt_int(num(m, "apps")),
+        fmt_int(num(m, "busy_lines")),
+    );
+    s += "| busy app | lines/s | p99 ns | CPU % of one core |\n|---|--:|--:|--:|\n";
+    for (phase, key) in [
+        ("alone, before the apps are opened", "alone_before"),
+        ("with the apps' traffic", "loaded"),
+        ("alone, after their traffic stopped", "alone_after"),
+    ] {
+        s += &format!(
+            "| {phase} | {} | {} | {:.0} |\n",
+            fmt_int(num(m, &format!("{key}_lines_per_s"))),
+            fmt_int(num(m, &format!("{key}_p99_ns"))),
+            num(m, &format!("{key}_cpu_pct")),
+        );
+    }
+    s += &format!(
+        "\n| with the apps ×alone | apps' lines/s | CPU % for the apps' traffic alone | \
+         wake-ups (context switches) /s | threads | close_all ms | peak RSS MiB | lost \
+         (busy / apps) | torn (busy / apps) |\n|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n\
+         | {:.2}× | {} | {:.1} | {} | {} | {:.0} | {:.1} | {} / {} | {} / {} |\n\n",
+        num(m, "loaded_vs_alone"),
+        fmt_int(num(m, "app_lines_per_s")),
+        num(m, "background_cpu_pct"),
+        fmt_int(num(m, "background_wakeups_per_s")),
+        fmt_int(num(m, "threads")),
+        num(m, "close_all_s") * 1e3,
+        num(m, "peak_rss_mib"),
+        fmt_int(num(m, "busy_lost")),
+        fmt_int(num(m, "apps_lost")),
+        fmt_int(num(m, "busy_torn")),
+        fmt_int(num(m, "apps_torn")),
+    );
+    s += "The apps: one tokio task per 100 apps ticks every 10 ms (the tasks' ticks spread over \
+          the 10 ms) and writes one line to 10 of its apps with `write_line_async`, so each app \
+          gets a line every 100 ms. The busy app: one thread, `try_write_line` retried when \
+          full, as in `single`; each phase's clock stops when the busy writer's `flush()` \
+          returns. ×alone is the loaded phase over the mean of the two alone phases. No \
+          rotation (`max_file_size` u64::MAX, no compression); the manager's other defaults \
+          (8 KiB `buffer_size`, 100 ms `flush_interval`). CPU is counted in clock ticks of \
+          10 ms. Lost and torn: every app's file read back after `close_all()` (worst run).\n\n";
+    s
+}
+
 /// The header paragraph that says where each system's clock stops.
 fn clock_stops(systems: &[System]) -> String {
     let mut s = String::from(
@@ -275,9 +368,11 @@ pub(crate) fn publish(
         .copied()
         .filter(|s| o.workloads.iter().any(|&w| s.supports(w)))
         .collect();
-    md += &clock_stops(&measured);
+    if !measured.is_empty() {
+        md += &clock_stops(&measured);
+    }
     for &w in &o.workloads {
-        if w == Workload::Idle1000 {
+        if w.bunctl_only() {
             continue;
         }
         md += &workload_table(w, lines_for(w), &o.systems, medians, &mut warnings);
@@ -298,10 +393,17 @@ pub(crate) fn publish(
         );
     }
 
+    if let Some(m) = medians.get(&(Workload::Apps1000, System::BunctlLossless)) {
+        if let Some(v) = violation(System::BunctlLossless, m) {
+            warnings.push(format!("apps1000: {v}"));
+        }
+        md += &apps_table(m);
+    }
+
     // Summary: bunctl against the ceiling and the peers, per workload.
     let mut summary = String::new();
     for &w in &o.workloads {
-        if w == Workload::Idle1000 {
+        if w.bunctl_only() {
             continue;
         }
         let rate = |s: System| {
@@ -329,47 +431,9 @@ pub(crate) fn publish(
         md += &summary;
         md.push('\n');
     }
-    md += "Notes: lines/s counts lines offered (write calls) over the wall time, from the first \
-           write to the point where every line is in the OS page cache (listed above for each \
-           system). Shutdown ms is bunctl's `shutdown()` after that point (fsync, the wait for \
-           compression in `rotating`, the join of its threads), outside the wall time; the \
-           peers' clocks already stop at their end (—). Accepted lines/s stops the clock when \
-           the last write call returns: how fast producers got their lines taken, before the \
-           final drain. Latency is one write call on the producer side (for bunctl-lossless in \
-           threads: the `try_write_line` retry loop until accepted). Lossy systems report the \
-           share of lines kept instead of lines lost. ×peer columns compare with the peer of \
-           the same mode (lossless: tracing-appender-lossless / spdlog-block; lossy: \
-           tracing-appender-lossy / spdlog-drop). The ceiling is one 64 KiB `BufWriter<File>` \
-           (behind a `Mutex` for several producers), with no channel and, in `rotating`, no \
-           rotation. Peers use their defaults: tracing-appender's 128,000 buffered lines, \
-           spdlog's 8,192-task queue on one thread, ftlog's queue of 100,000 messages \
-           (ftlog-block: `bounded(100_000, true)`; ftlog-drop: its default, dropping) and one \
-           thread that formats and writes through an 8 KiB `BufWriter`; fast_log with \
-           `chan_len(Some(100_000))` as its README recommends (its default channel is \
-           unbounded), one formatting and one appender thread. fast_log and ftlog are fed with \
-           `log::info!(\"{}\", line)` and set to a plain message format (no time, level or \
-           location); ftlog still writes ` {delay}ms ` in front of each message (the time \
-           between the call and its formatting; it cannot be turned off), which the read-back \
-           strips; MB/s counts the 101 bytes of each line for every system. In `tracing` \
-           every system gets the same subscriber, `tracing_subscriber::fmt()` with \
-           `.with_ansi(false).without_time().with_level(false).with_target(false)` (the line \
-           is the message alone), the default of each producer thread: bunctl through \
-           bunctl-log-tracing's `LogMakeWriter` (lossless: `try_write_line`, then wait when \
-           full; lossy: drop and mark), tracing-appender through `NonBlocking` \
-           (`NonBlockingBuilder::default().lossy(false)` / `.lossy(true)`) over \
-           `rolling::never`, the ceiling through its shared `BufWriter`; latency is one \
-           `info!` call, formatting included. bunctl-lossless-ts and bunctl-lossless-json \
-           (`single` only) are bunctl-lossless with `WriterOptions::format` set to \
-           `LineFormat::Timestamped` / `LineFormat::Json`: each line gets the time it was \
-           accepted (and, in JSON, is escaped into a Docker json-file object); their MB/s \
-           counts the 101 bytes of the line like every row, the file bytes are in the line \
-           format table; the read-back checks the timestamp / parses the object and takes the \
-           line from its `log` field.\n\
-           ¹ tracing-appender has no size rotation and ftlog rotates by time only; fast_log's \
-           size rotation (`file_split`) is not set up here: n/a in `rotating` (spdlog uses its \
-           `RotatingFileSink` by size, 8 MiB, max_files 1000, no compression; with its default \
-           max_files 0, \"no limit\", spdlog-rs 0.5 truncates the live file at each rotation \
-           and loses everything written before).\n\n";
+    if !measured.is_empty() {
+        md += NOTES;
+    }
     warnings.extend(failures.iter().map(|f| format!("run failed: {f}")));
     if !warnings.is_empty() {
         md += "### ⚠ WARNINGS\n\n";

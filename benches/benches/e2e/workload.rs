@@ -1,6 +1,6 @@
 //! The workloads: how many producers of which kind (threads or tokio tasks) write how many
-//! lines, with or without rotation, directly or as `tracing` events, and the idle-writers
-//! workload.
+//! lines, with or without rotation, directly or as `tracing` events; and bunctl's own
+//! workloads, many apps in one `LogManager` (`apps1000`) and idle writers.
 
 /// Size rotation of the `rotating` workload.
 pub(crate) const ROTATE_BYTES: u64 = 8 << 20;
@@ -12,6 +12,7 @@ pub(crate) enum Workload {
     Threads4,
     Rotating,
     Tracing,
+    Apps1000,
     Idle1000,
 }
 
@@ -24,12 +25,13 @@ pub(crate) enum Producers {
 }
 
 impl Workload {
-    pub(crate) const ALL: [Workload; 6] = [
+    pub(crate) const ALL: [Workload; 7] = [
         Workload::Single,
         Workload::Tasks100,
         Workload::Threads4,
         Workload::Rotating,
         Workload::Tracing,
+        Workload::Apps1000,
         Workload::Idle1000,
     ];
 
@@ -40,6 +42,7 @@ impl Workload {
             Workload::Threads4 => "threads4",
             Workload::Rotating => "rotating",
             Workload::Tracing => "tracing",
+            Workload::Apps1000 => "apps1000",
             Workload::Idle1000 => "idle1000",
         }
     }
@@ -50,7 +53,7 @@ impl Workload {
 
     pub(crate) fn producers(self) -> usize {
         match self {
-            Workload::Single => 1,
+            Workload::Single | Workload::Apps1000 => 1,
             Workload::Tasks100 | Workload::Rotating => 100,
             Workload::Threads4 | Workload::Tracing => 4,
             Workload::Idle1000 => 0,
@@ -72,6 +75,8 @@ impl Workload {
             | Workload::Threads4
             | Workload::Rotating
             | Workload::Tracing => 2_000_000,
+            // The busy app's lines in each of its three phases.
+            Workload::Apps1000 => 2_000_000,
             Workload::Idle1000 => 0,
         }
     }
@@ -88,7 +93,17 @@ impl Workload {
                 "4 OS threads emitting `tracing::info!` through the same `tracing_subscriber::fmt` \
                  layer (no time, level, target or colour)"
             }
+            Workload::Apps1000 => {
+                "one LogManager, 1,000 apps at 10 lines/s each and one busy app written by one \
+                 thread as fast as it goes, all lossless"
+            }
             Workload::Idle1000 => "1,000 idle writers in one LogManager",
         }
+    }
+
+    /// bunctl's own workloads: measured for bunctl-logging alone, each with a table of its
+    /// own (not lines/s against the peers).
+    pub(crate) fn bunctl_only(self) -> bool {
+        matches!(self, Workload::Apps1000 | Workload::Idle1000)
     }
 }
