@@ -10,7 +10,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::apps::{run_apps, AppsPlan};
-use crate::measure::{run_idle, run_one};
+use crate::idle::{run_idle, IdlePlan};
+use crate::measure::run_one;
 use crate::systems::System;
 use crate::workload::Workload;
 use crate::Res;
@@ -82,15 +83,13 @@ pub(crate) fn child(args: &[String]) -> Res<()> {
             settle: secs("--apps-settle", 1.0)?,
             window: secs("--apps-secs", 3.0)?,
         })?
-    } else if workload == Workload::Idle1000 {
-        let writers = flag("--idle-writers").map_or(Ok(1000), |v| v.parse())?;
-        let settle: f64 = flag("--idle-settle").map_or(Ok(1.0), |v| v.parse())?;
-        let window: f64 = flag("--idle-secs").map_or(Ok(5.0), |v| v.parse())?;
-        run_idle(
-            writers,
-            Duration::from_secs_f64(settle),
-            Duration::from_secs_f64(window),
-        )?
+    } else if let Some(writers) = workload.idle_writers() {
+        run_idle(&IdlePlan {
+            workload,
+            writers: flag("--idle-writers").map_or(Ok(writers), |v| v.parse())?,
+            settle: secs("--idle-settle", 1.0)?,
+            window: secs("--idle-secs", 5.0)?,
+        })?
     } else {
         if !system.supports(workload) {
             return Err(format!("{} does not run {}", system.name(), workload.name()).into());

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::child::run_child;
 use crate::options::Options;
-use crate::report::{fmt_int, publish, violation};
+use crate::report::{close_all_outcome, fmt_int, publish, violation};
 use crate::stats::{num, summarize};
 use crate::systems::System;
 use crate::workload::Workload;
@@ -28,12 +28,22 @@ pub(crate) fn drive(o: &Options) -> Res<bool> {
             w.default_lines()
         }
     };
-    let (idle_writers, idle_settle, idle_window) = if o.smoke {
-        (50, 0.2, 0.3)
+    // Idle writers: how many (the smoke run: a twentieth of 1,000 or 10,000), seconds to
+    // settle, seconds measured.
+    let idle_writers = |w: Workload| {
+        let n = w.idle_writers().unwrap_or(0);
+        if o.smoke {
+            n / 20
+        } else {
+            n
+        }
+    };
+    let (idle_settle, idle_window) = if o.smoke {
+        (0.2, 0.3)
     } else if o.quick {
-        (1000, 1.0, 2.0)
+        (1.0, 2.0)
     } else {
-        (1000, 1.0, 5.0)
+        (1.0, 5.0)
     };
     // apps1000: apps, seconds of their traffic before it is measured, seconds measured.
     let (apps, apps_settle, apps_window) = if o.smoke {
@@ -72,10 +82,10 @@ pub(crate) fn drive(o: &Options) -> Res<bool> {
             "--lines".to_string(),
             lines_for(w).to_string(),
         ];
-        if w == Workload::Idle1000 {
+        if w.idle_writers().is_some() {
             args.extend([
                 "--idle-writers".to_string(),
-                idle_writers.to_string(),
+                idle_writers(w).to_string(),
                 "--idle-settle".to_string(),
                 idle_settle.to_string(),
                 "--idle-secs".to_string(),
@@ -113,12 +123,17 @@ pub(crate) fn drive(o: &Options) -> Res<bool> {
                         fmt_int(num(&v, "lost")),
                         fmt_int(num(&v, "torn")),
                     );
-                } else if w == Workload::Idle1000 {
+                } else if w.idle_writers().is_some() {
                     eprintln!(
-                        "{label}: {:.2}% CPU, {:.1} wake-ups/s, {:.1} KiB/writer",
+                        "{label}: {} of {} writers opened, {:.2}% CPU, {:.1} wake-ups/s, \
+                         {:.1} KiB/writer, close_all {:.0} ms: {}",
+                        fmt_int(num(&v, "opened")),
+                        fmt_int(num(&v, "writers")),
                         num(&v, "cpu_pct"),
                         num(&v, "wakeups_per_s"),
-                        num(&v, "rss_per_writer_kib")
+                        num(&v, "rss_per_writer_kib"),
+                        num(&v, "close_all_s") * 1e3,
+                        close_all_outcome(&v),
                     );
                 } else {
                     let shutdown = if sys.has_shutdown() {

@@ -37,6 +37,7 @@
 //! - [`driver`] and [`child`]: the plan of measurements, each run in its own process;
 //! - [`measure`]: one measurement inside a child (throughput workloads, idle writers);
 //! - [`apps`]: `apps1000`, 1,000 quiet apps and a busy one in one `LogManager`;
+//! - [`idle`]: idle writers (1,000 or 10,000): threads, memory, CPU, wake-ups, `close_all`;
 //! - [`procfs`]: `/proc` sampling (CPU ticks, context switches, RSS, threads);
 //! - [`readback`]: reading the files back and counting valid, lost, torn, duplicated lines;
 //! - [`stats`]: medians and the summary of several runs;
@@ -45,6 +46,7 @@
 mod apps;
 mod child;
 mod driver;
+mod idle;
 mod line;
 mod log_facade;
 mod measure;

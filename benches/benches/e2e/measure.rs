@@ -1,21 +1,20 @@
 //! One measurement, inside a child process: a throughput workload through one system (set up,
 //! produce, flush: the clock stops; shut down, timed apart; read back; one JSON object of
-//! rates, latencies, RSS, shutdown time, lost and torn lines), or the idle writers (CPU,
-//! wake-ups and memory of 1,000 idle writers).
+//! rates, latencies, RSS, shutdown time, lost and torn lines). The idle writers are measured
+//! in [`crate::idle`], `apps1000` in [`crate::apps`].
 
 use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use bunctl_logging::{AppId, LogConfig, LogManager};
 use serde_json::{json, Value};
 
 use crate::line::LINE_LEN;
-use crate::procfs::{clock_ticks, context_switches, cpu_ticks, status_kib};
+use crate::procfs::status_kib;
 use crate::producer::{new_histogram, produce_async, produce_sync, Producer};
 use crate::readback::{read_back, Expected};
 use crate::systems::{setup, Backend, System};
 use crate::workload::{Producers, Workload};
-use crate::{target_dir, BoxError, Res};
+use crate::{target_dir, Res};
 
 /// The runtime of every measurement: tokio, 2 workers.
 pub(crate) fn runtime() -> Res<tokio::runtime::Runtime> {
@@ -152,51 +151,5 @@ pub(crate) fn run_one(system: System, workload: Workload, lines: u64) -> Res<Val
         "markers": rb.markers,
         "marker_dropped": rb.marker_dropped,
         "dropped_reported": dropped_reported,
-    }))
-}
-
-pub(crate) fn run_idle(writers: usize, settle: Duration, window: Duration) -> Res<Value> {
-    let dir = bench_tmp_dir()?;
-    let rt = runtime()?;
-    let rss_before = status_kib("VmRSS");
-    let manager = rt.block_on(async {
-        let manager = LogManager::new(LogConfig {
-            base_dir: dir.path().to_path_buf(),
-            ..Default::default()
-        });
-        for i in 0..writers {
-            let app = AppId::new(format!("idle-{i:04}"))?;
-            let writer = manager.get_writer(&app).await?;
-            writer.write_line(format!("idle writer {i} started"))?;
-            writer.flush().await?;
-        }
-        Ok::<_, BoxError>(manager)
-    })?;
-    std::thread::sleep(settle);
-    let (cs0, threads0) = context_switches();
-    let cpu0 = cpu_ticks();
-    let t0 = Instant::now();
-    std::thread::sleep(window);
-    let cpu1 = cpu_ticks();
-    let secs = t0.elapsed().as_secs_f64();
-    let (cs1, threads1) = context_switches();
-    let rss_after = status_kib("VmRSS");
-    rt.block_on(manager.close_all())?;
-    let cpu_s = (cpu1 - cpu0) as f64 / clock_ticks();
-    let cs = cs1.saturating_sub(cs0);
-    Ok(json!({
-        "system": System::BunctlLossless.name(),
-        "workload": Workload::Idle1000.name(),
-        "writers": writers,
-        "window_s": secs,
-        "cpu_pct": 100.0 * cpu_s / secs,
-        "context_switches": cs,
-        "wakeups_per_s": cs as f64 / secs,
-        "threads_before": threads0,
-        "threads_after": threads1,
-        "rss_before_kib": rss_before,
-        "rss_after_kib": rss_after,
-        "rss_per_writer_kib": rss_after.saturating_sub(rss_before) as f64 / writers.max(1) as f64,
-        "peak_rss_mib": status_kib("VmHWM") as f64 / 1024.0,
     }))
 }

@@ -28,8 +28,9 @@ OPTIONS:
     --quick              lines / 20, 1 run, 2 s idle window (a smoke run, under a minute)
     --runs N             runs per (system, workload); the median is reported (default 3)
     --lines N            total lines per workload (default 2,000,000)
-    --workloads a,b      of single, tasks100, threads4, rotating, tracing, apps1000, idle1000
-                         (default all)
+    --workloads a,b      of single, tasks100, threads4, rotating, tracing, apps1000, idle1000,
+                         idle10000 (default all; --quick and the smoke run leave out
+                         idle10000 unless it is named here)
     --systems a,b        of bunctl-lossless, bunctl-lossy, tracing-appender-lossless,
                          tracing-appender-lossy, spdlog-block, spdlog-drop, fast_log,
                          ftlog-block, ftlog-drop, ceiling (default all)
@@ -52,7 +53,7 @@ pub(crate) fn parse_options(args: &[String]) -> Res<Options> {
         smoke: !args.iter().any(|a| a == "--bench"),
         runs: 3,
         lines: None,
-        workloads: Workload::ALL.to_vec(),
+        workloads: Vec::new(),
         systems: System::ALL.to_vec(),
         out: None,
     };
@@ -74,5 +75,12 @@ pub(crate) fn parse_options(args: &[String]) -> Res<Options> {
         }
     }
     o.runs = runs.unwrap_or(if o.quick || o.smoke { 1 } else { 3 });
+    if o.workloads.is_empty() {
+        let short = o.quick || o.smoke;
+        o.workloads = Workload::ALL
+            .into_iter()
+            .filter(|w| !short || w.in_quick())
+            .collect();
+    }
     Ok(o)
 }

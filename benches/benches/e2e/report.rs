@@ -249,6 +249,94 @@ const NOTES: &str =
        max_files 0, \"no limit\", spdlog-rs 0.5 truncates the live file at each rotation \
        and loses everything written before).\n\n";
 
+/// What `close_all()` returned in one idle run: `Ok`, or its errors counted by kind.
+pub(crate) fn close_all_outcome(run: &Value) -> String {
+    if run.get("close_all_ok").and_then(Value::as_bool) == Some(true) {
+        return "Ok".into();
+    }
+    let kinds = run
+        .get("close_all_error_kinds")
+        .and_then(Value::as_object)
+        .map(|kinds| {
+            kinds
+                .iter()
+                .map(|(kind, n)| format!("{kind} × {}", fmt_int(n.as_f64().unwrap_or(f64::NAN))))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .unwrap_or_default();
+    format!("Err: {kinds}")
+}
+
+/// The idle writers, a row per idle workload: what they cost while idle, and `close_all()`.
+fn idle_table(
+    workloads: &[Workload],
+    raw: &BTreeMap<(Workload, System), Vec<Value>>,
+    medians: &BTreeMap<(Workload, System), Value>,
+    warnings: &mut Vec<String>,
+) -> String {
+    let mut rows = String::new();
+    for &w in workloads.iter().filter(|w| w.idle_writers().is_some()) {
+        let key = (w, System::BunctlLossless);
+        let (Some(m), Some(runs)) = (medians.get(&key), raw.get(&key)) else {
+            continue;
+        };
+        let outcomes: Vec<String> = runs.iter().map(close_all_outcome).collect();
+        for (i, run) in runs.iter().enumerate() {
+            if let Some(e) = run.get("open_error").and_then(Value::as_str) {
+                warnings.push(format!(
+                    "{} run {}: opened {} of {} writers; the next failed: {e}",
+                    w.name(),
+                    i + 1,
+                    fmt_int(num(run, "opened")),
+                    fmt_int(num(run, "writers"))
+                ));
+            }
+            if outcomes[i] != "Ok" {
+                warnings.push(format!(
+                    "{} run {}: close_all() returned {}",
+                    w.name(),
+                    i + 1,
+                    outcomes[i]
+                ));
+            }
+        }
+        rows += &format!(
+            "| {} | {} / {} | {:.1} | {:.2} / {:.2} | {} | {:.1} | {:.3} | {:.1} | {:.0} | {} |\n",
+            w.name(),
+            fmt_int(num(m, "opened")),
+            fmt_int(num(m, "writers")),
+            num(m, "open_s"),
+            num(m, "open_first_ms"),
+            num(m, "open_last_ms"),
+            fmt_int(num(m, "threads_after")),
+            num(m, "rss_per_writer_kib"),
+            num(m, "cpu_pct"),
+            num(m, "wakeups_per_s"),
+            num(m, "close_all_s") * 1e3,
+            outcomes.join("; "),
+        );
+    }
+    if rows.is_empty() {
+        return rows;
+    }
+    format!(
+        "### Idle writers — one LogManager, each writer opened, given one line, flushed and left \
+         alone (bunctl only)\n\n\
+         | workload | writers opened | open s | ms per open, first / last tenth | threads | \
+         RSS per idle writer KiB | CPU (% of one core) | wake-ups (context switches) /s | \
+         close_all ms | close_all (each run) |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|---|\n\
+         {rows}\n\
+         Each writer is a thread of its own, asleep with no timeout, with its file and its \
+         lock file open. Opening one is `get_writer`, one `write_line` and `flush()`, one \
+         writer after the other; the first and last tenth (at most 1,000 writers each) are \
+         timed apart. CPU and wake-ups are the whole process's over the idle window, RSS \
+         the growth from before the first writer. `close_all()` shuts every writer down \
+         concurrently, each bounded by its `shutdown_timeout` (10 s); its errors are counted \
+         by kind.\n\n"
+    )
+}
+
 /// `apps1000`: the busy app alone and among the 1,000 apps, and what the apps cost.
 fn apps_table(m: &Value) -> String {
     let mut s = format!(
@@ -380,18 +468,7 @@ pub(crate) fn publish(
             md += &format_table(lines_for(w), medians);
         }
     }
-    if let Some(m) = medians.get(&(Workload::Idle1000, System::BunctlLossless)) {
-        md += &format!(
-            "### idle1000 — {} idle writers in one LogManager (bunctl only)\n\n\
-             | CPU (% of one core) | wake-ups (context switches) /s | RSS per idle writer KiB | \
-             threads |\n|--:|--:|--:|--:|\n| {:.3} | {:.1} | {:.1} | {} |\n\n",
-            fmt_int(num(m, "writers")),
-            num(m, "cpu_pct"),
-            num(m, "wakeups_per_s"),
-            num(m, "rss_per_writer_kib"),
-            fmt_int(num(m, "threads_after")),
-        );
-    }
+    md += &idle_table(&o.workloads, raw, medians, &mut warnings);
 
     if let Some(m) = medians.get(&(Workload::Apps1000, System::BunctlLossless)) {
         if let Some(v) = violation(System::BunctlLossless, m) {

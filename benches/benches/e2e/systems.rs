@@ -126,7 +126,7 @@ impl System {
         match workload {
             Workload::Rotating => !no_size_rotation,
             Workload::Tracing => tracing_writer,
-            Workload::Apps1000 | Workload::Idle1000 => false,
+            Workload::Apps1000 | Workload::Idle1000 | Workload::Idle10000 => false,
             _ => true,
         }
     }

@@ -14,6 +14,7 @@ pub(crate) enum Workload {
     Tracing,
     Apps1000,
     Idle1000,
+    Idle10000,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,7 +26,7 @@ pub(crate) enum Producers {
 }
 
 impl Workload {
-    pub(crate) const ALL: [Workload; 7] = [
+    pub(crate) const ALL: [Workload; 8] = [
         Workload::Single,
         Workload::Tasks100,
         Workload::Threads4,
@@ -33,6 +34,7 @@ impl Workload {
         Workload::Tracing,
         Workload::Apps1000,
         Workload::Idle1000,
+        Workload::Idle10000,
     ];
 
     pub(crate) fn name(self) -> &'static str {
@@ -44,6 +46,7 @@ impl Workload {
             Workload::Tracing => "tracing",
             Workload::Apps1000 => "apps1000",
             Workload::Idle1000 => "idle1000",
+            Workload::Idle10000 => "idle10000",
         }
     }
 
@@ -56,7 +59,7 @@ impl Workload {
             Workload::Single | Workload::Apps1000 => 1,
             Workload::Tasks100 | Workload::Rotating => 100,
             Workload::Threads4 | Workload::Tracing => 4,
-            Workload::Idle1000 => 0,
+            Workload::Idle1000 | Workload::Idle10000 => 0,
         }
     }
 
@@ -77,7 +80,7 @@ impl Workload {
             | Workload::Tracing => 2_000_000,
             // The busy app's lines in each of its three phases.
             Workload::Apps1000 => 2_000_000,
-            Workload::Idle1000 => 0,
+            Workload::Idle1000 | Workload::Idle10000 => 0,
         }
     }
 
@@ -98,12 +101,32 @@ impl Workload {
                  thread as fast as it goes, all lossless"
             }
             Workload::Idle1000 => "1,000 idle writers in one LogManager",
+            Workload::Idle10000 => "10,000 idle writers in one LogManager",
         }
     }
 
     /// bunctl's own workloads: measured for bunctl-logging alone, each with a table of its
     /// own (not lines/s against the peers).
     pub(crate) fn bunctl_only(self) -> bool {
-        matches!(self, Workload::Apps1000 | Workload::Idle1000)
+        matches!(
+            self,
+            Workload::Apps1000 | Workload::Idle1000 | Workload::Idle10000
+        )
+    }
+
+    /// The idle writers of an idle workload in a full or `--quick` run (the smoke run takes
+    /// fewer).
+    pub(crate) fn idle_writers(self) -> Option<usize> {
+        match self {
+            Workload::Idle1000 => Some(1_000),
+            Workload::Idle10000 => Some(10_000),
+            _ => None,
+        }
+    }
+
+    /// Whether a `--quick` or smoke run has this workload unless it is asked for by name:
+    /// all but `idle10000` (10,000 threads take a while to start and to stop).
+    pub(crate) fn in_quick(self) -> bool {
+        self != Workload::Idle10000
     }
 }
