@@ -12,9 +12,16 @@
 //!   markdown tables on stdout and writes `<target>/bench/e2e-<unix time>.json` and
 //!   `<target>/bench/e2e-latest.json`;
 //! - child (`--one ...`): one measurement;
-//! - smoke (no `--bench`, as under `cargo test --benches`): every system and workload with
-//!   2,000 lines, one run, no JSON file; fails if bunctl-logging or the ceiling loses or tears
-//!   a line.
+//! - smoke (no `--bench`, as under `cargo test --benches`): every system and workload (but
+//!   `idle10000`, unless named) with 2,000 lines, a twentieth of the idle writers, 50 apps in
+//!   `apps1000`, one run, no JSON file; fails if bunctl-logging (lossless) or the ceiling
+//!   loses or tears a line.
+//!
+//! The workloads: `single`, `tasks100`, `threads4`, `rotating` (lines written directly),
+//! `tracing` (`tracing::info!` through the same `fmt` layer), and bunctl's own: `apps1000`
+//! (1,000 apps at 10 lines/s and a busy app in one `LogManager`), `idle1000` and `idle10000`
+//! (idle writers). `--quick` runs a twentieth of the lines and leaves out `idle10000` unless
+//! it is named.
 //!
 //! Lines are exactly 100 bytes (`p{producer:03} s{seq:09} ` and a fixed filler) plus the
 //! `\n` that each system adds (ftlog also writes a ` {delay}ms ` prefix it cannot leave out).
@@ -35,7 +42,7 @@
 //! - [`line`]: the 100-byte line every producer writes and the read-back parses;
 //! - [`producer`]: the producer loops and their latency histograms;
 //! - [`driver`] and [`child`]: the plan of measurements, each run in its own process;
-//! - [`measure`]: one measurement inside a child (throughput workloads, idle writers);
+//! - [`measure`]: one throughput measurement inside a child;
 //! - [`apps`]: `apps1000`, 1,000 quiet apps and a busy one in one `LogManager`;
 //! - [`idle`]: idle writers (1,000 or 10,000): threads, memory, CPU, wake-ups, `close_all`;
 //! - [`procfs`]: `/proc` sampling (CPU ticks, context switches, RSS, threads);
