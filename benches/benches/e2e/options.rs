@@ -25,17 +25,19 @@ ftlog and a BufWriter
 USAGE: cargo xtask bench [OPTIONS]   (cargo bench -p bunctl-log-benches --bench e2e -- OPTIONS)
 
 OPTIONS:
-    --quick              lines / 20, 1 run, 2 s idle window (a smoke run, under a minute)
+    --quick              lines / 20, 1 run, 2 s idle window, no idle10000 (a smoke run,
+                         under a minute)
     --runs N             runs per (system, workload); the median is reported (default 3)
     --lines N            total lines per workload (default 2,000,000)
     --workloads a,b      of single, tasks100, threads4, rotating, tracing, apps1000, idle1000,
                          idle10000 (default all; --quick and the smoke run leave out
                          idle10000 unless it is named here)
-    --systems a,b        of bunctl-lossless, bunctl-lossy, tracing-appender-lossless,
+    --systems a,b        of bunctl-lossless, bunctl-lossy, bunctl-lossless-ts,
+                         bunctl-lossless-json (single only), tracing-appender-lossless,
                          tracing-appender-lossy, spdlog-block, spdlog-drop, fast_log,
                          ftlog-block, ftlog-drop, ceiling (default all)
     --out PATH           also write the JSON there
-    --one SYSTEM WORKLOAD --lines N [--idle-writers N --idle-secs S]
+    --one SYSTEM WORKLOAD --lines N [--idle-writers N --idle-settle S --idle-secs S]
                          [--apps N --apps-settle S --apps-secs S]
                          one measurement (used by the driver), prints one JSON line
 ";

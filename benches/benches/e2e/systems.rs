@@ -1,8 +1,8 @@
 //! The systems under test and their setup: bunctl-logging (lossless and lossy; lossless with
-//! timestamped and JSON lines),
-//! tracing-appender's non-blocking writer, spdlog-rs's async pool sink, fast_log and ftlog
-//! (through the `log` facade, [`crate::log_facade`]) and the `BufWriter` ceiling, each opened in a directory ([`setup`]), handing out producers
-//! ([`Backend::producer`]), flushed until every line is in the OS page cache
+//! timestamped and JSON lines), tracing-appender's non-blocking writer, spdlog-rs's async pool
+//! sink, fast_log and ftlog (through the `log` facade, [`crate::log_facade`]) and the
+//! `BufWriter` ceiling, each opened in a directory ([`setup`]), handing out producers
+//! ([`Backend::producer`]) or a `tracing` subscriber ([`Backend::dispatch`]), flushed until every line is in the OS page cache
 //! ([`Backend::flush`]: where the clock stops, the same point for every system) and then
 //! closed ([`Backend::close`]: bunctl's `shutdown()`, timed on its own).
 
