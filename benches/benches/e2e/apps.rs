@@ -28,7 +28,7 @@ use tokio::runtime::Runtime;
 
 use crate::line::LineBuf;
 use crate::measure::{bench_tmp_dir, runtime};
-use crate::procfs::{clock_ticks, context_switches, cpu_ticks, status_kib};
+use crate::procfs::{context_switches, cpu_pct, cpu_ticks, status_kib};
 use crate::producer::{produce_sync, Producer};
 use crate::readback::{read_back, Expected, Readback};
 use crate::shape::Shape;
@@ -58,7 +58,7 @@ pub(crate) struct AppsPlan {
 /// One phase of the busy app.
 struct Phase {
     secs: f64,
-    cpu_pct: f64,
+    cpu_pct: Option<f64>,
     p99_ns: u64,
 }
 
@@ -84,10 +84,9 @@ fn busy_phase(rt: &Runtime, writer: &Arc<AsyncLogWriter>, id: usize, lines: u64)
     let hist = handle.join().map_err(|_| "busy producer panicked")??;
     rt.block_on(writer.flush())?;
     let secs = t0.elapsed().as_secs_f64();
-    let cpu_s = cpu_ticks().saturating_sub(cpu0) as f64 / clock_ticks();
     Ok(Phase {
         secs,
-        cpu_pct: 100.0 * cpu_s / secs,
+        cpu_pct: cpu_pct(cpu0, cpu_ticks(), secs),
         p99_ns: hist.value_at_quantile(0.99),
     })
 }
@@ -176,15 +175,18 @@ pub(crate) fn run_apps(plan: &AppsPlan) -> Res<Value> {
     drop(writers);
 
     std::thread::sleep(settle);
-    let (cs0, _) = context_switches();
+    let cs0 = context_switches();
     let cpu0 = cpu_ticks();
     let t0 = Instant::now();
     std::thread::sleep(window);
     let cpu1 = cpu_ticks();
-    let (cs1, threads) = context_switches();
     let window_s = t0.elapsed().as_secs_f64();
-    let background_cpu_pct = 100.0 * (cpu1 - cpu0) as f64 / clock_ticks() / window_s;
-    let background_wakeups_per_s = cs1.saturating_sub(cs0) as f64 / window_s;
+    let cs1 = context_switches();
+    let background_cpu_pct = cpu_pct(cpu0, cpu1, window_s);
+    let background_wakeups_per_s = cs0
+        .zip(cs1)
+        .map(|((cs0, _), (cs1, _))| cs1.saturating_sub(cs0) as f64 / window_s);
+    let threads = cs1.map(|(_, threads)| threads);
 
     let loaded = busy_phase(&rt, &busy, LOADED, busy_lines)?;
 

@@ -89,6 +89,7 @@ pub(crate) fn child(args: &[String]) -> Res<()> {
             writers: flag("--idle-writers").map_or(Ok(writers), |v| v.parse())?,
             settle: secs("--idle-settle", 1.0)?,
             window: secs("--idle-secs", 5.0)?,
+            nofile: flag("--nofile").map(|v| v.parse()).transpose()?,
         })?
     } else {
         if !system.supports(workload) {

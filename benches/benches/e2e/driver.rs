@@ -91,6 +91,9 @@ pub(crate) fn drive(o: &Options) -> Res<bool> {
                 "--idle-secs".to_string(),
                 idle_window.to_string(),
             ]);
+            if let Some(n) = o.nofile {
+                args.extend(["--nofile".to_string(), n.to_string()]);
+            }
         }
         if w == Workload::Apps1000 {
             args.extend([

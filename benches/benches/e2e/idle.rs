@@ -5,17 +5,23 @@
 //! counted by kind).
 //!
 //! Each writer has a thread of its own (and its file and lock open), so 10,000 writers are
-//! 10,000 threads and some 20,000 file descriptors: if opening one fails (the descriptor
-//! limit, say), the error is recorded and the writers opened so far are measured.
+//! 10,000 threads and some 20,000 file descriptors. The child raises its soft descriptor limit
+//! to the hard one (as a supervisor would), or to `--nofile N` (soft and hard, which takes
+//! the privilege to raise a hard limit); the limit it ran with is reported. If opening a
+//! writer still fails (at the limit, say), the error is recorded and the writers opened so far
+//! are measured. So that the measurement itself can read `/proc` at the limit, the child
+//! holds a few descriptors in reserve while it opens writers and lets them go before it
+//! measures.
 
 use std::collections::BTreeMap;
+use std::fs::File;
 use std::time::{Duration, Instant};
 
 use bunctl_logging::{AppId, Error as LogError, LogConfig, LogManager};
 use serde_json::{json, Value};
 
 use crate::measure::{bench_tmp_dir, runtime};
-use crate::procfs::{clock_ticks, context_switches, cpu_ticks, status_kib};
+use crate::procfs::{context_switches, cpu_pct, cpu_ticks, status_kib, threads};
 use crate::systems::System;
 use crate::workload::Workload;
 use crate::Res;
@@ -26,6 +32,35 @@ pub(crate) struct IdlePlan {
     pub(crate) writers: usize,
     pub(crate) settle: Duration,
     pub(crate) window: Duration,
+    /// Descriptor limit to set (soft and hard); `None`: the soft limit is raised to the hard.
+    pub(crate) nofile: Option<u64>,
+}
+
+/// Descriptors held back while the writers are opened, released before the measurement:
+/// enough for the harness's own reads of `/proc` once the writers took the rest.
+const FD_RESERVE: usize = 16;
+
+/// Sets the descriptor limit for the writers: `wanted` as soft and hard limit, or the soft
+/// limit raised to the hard one. Returns the limit now in force (soft, hard; `None`: no
+/// limit) and the error if it could not be set.
+fn set_nofile(wanted: Option<u64>) -> (Option<u64>, Option<u64>, Option<String>) {
+    use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
+    let now = getrlimit(Resource::Nofile);
+    let new = match wanted {
+        Some(n) => Rlimit {
+            current: Some(n),
+            maximum: Some(n),
+        },
+        None => Rlimit {
+            current: now.maximum,
+            maximum: now.maximum,
+        },
+    };
+    let error = setrlimit(Resource::Nofile, new)
+        .err()
+        .map(|e| format!("cannot set the descriptor limit to {wanted:?}: {e}"));
+    let limit = getrlimit(Resource::Nofile);
+    (limit.current, limit.maximum, error)
 }
 
 /// The kind of an error of the facade, for counting: its variant, and for I/O errors the
@@ -60,6 +95,13 @@ fn count_kinds(e: &LogError, counts: &mut BTreeMap<String, u64>) {
 }
 
 pub(crate) fn run_idle(plan: &IdlePlan) -> Res<Value> {
+    let (nofile_soft, nofile_hard, nofile_error) = set_nofile(plan.nofile);
+    if let Some(e) = &nofile_error {
+        eprintln!("e2e idle: {e}");
+    }
+    let reserve: Vec<File> = (0..FD_RESERVE)
+        .map(|_| File::open("/dev/null"))
+        .collect::<Result<_, _>>()?;
     let dir = bench_tmp_dir()?;
     let rt = runtime()?;
     let rss_before = status_kib("VmRSS");
@@ -104,15 +146,17 @@ pub(crate) fn run_idle(plan: &IdlePlan) -> Res<Value> {
             plan.writers
         );
     }
+    drop(reserve);
 
     std::thread::sleep(plan.settle);
-    let (cs0, threads0) = context_switches();
+    let threads_idle = threads();
+    let cs0 = context_switches();
     let cpu0 = cpu_ticks();
     let t0 = Instant::now();
     std::thread::sleep(plan.window);
     let cpu1 = cpu_ticks();
     let secs = t0.elapsed().as_secs_f64();
-    let (cs1, threads1) = context_switches();
+    let cs1 = context_switches();
     let rss_after = status_kib("VmRSS");
 
     let closing = Instant::now();
@@ -122,8 +166,9 @@ pub(crate) fn run_idle(plan: &IdlePlan) -> Res<Value> {
     if let Err(e) = &closed {
         count_kinds(e, &mut errors);
     }
-    let cpu_s = (cpu1 - cpu0) as f64 / clock_ticks();
-    let cs = cs1.saturating_sub(cs0);
+    let cs = cs0
+        .zip(cs1)
+        .map(|((cs0, _), (cs1, _))| cs1.saturating_sub(cs0));
     Ok(json!({
         "system": System::BunctlLossless.name(),
         "workload": plan.workload.name(),
@@ -134,12 +179,14 @@ pub(crate) fn run_idle(plan: &IdlePlan) -> Res<Value> {
         "open_first_ms": ms_per_open(marks[0], marks[1]),
         "open_last_ms": ms_per_open(marks[2], marks[3]),
         "open_tenth": tenth,
+        "nofile_soft": nofile_soft,
+        "nofile_hard": nofile_hard,
+        "nofile_error": nofile_error,
         "window_s": secs,
-        "cpu_pct": 100.0 * cpu_s / secs,
+        "cpu_pct": cpu_pct(cpu0, cpu1, secs),
         "context_switches": cs,
-        "wakeups_per_s": cs as f64 / secs,
-        "threads_before": threads0,
-        "threads_after": threads1,
+        "wakeups_per_s": cs.map(|cs| cs as f64 / secs),
+        "threads_after": threads_idle,
         "rss_before_kib": rss_before,
         "rss_after_kib": rss_after,
         "rss_per_writer_kib": rss_after.saturating_sub(rss_before) as f64 / opened.max(1) as f64,

@@ -16,6 +16,8 @@ pub(crate) struct Options {
     pub(crate) workloads: Vec<Workload>,
     pub(crate) systems: Vec<System>,
     pub(crate) out: Option<PathBuf>,
+    /// Descriptor limit of the idle writers' children (`--nofile`).
+    pub(crate) nofile: Option<u64>,
 }
 
 pub(crate) const USAGE: &str = "\
@@ -37,7 +39,10 @@ OPTIONS:
                          tracing-appender-lossy, spdlog-block, spdlog-drop, fast_log,
                          ftlog-block, ftlog-drop, ceiling (default all)
     --out PATH           also write the JSON there
-    --one SYSTEM WORKLOAD --lines N [--idle-writers N --idle-settle S --idle-secs S]
+    --nofile N           the idle writers' process sets its descriptor limit (soft and hard)
+                         to N (raising a hard limit takes privilege); by default it raises
+                         its soft limit to the hard one
+    --one SYSTEM WORKLOAD --lines N [--idle-writers N --idle-settle S --idle-secs S --nofile N]
                          [--apps N --apps-settle S --apps-secs S]
                          one measurement (used by the driver), prints one JSON line
 ";
@@ -58,6 +63,7 @@ pub(crate) fn parse_options(args: &[String]) -> Res<Options> {
         workloads: Vec::new(),
         systems: System::ALL.to_vec(),
         out: None,
+        nofile: None,
     };
     let mut runs = None;
     let mut it = args.iter();
@@ -71,6 +77,7 @@ pub(crate) fn parse_options(args: &[String]) -> Res<Options> {
             "--workloads" => o.workloads = list(&value()?, Workload::parse)?,
             "--systems" => o.systems = list(&value()?, System::parse)?,
             "--out" => o.out = Some(PathBuf::from(value()?)),
+            "--nofile" => o.nofile = Some(value()?.parse()?),
             // Flags that cargo or a test runner may pass: ignore.
             s if s.starts_with("--") && o.smoke => {}
             other => return Err(format!("unknown argument {other:?}\n\n{USAGE}").into()),

@@ -30,6 +30,15 @@ pub(crate) fn fmt_int(x: f64) -> String {
     format!("{sign}{out}")
 }
 
+/// `x` with `decimals` decimals, or "—" if it was not measured.
+fn fmt_dec(x: f64, decimals: usize) -> String {
+    if x.is_finite() {
+        format!("{x:.decimals$}")
+    } else {
+        "—".into()
+    }
+}
+
 fn ratio(a: f64, b: f64) -> String {
     if a.is_finite() && b.is_finite() && b > 0.0 {
         format!("{:.2}×", a / b)
@@ -301,18 +310,24 @@ fn idle_table(
                 ));
             }
         }
+        let limit = |key: &str| match m.get(key) {
+            Some(Value::Null) => "unlimited".to_string(),
+            _ => fmt_int(num(m, key)),
+        };
         rows += &format!(
-            "| {} | {} / {} | {:.1} | {:.2} / {:.2} | {} | {:.1} | {:.3} | {:.1} | {:.0} | {} |\n",
+            "| {} | {} / {} | {} / {} | {:.1} | {} / {} | {} | {:.1} | {} | {} | {:.0} | {} |\n",
             w.name(),
             fmt_int(num(m, "opened")),
             fmt_int(num(m, "writers")),
+            limit("nofile_soft"),
+            limit("nofile_hard"),
             num(m, "open_s"),
-            num(m, "open_first_ms"),
-            num(m, "open_last_ms"),
+            fmt_dec(num(m, "open_first_ms"), 2),
+            fmt_dec(num(m, "open_last_ms"), 2),
             fmt_int(num(m, "threads_after")),
             num(m, "rss_per_writer_kib"),
-            num(m, "cpu_pct"),
-            num(m, "wakeups_per_s"),
+            fmt_dec(num(m, "cpu_pct"), 3),
+            fmt_dec(num(m, "wakeups_per_s"), 1),
             num(m, "close_all_s") * 1e3,
             outcomes.join("; "),
         );
@@ -323,12 +338,17 @@ fn idle_table(
     format!(
         "### Idle writers — one LogManager, each writer opened, given one line, flushed and left \
          alone (bunctl only)\n\n\
-         | workload | writers opened | open s | ms per open, first / last tenth | threads | \
-         RSS per idle writer KiB | CPU (% of one core) | wake-ups (context switches) /s | \
-         close_all ms | close_all (each run) |\n|---|--:|--:|--:|--:|--:|--:|--:|--:|---|\n\
+         | workload | writers opened | fd limit soft / hard | open s | ms per open, first / \
+         last tenth | threads | RSS per idle writer KiB | CPU (% of one core) | wake-ups \
+         (context switches) /s | close_all ms | close_all (each run) |\n\
+         |---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n\
          {rows}\n\
          Each writer is a thread of its own, asleep with no timeout, with its file and its \
-         lock file open. Opening one is `get_writer`, one `write_line` and `flush()`, one \
+         lock file open: two descriptors per writer. The child raises its soft descriptor \
+         limit to the hard one (or sets both with `--nofile N`) and holds 16 descriptors \
+         back while it opens writers, released before it measures (the measurement reads \
+         `/proc`); a writer that cannot be opened ends the opening, and the writers opened \
+         are measured. Opening one is `get_writer`, one `write_line` and `flush()`, one \
          writer after the other; the first and last tenth (at most 1,000 writers each) are \
          timed apart. CPU and wake-ups are the whole process's over the idle window, RSS \
          the growth from before the first writer. `close_all()` shuts every writer down \
@@ -352,20 +372,20 @@ fn apps_table(m: &Value) -> String {
         ("alone, after their traffic stopped", "alone_after"),
     ] {
         s += &format!(
-            "| {phase} | {} | {} | {:.0} |\n",
+            "| {phase} | {} | {} | {} |\n",
             fmt_int(num(m, &format!("{key}_lines_per_s"))),
             fmt_int(num(m, &format!("{key}_p99_ns"))),
-            num(m, &format!("{key}_cpu_pct")),
+            fmt_dec(num(m, &format!("{key}_cpu_pct")), 0),
         );
     }
     s += &format!(
         "\n| with the apps ×alone | apps' lines/s | CPU % for the apps' traffic alone | \
          wake-ups (context switches) /s | threads | close_all ms | peak RSS MiB | lost \
          (busy / apps) | torn (busy / apps) |\n|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n\
-         | {:.2}× | {} | {:.1} | {} | {} | {:.0} | {:.1} | {} / {} | {} / {} |\n\n",
+         | {:.2}× | {} | {} | {} | {} | {:.0} | {:.1} | {} / {} | {} / {} |\n\n",
         num(m, "loaded_vs_alone"),
         fmt_int(num(m, "app_lines_per_s")),
-        num(m, "background_cpu_pct"),
+        fmt_dec(num(m, "background_cpu_pct"), 1),
         fmt_int(num(m, "background_wakeups_per_s")),
         fmt_int(num(m, "threads")),
         num(m, "close_all_s") * 1e3,
