@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::process::Command;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use bunctl_logging::LineFormat;
 use serde_json::{json, Value};
 
 use crate::options::Options;
@@ -89,9 +90,10 @@ fn workload_table(
     s += "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n";
     for &sys in systems {
         if !sys.supports(workload) {
-            // Only `rotating` lists the systems it cannot run (footnote ¹); the other
-            // workloads leave out the systems they are not for.
-            if workload != Workload::Rotating {
+            // Only `rotating` lists the systems it cannot run for want of size rotation
+            // (footnote ¹); the rest is left out (the line-format systems run `single` only,
+            // `tracing` is for the systems with a `MakeWriter`).
+            if workload != Workload::Rotating || sys.line_format() != LineFormat::Raw {
                 continue;
             }
             s += &format!(
@@ -233,7 +235,9 @@ const NOTES: &str =
        (ftlog-block: `bounded(100_000, true)`; ftlog-drop: its default, dropping) and one \
        thread that formats and writes through an 8 KiB `BufWriter`; fast_log with \
        `chan_len(Some(100_000))` as its README recommends (its default channel is \
-       unbounded), one formatting and one appender thread. fast_log and ftlog are fed with \
+       unbounded), one formatting and one appender thread (between them a second channel of up \
+       to 100,000 batches, so far more than 100,000 lines can be in memory: see its peak \
+       RSS). fast_log and ftlog are fed with \
        `log::info!(\"{}\", line)` and set to a plain message format (no time, level or \
        location); ftlog still writes ` {delay}ms ` in front of each message (the time \
        between the call and its formatting; it cannot be turned off), which the read-back \
@@ -488,14 +492,13 @@ pub(crate) fn publish(
             md += &format_table(lines_for(w), medians);
         }
     }
-    md += &idle_table(&o.workloads, raw, medians, &mut warnings);
-
     if let Some(m) = medians.get(&(Workload::Apps1000, System::BunctlLossless)) {
         if let Some(v) = violation(System::BunctlLossless, m) {
             warnings.push(format!("apps1000: {v}"));
         }
         md += &apps_table(m);
     }
+    md += &idle_table(&o.workloads, raw, medians, &mut warnings);
 
     // Summary: bunctl against the ceiling and the peers, per workload.
     let mut summary = String::new();
