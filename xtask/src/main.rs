@@ -30,7 +30,9 @@ COMMANDS:
     bench [ARGS...]         Run the end-to-end benchmark (release build):
                               cargo bench -p bunctl-log-benches --bench e2e -- ARGS...
                             Useful ARGS: --quick, --runs N, --workloads a,b, --systems a,b,
-                            --out PATH (see `cargo xtask bench --help`).
+                            --out PATH, --nofile N (see `cargo xtask bench --help`).
+                            --quick leaves out idle10000 (10,000 writers take minutes to
+                            open and close) unless --workloads names it.
                             Results: <target>/bench/e2e-latest.json (and e2e-<unix time>.json).
     bench-layers [ARGS...]  Run the criterion benchmarks per layer:
                               cargo bench -p bunctl-log-benches --bench layers -- ARGS...

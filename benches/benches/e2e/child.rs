@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::measure::{run_idle, run_one};
+use crate::apps::{run_apps, AppsPlan};
+use crate::idle::{run_idle, IdlePlan};
+use crate::measure::run_one;
 use crate::systems::System;
 use crate::workload::Workload;
 use crate::Res;
@@ -70,15 +72,25 @@ pub(crate) fn child(args: &[String]) -> Res<()> {
         Some(v) => v.parse()?,
         None => workload.default_lines(),
     };
-    let value = if workload == Workload::Idle1000 {
-        let writers = flag("--idle-writers").map_or(Ok(1000), |v| v.parse())?;
-        let settle: f64 = flag("--idle-settle").map_or(Ok(1.0), |v| v.parse())?;
-        let window: f64 = flag("--idle-secs").map_or(Ok(5.0), |v| v.parse())?;
-        run_idle(
-            writers,
-            Duration::from_secs_f64(settle),
-            Duration::from_secs_f64(window),
-        )?
+    let secs = |name: &str, default: f64| -> Res<Duration> {
+        let s: f64 = flag(name).map_or(Ok(default), |v| v.parse())?;
+        Ok(Duration::from_secs_f64(s))
+    };
+    let value = if workload == Workload::Apps1000 {
+        run_apps(&AppsPlan {
+            apps: flag("--apps").map_or(Ok(1000), |v| v.parse())?,
+            busy_lines: lines,
+            settle: secs("--apps-settle", 1.0)?,
+            window: secs("--apps-secs", 3.0)?,
+        })?
+    } else if let Some(writers) = workload.idle_writers() {
+        run_idle(&IdlePlan {
+            workload,
+            writers: flag("--idle-writers").map_or(Ok(writers), |v| v.parse())?,
+            settle: secs("--idle-settle", 1.0)?,
+            window: secs("--idle-secs", 5.0)?,
+            nofile: flag("--nofile").map(|v| v.parse()).transpose()?,
+        })?
     } else {
         if !system.supports(workload) {
             return Err(format!("{} does not run {}", system.name(), workload.name()).into());

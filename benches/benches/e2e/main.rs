@@ -1,5 +1,6 @@
 //! End-to-end benchmark: the same workloads through bunctl-logging, tracing-appender,
-//! spdlog-rs and a plain `BufWriter<File>` ceiling, in one invocation on one machine.
+//! spdlog-rs, fast_log, ftlog and a plain `BufWriter<File>` ceiling, in one invocation on one
+//! machine.
 //!
 //! Run it with `cargo xtask bench [--quick] [--runs N] [--workloads a,b] [--systems a,b]
 //! [--out PATH]` (that is `cargo bench -p bunctl-log-benches --bench e2e -- ARGS`).
@@ -11,39 +12,60 @@
 //!   markdown tables on stdout and writes `<target>/bench/e2e-<unix time>.json` and
 //!   `<target>/bench/e2e-latest.json`;
 //! - child (`--one ...`): one measurement;
-//! - smoke (no `--bench`, as under `cargo test --benches`): every system and workload with
-//!   2,000 lines, one run, no JSON file; fails if bunctl-logging or the ceiling loses or tears
-//!   a line.
+//! - smoke (no `--bench`, as under `cargo test --benches`): every system and workload (but
+//!   `idle10000`, unless named) with 2,000 lines, a twentieth of the idle writers, 50 apps in
+//!   `apps1000`, one run, no JSON file; fails if bunctl-logging (lossless) or the ceiling
+//!   loses or tears a line.
+//!
+//! The workloads: `single`, `tasks100`, `threads4`, `rotating` (lines written directly),
+//! `tracing` (`tracing::info!` through the same `fmt` layer), and bunctl's own: `apps1000`
+//! (1,000 apps at 10 lines/s and a busy app in one `LogManager`), `idle1000` and `idle10000`
+//! (idle writers). `--quick` runs a twentieth of the lines and leaves out `idle10000` unless
+//! it is named.
 //!
 //! Lines are exactly 100 bytes (`p{producer:03} s{seq:09} ` and a fixed filler) plus the
-//! `\n` that each system adds. After shutdown every file of the run is read back (gzip
-//! included) and each line is checked: valid, torn (anything else), duplicate; lost =
-//! expected − distinct valid lines.
+//! `\n` that each system adds (ftlog also writes a ` {delay}ms ` prefix it cannot leave out).
+//! The clock stops when every line is in the OS page cache (bunctl: `flush()`; each system's
+//! point is printed in the report); bunctl's `shutdown()` is timed after it, on its own. Then
+//! every file of the run is read back (gzip included) and each line is checked: valid, torn
+//! (anything else), duplicate; lost = expected − distinct valid lines.
 //!
 //! The modules, one job each:
 //! - [`options`]: the command line (`--quick`, `--runs`, ...) and the usage text;
 //! - [`workload`] and [`systems`]: what is measured, and each system under test (bunctl,
-//!   tracing-appender, spdlog-rs, the `BufWriter` ceiling) set up, fed and shut down;
+//!   tracing-appender, spdlog-rs, fast_log, ftlog, the `BufWriter` ceiling) set up, fed,
+//!   flushed and closed;
+//! - [`log_facade`]: fast_log and ftlog, the peers behind the `log` facade;
+//! - [`shape`]: what each system writes around the line, taken off at read-back;
+//! - [`tracing_fmt`]: the `tracing` workload's subscriber, the same `fmt` layer for every
+//!   system;
 //! - [`line`]: the 100-byte line every producer writes and the read-back parses;
 //! - [`producer`]: the producer loops and their latency histograms;
 //! - [`driver`] and [`child`]: the plan of measurements, each run in its own process;
-//! - [`measure`]: one measurement inside a child (throughput workloads, idle writers);
+//! - [`measure`]: one throughput measurement inside a child;
+//! - [`apps`]: `apps1000`, 1,000 quiet apps and a busy one in one `LogManager`;
+//! - [`idle`]: idle writers (1,000 or 10,000): threads, memory, CPU, wake-ups, `close_all`;
 //! - [`procfs`]: `/proc` sampling (CPU ticks, context switches, RSS, threads);
 //! - [`readback`]: reading the files back and counting valid, lost, torn, duplicated lines;
 //! - [`stats`]: medians and the summary of several runs;
 //! - [`report`]: the markdown tables and the JSON file.
 
+mod apps;
 mod child;
 mod driver;
+mod idle;
 mod line;
+mod log_facade;
 mod measure;
 mod options;
 mod procfs;
 mod producer;
 mod readback;
 mod report;
+mod shape;
 mod stats;
 mod systems;
+mod tracing_fmt;
 mod workload;
 
 use std::path::{Path, PathBuf};

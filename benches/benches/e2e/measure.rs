@@ -1,29 +1,31 @@
 //! One measurement, inside a child process: a throughput workload through one system (set up,
-//! produce, shut down, read back, one JSON object of rates, latencies, RSS, lost and torn
-//! lines), or the idle writers (CPU, wake-ups and memory of 1,000 idle writers).
+//! produce, flush: the clock stops; shut down, timed apart; read back; one JSON object of
+//! rates, latencies, RSS, shutdown time, lost and torn lines). The idle writers are measured
+//! in [`crate::idle`], `apps1000` in [`crate::apps`].
 
 use std::sync::{Arc, Barrier};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use bunctl_logging::{AppId, LogConfig, LogManager};
 use serde_json::{json, Value};
 
 use crate::line::LINE_LEN;
-use crate::procfs::{clock_ticks, context_switches, cpu_ticks, status_kib};
-use crate::producer::{new_histogram, produce_async, produce_sync};
-use crate::readback::read_back;
-use crate::systems::{setup, System};
+use crate::procfs::status_kib;
+use crate::producer::{new_histogram, produce_async, produce_sync, Producer};
+use crate::readback::{read_back, Expected};
+use crate::systems::{setup, Backend, System};
 use crate::workload::{Producers, Workload};
-use crate::{target_dir, BoxError, Res};
+use crate::{target_dir, Res};
 
-fn runtime() -> Res<tokio::runtime::Runtime> {
+/// The runtime of every measurement: tokio, 2 workers.
+pub(crate) fn runtime() -> Res<tokio::runtime::Runtime> {
     Ok(tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?)
 }
 
-fn bench_tmp_dir() -> Res<tempfile::TempDir> {
+/// A fresh directory for one measurement's files, under `<target>/bench/tmp`.
+pub(crate) fn bench_tmp_dir() -> Res<tempfile::TempDir> {
     let base = target_dir().join("bench").join("tmp");
     std::fs::create_dir_all(&base)?;
     Ok(tempfile::Builder::new().prefix("e2e-").tempdir_in(base)?)
@@ -36,6 +38,16 @@ pub(crate) fn run_one(system: System, workload: Workload, lines: u64) -> Res<Val
     let dir = bench_tmp_dir()?;
     let rt = runtime()?;
     let mut backend = setup(system, workload, dir.path(), &rt)?;
+    // The `tracing` workload: producers emit events through one subscriber over the system.
+    let dispatch = if workload == Workload::Tracing {
+        Some(backend.dispatch()?)
+    } else {
+        None
+    };
+    let producer = |backend: &mut Backend| match &dispatch {
+        Some(d) => Ok(Producer::Tracing(d.clone())),
+        None => backend.producer(),
+    };
 
     let start;
     let mut hists = Vec::with_capacity(producers);
@@ -44,7 +56,7 @@ pub(crate) fn run_one(system: System, workload: Workload, lines: u64) -> Res<Val
             let barrier = Arc::new(Barrier::new(producers + 1));
             let mut handles = Vec::with_capacity(producers);
             for id in 0..producers {
-                let p = backend.producer()?;
+                let p = producer(&mut backend)?;
                 let barrier = barrier.clone();
                 handles.push(std::thread::spawn(move || {
                     barrier.wait();
@@ -60,7 +72,7 @@ pub(crate) fn run_one(system: System, workload: Workload, lines: u64) -> Res<Val
         Producers::Tasks => {
             let mut ps = Vec::with_capacity(producers);
             for _ in 0..producers {
-                ps.push(backend.producer()?);
+                ps.push(producer(&mut backend)?);
             }
             start = Instant::now();
             let results = rt.block_on(async move {
@@ -81,8 +93,15 @@ pub(crate) fn run_one(system: System, workload: Workload, lines: u64) -> Res<Val
         }
     }
     let produced = start.elapsed();
-    let (files, dropped_reported) = backend.finish(dir.path(), &rt)?;
+    // The last handle on the subscriber: with it goes the last handle on tracing-appender's
+    // `NonBlocking`, whose worker ends only then.
+    drop(dispatch);
+    backend.flush(&rt)?;
+    // The clock stops here for every system: every line is in the OS page cache.
     let wall = start.elapsed();
+    let closing = Instant::now();
+    let (files, dropped_reported) = backend.close(dir.path(), &rt)?;
+    let shutdown = closing.elapsed();
     drop(rt);
 
     let mut hist = new_histogram()?;
@@ -90,7 +109,11 @@ pub(crate) fn run_one(system: System, workload: Workload, lines: u64) -> Res<Val
         hist.add(h)?;
     }
     drop(hists);
-    let rb = read_back(&files, producers, per_producer)?;
+    let rb = read_back(
+        &files,
+        system.shape(),
+        Expected::producers(producers, per_producer),
+    )?;
     let peak_rss_kib = status_kib("VmHWM");
     let secs = wall.as_secs_f64();
     let lost = total - rb.distinct;
@@ -102,10 +125,14 @@ pub(crate) fn run_one(system: System, workload: Workload, lines: u64) -> Res<Val
         "lines": total,
         "wall_s": secs,
         "produce_s": produced.as_secs_f64(),
-        "finish_s": (wall - produced).as_secs_f64(),
+        // From the last write call's return to every line in the page cache.
+        "flush_s": (wall - produced).as_secs_f64(),
+        // After the clock stopped: bunctl's `shutdown()` (fsync, compression, join); the
+        // peers' close steps (dropping what is left) are timed too but reported as "—".
+        "shutdown_s": shutdown.as_secs_f64(),
         "lines_per_s": total as f64 / secs,
         // Until the last write call returned: how fast producers got their lines accepted,
-        // before the final drain (and, for bunctl, the wait for compression) at shutdown.
+        // before the final drain.
         "accepted_lines_per_s": total as f64 / produced.as_secs_f64(),
         "mb_per_s": (total * (LINE_LEN as u64 + 1)) as f64 / secs / 1e6,
         "p50_ns": hist.value_at_quantile(0.50),
@@ -124,51 +151,5 @@ pub(crate) fn run_one(system: System, workload: Workload, lines: u64) -> Res<Val
         "markers": rb.markers,
         "marker_dropped": rb.marker_dropped,
         "dropped_reported": dropped_reported,
-    }))
-}
-
-pub(crate) fn run_idle(writers: usize, settle: Duration, window: Duration) -> Res<Value> {
-    let dir = bench_tmp_dir()?;
-    let rt = runtime()?;
-    let rss_before = status_kib("VmRSS");
-    let manager = rt.block_on(async {
-        let manager = LogManager::new(LogConfig {
-            base_dir: dir.path().to_path_buf(),
-            ..Default::default()
-        });
-        for i in 0..writers {
-            let app = AppId::new(format!("idle-{i:04}"))?;
-            let writer = manager.get_writer(&app).await?;
-            writer.write_line(format!("idle writer {i} started"))?;
-            writer.flush().await?;
-        }
-        Ok::<_, BoxError>(manager)
-    })?;
-    std::thread::sleep(settle);
-    let (cs0, threads0) = context_switches();
-    let cpu0 = cpu_ticks();
-    let t0 = Instant::now();
-    std::thread::sleep(window);
-    let cpu1 = cpu_ticks();
-    let secs = t0.elapsed().as_secs_f64();
-    let (cs1, threads1) = context_switches();
-    let rss_after = status_kib("VmRSS");
-    rt.block_on(manager.close_all())?;
-    let cpu_s = (cpu1 - cpu0) as f64 / clock_ticks();
-    let cs = cs1.saturating_sub(cs0);
-    Ok(json!({
-        "system": System::BunctlLossless.name(),
-        "workload": Workload::Idle1000.name(),
-        "writers": writers,
-        "window_s": secs,
-        "cpu_pct": 100.0 * cpu_s / secs,
-        "context_switches": cs,
-        "wakeups_per_s": cs as f64 / secs,
-        "threads_before": threads0,
-        "threads_after": threads1,
-        "rss_before_kib": rss_before,
-        "rss_after_kib": rss_after,
-        "rss_per_writer_kib": rss_after.saturating_sub(rss_before) as f64 / writers.max(1) as f64,
-        "peak_rss_mib": status_kib("VmHWM") as f64 / 1024.0,
     }))
 }

@@ -10,6 +10,7 @@ use bunctl_logging::{AsyncLogWriter, Error as LogError};
 use hdrhistogram::Histogram;
 
 use crate::line::LineBuf;
+use crate::tracing_fmt;
 use crate::Res;
 
 /// Significant figures of the latency histograms (2: 1% precision, small per-producer memory).
@@ -21,6 +22,10 @@ pub(crate) enum Producer {
     BunctlLossy(Arc<AsyncLogWriter>),
     Ta(tracing_appender::non_blocking::NonBlocking),
     Spdlog(Arc<spdlog::Logger>),
+    /// The process's global `log` logger (fast_log or ftlog).
+    LogFacade,
+    /// `tracing` events through this subscriber, the producer thread's default while it runs.
+    Tracing(tracing::Dispatch),
     CeilingOwned(BufWriter<File>),
     CeilingShared(Arc<Mutex<BufWriter<File>>>),
 }
@@ -42,6 +47,14 @@ impl Producer {
                 spdlog::info!(logger: logger, "{}", line.as_str());
                 Ok(())
             }
+            Producer::LogFacade => {
+                log::info!("{}", line.as_str());
+                Ok(())
+            }
+            Producer::Tracing(_) => {
+                tracing_fmt::event(line.as_str());
+                Ok(())
+            }
             Producer::CeilingOwned(w) => Ok(w.write_all(line.with_newline())?),
             Producer::CeilingShared(w) => {
                 let mut w = w.lock().map_err(|_| "ceiling mutex poisoned")?;
@@ -54,7 +67,17 @@ impl Producer {
     async fn write_async(&mut self, line: &LineBuf) -> Res<()> {
         match self {
             Producer::BunctlLossless(w) => Ok(w.write_line_async(line.line()).await?),
+            Producer::Tracing(_) => Err("tracing producers run on threads".into()),
             _ => self.write_sync(line),
+        }
+    }
+
+    /// For `tracing` events, makes their subscriber this thread's default until the guard
+    /// drops.
+    fn scope(&self) -> Option<tracing::dispatcher::DefaultGuard> {
+        match self {
+            Producer::Tracing(dispatch) => Some(tracing::dispatcher::set_default(dispatch)),
+            _ => None,
         }
     }
 
@@ -80,6 +103,7 @@ fn elapsed_ns(t0: Instant) -> u64 {
 pub(crate) fn produce_sync(mut p: Producer, id: usize, n: u64) -> Res<Histogram<u64>> {
     let mut hist = new_histogram()?;
     let mut line = LineBuf::new(id);
+    let scope = p.scope();
     for seq in 0..n {
         line.set_seq(seq);
         let t0 = Instant::now();
@@ -87,6 +111,7 @@ pub(crate) fn produce_sync(mut p: Producer, id: usize, n: u64) -> Res<Histogram<
         hist.saturating_record(elapsed_ns(t0));
     }
     p.finish()?;
+    drop(scope);
     Ok(hist)
 }
 

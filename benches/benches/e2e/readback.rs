@@ -1,12 +1,14 @@
 //! Verification: the files of a run are listed, read back (plain and gzip) and every line is
-//! checked: valid, torn (anything else, or no final `\n`), duplicate, or a drop marker with
-//! its count; lost lines are the expected ones never seen.
+//! checked: valid (the system's [`Shape`] around a well-formed line), torn (anything else, or
+//! no final `\n`), duplicate, or a drop marker with its count; lost lines are the expected
+//! ones never seen.
 
 use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
 use crate::line::{digits, parse_line};
+use crate::shape::Shape;
 use crate::Res;
 
 #[derive(Default)]
@@ -23,7 +25,33 @@ pub(crate) struct Readback {
 const MARKER_PREFIX: &[u8] = b"[bunctl-log] ";
 const MARKER_SUFFIX: &[u8] = b" lines dropped here: the writer was full";
 
-pub(crate) fn read_back(files: &[PathBuf], producers: usize, per_producer: u64) -> Res<Readback> {
+/// The lines a set of files should hold: those of producers `first_producer..first_producer +
+/// producers`, each with sequence numbers `0..per_producer`. A well-formed line of any other
+/// producer or sequence number is counted as torn (it has no business in these files).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Expected {
+    pub(crate) first_producer: usize,
+    pub(crate) producers: usize,
+    pub(crate) per_producer: u64,
+}
+
+impl Expected {
+    /// Producers `0..producers`.
+    pub(crate) fn producers(producers: usize, per_producer: u64) -> Self {
+        Self {
+            first_producer: 0,
+            producers,
+            per_producer,
+        }
+    }
+}
+
+pub(crate) fn read_back(files: &[PathBuf], shape: Shape, expect: Expected) -> Res<Readback> {
+    let Expected {
+        first_producer,
+        producers,
+        per_producer,
+    } = expect;
     let expected = producers as u64 * per_producer;
     let mut seen = vec![0u64; usize::try_from(expected.div_ceil(64))?];
     let mut r = Readback::default();
@@ -47,10 +75,13 @@ pub(crate) fn read_back(files: &[PathBuf], producers: usize, per_producer: u64) 
                 r.torn += 1; // no newline before the end of the file
                 continue;
             };
-            match parse_line(line) {
-                Some((p, s)) if p < producers && s < per_producer => {
+            match shape.payload(line).as_deref().and_then(parse_line) {
+                Some((p, s))
+                    if (first_producer..first_producer + producers).contains(&p)
+                        && s < per_producer =>
+                {
                     r.valid += 1;
-                    let i = usize::try_from(p as u64 * per_producer + s)?;
+                    let i = usize::try_from((p - first_producer) as u64 * per_producer + s)?;
                     let (word, bit) = (i / 64, 1u64 << (i % 64));
                     if seen[word] & bit == 0 {
                         seen[word] |= bit;

@@ -20,8 +20,8 @@ pub(crate) fn num(v: &Value, key: &str) -> f64 {
     v.get(key).and_then(Value::as_f64).unwrap_or(f64::NAN)
 }
 
-/// Medians of the numeric fields over runs; `lost`, `torn` and `duplicates` are the worst run
-/// (a lossless system must have 0 in every run).
+/// Medians of the numeric fields over runs; `lost`, `torn`, `duplicates` and
+/// `close_all_errors` are the worst run (a lossless system must have 0 in every run).
 pub(crate) fn summarize(runs: &[Value]) -> Value {
     let mut out = serde_json::Map::new();
     let Some(first) = runs.first().and_then(Value::as_object) else {
@@ -33,7 +33,10 @@ pub(crate) fn summarize(runs: &[Value]) -> Value {
             continue;
         }
         let values: Vec<f64> = runs.iter().map(|r| num(r, key)).collect();
-        let worst = matches!(key.as_str(), "lost" | "torn" | "duplicates");
+        let worst = matches!(
+            key.as_str(),
+            "lost" | "torn" | "duplicates" | "close_all_errors"
+        );
         let x = if worst {
             values.iter().copied().fold(0.0, f64::max)
         } else {
