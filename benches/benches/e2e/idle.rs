@@ -4,8 +4,8 @@
 //! switches per second; then how long `close_all()` takes and what it returned (its errors
 //! counted by kind).
 //!
-//! Each writer has a thread of its own (and its file and lock open), so 10,000 writers are
-//! 10,000 threads and some 20,000 file descriptors. The child raises its soft descriptor limit
+//! Writers share the library's pool of threads, so 10,000 idle writers are a few threads; each
+//! keeps its file and its lock file open, so they are some 20,000 file descriptors. The child raises its soft descriptor limit
 //! to the hard one (as a supervisor would), or to `--nofile N` (soft and hard, which takes
 //! the privilege to raise a hard limit); the limit it ran with is reported. If opening a
 //! writer still fails (at the limit, say), the error is recorded and the writers opened so far

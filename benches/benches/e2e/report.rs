@@ -347,8 +347,8 @@ fn idle_table(
          (context switches) /s | close_all ms | close_all (each run) |\n\
          |---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n\
          {rows}\n\
-         Each writer is a thread of its own, asleep with no timeout, with its file and its \
-         lock file open: two descriptors per writer. The child raises its soft descriptor \
+         Writers share the library's pool of threads (an idle writer has no thread and no \
+         timer), each with its file and its lock file open: two descriptors per writer. The child raises its soft descriptor \
          limit to the hard one (or sets both with `--nofile N`) and holds 16 descriptors \
          back while it opens writers, released before it measures (the measurement reads \
          `/proc`); a writer that cannot be opened ends the opening, and the writers opened \

@@ -83,4 +83,4 @@ pub use naming::{
 pub use policy::{
     AnyOf, DailyIn, DailyPolicy, HourlyIn, HourlyPolicy, NeverPolicy, RotationPolicy, SizePolicy,
 };
-pub use retention::{recover, Retention};
+pub use retention::{recover, recover_scanned, Retention};

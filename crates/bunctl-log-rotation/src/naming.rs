@@ -112,6 +112,18 @@ pub struct Scan {
     pub temp_files: Vec<PathBuf>,
 }
 
+impl Scan {
+    /// The next unused seq after the archives found: 1 + the largest, 1 if none. (A `.gz.tmp`
+    /// always has its plain archive, or its `.gz`, next to it.)
+    pub fn next_seq(&self) -> u64 {
+        self.archives
+            .iter()
+            .map(|a| a.seq)
+            .max()
+            .map_or(1, |m| m.saturating_add(1))
+    }
+}
+
 fn invalid_input(msg: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, msg)
 }

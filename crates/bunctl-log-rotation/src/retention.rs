@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use bunctl_core::fs::Filesystem;
 
-use crate::naming::ArchiveNaming;
+use crate::naming::{ArchiveNaming, Scan};
 
 /// How many rotated archives of a live file to keep.
 ///
@@ -68,7 +68,16 @@ impl Retention {
     /// than `NotFound`. Deletion goes on past such a file, so that one undeletable archive does
     /// not stop retention; the first error is returned at the end.
     pub fn apply(&self, naming: &ArchiveNaming, fs: &dyn Filesystem) -> io::Result<Vec<PathBuf>> {
-        let scan = naming.scan(fs)?;
+        self.apply_scanned(fs, naming.scan(fs)?)
+    }
+
+    /// [`apply`](Self::apply) to a [`Scan`] already taken (a writer opening lists its
+    /// directory once for recovery, retention and its next sequence number). Files gone since
+    /// the scan are skipped.
+    ///
+    /// # Errors
+    /// As [`apply`](Self::apply), but for listing the directory.
+    pub fn apply_scanned(&self, fs: &dyn Filesystem, scan: Scan) -> io::Result<Vec<PathBuf>> {
         // Without a byte limit, sizes do not matter: within the count there is nothing to do,
         // and measuring every archive after every compression would cost one `stat` per
         // archive per job (quadratic in a backlog of thousands).
@@ -164,21 +173,28 @@ impl Retention {
 /// # Errors
 /// Listing the directory or removing a file fails (other than `NotFound`).
 pub fn recover(naming: &ArchiveNaming, fs: &dyn Filesystem) -> io::Result<Vec<PathBuf>> {
-    let scan = naming.scan(fs)?;
+    recover_scanned(fs, &naming.scan(fs)?)
+}
+
+/// [`recover`] from a [`Scan`] already taken.
+///
+/// # Errors
+/// Removing a file fails (other than `NotFound`).
+pub fn recover_scanned(fs: &dyn Filesystem, scan: &Scan) -> io::Result<Vec<PathBuf>> {
     for tmp in &scan.temp_files {
         if remove_if_exists(fs, tmp)? {
             tracing::info!(path = %tmp.display(), "log recovery: removed unfinished compression");
         }
     }
     let mut pending = Vec::new();
-    for a in scan.archives {
+    for a in &scan.archives {
         if let Some(plain) = &a.plain_leftover {
             if remove_if_exists(fs, plain)? {
                 tracing::info!(path = %plain.display(), "log recovery: removed plain archive already compressed");
             }
         }
         if !a.compressed {
-            pending.push(a.path);
+            pending.push(a.path.clone());
         }
     }
     Ok(pending)

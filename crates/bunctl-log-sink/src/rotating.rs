@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use bunctl_core::fs::{parent_dir, FileLock, Filesystem, DEFAULT_DIR_MODE, DEFAULT_FILE_MODE};
 use bunctl_log_metrics::LogMetrics;
 use bunctl_log_rotation::{
-    recover, ArchiveNaming, Clock, Compressor, Retention, RotationPolicy, SizePolicy,
+    recover_scanned, ArchiveNaming, Clock, Compressor, Retention, RotationPolicy, SizePolicy,
 };
 use chrono::{DateTime, Utc};
 use memchr::{memchr, memrchr};
@@ -203,7 +203,11 @@ impl RotatingSink {
             max_total_bytes: config.max_total_bytes,
             max_age: config.max_age,
         };
-        let leftovers = recover(&naming, fs.as_ref())?;
+        // One listing of the directory for recovery, retention and the next seq: a directory
+        // of ten thousand apps is read once per writer opened, not three times.
+        let scan = naming.scan(fs.as_ref())?;
+        let next_seq = scan.next_seq();
+        let leftovers = recover_scanned(fs.as_ref(), &scan)?;
         let compressor = config.compression.then(|| {
             Compressor::new(
                 fs.clone(),
@@ -218,8 +222,7 @@ impl RotatingSink {
                 c.submit(archive);
             }
         }
-        retention.apply(&naming, fs.as_ref())?;
-        let next_seq = naming.next_seq(fs.as_ref())?;
+        retention.apply_scanned(fs.as_ref(), scan)?;
         let meta = live.meta_at_open();
         let opened_at = match meta.modified {
             Some(t) if meta.len > 0 => DateTime::<Utc>::from(t),
