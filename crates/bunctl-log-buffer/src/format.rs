@@ -152,7 +152,7 @@ pub fn format_message(
     let max = max_line_len.max(1);
     let body = message.strip_suffix(b"\n").unwrap_or(message);
     let mut count = 0;
-    for record in body.split(|&b| b == b'\n') {
+    for record in split_lines(body) {
         let mut rest = record;
         loop {
             let last = rest.len() <= max;
@@ -196,7 +196,7 @@ pub fn format_lines(
 ) -> usize {
     let body = lines.strip_suffix(b"\n").unwrap_or(lines);
     let mut count = 0;
-    for line in body.split(|&b| b == b'\n') {
+    for line in split_lines(body) {
         count += 1;
         match format {
             LineFormat::Raw => {
@@ -216,6 +216,24 @@ pub fn format_lines(
         }
     }
     count
+}
+
+/// The lines of `body` (split at each `\n`, SIMD-searched; an empty body is one empty line).
+fn split_lines(body: &[u8]) -> impl Iterator<Item = &[u8]> {
+    let mut rest = Some(body);
+    std::iter::from_fn(move || {
+        let r = rest?;
+        match memchr::memchr(b'\n', r) {
+            Some(i) => {
+                rest = Some(&r[i + 1..]);
+                Some(&r[..i])
+            }
+            None => {
+                rest = None;
+                Some(r)
+            }
+        }
+    })
 }
 
 /// The longest a line of `max_line_len` bytes can get once formatted: the limit the channel

@@ -428,8 +428,10 @@ impl fmt::Debug for Sender {
 impl Sender {
     fn encode<'a>(&self, msg: &'a [u8]) -> Encoded<'a> {
         let max = self.shared.config.max_line_len;
-        if is_single_line(msg, max) {
-            Encoded::Line(msg)
+        // One line, with or without its own `\n` (which is not doubled): copied straight in.
+        let line = msg.strip_suffix(b"\n").unwrap_or(msg);
+        if is_single_line(line, max) {
+            Encoded::Line(line)
         } else {
             let mut out = Vec::with_capacity(msg.len() + 1);
             let n = encode_message(msg, max, &mut out);

@@ -217,6 +217,11 @@ impl Pool {
         let mut t = lock(&self.timers);
         let id = t.next;
         t.next += 1;
+        // The timer thread needs waking only if this deadline comes first.
+        let earliest = t
+            .heap
+            .peek()
+            .is_none_or(|Reverse((first, _))| deadline < *first);
         t.heap.push(Reverse((deadline, id)));
         t.jobs.insert(id, Arc::downgrade(job));
         if !t.started {
@@ -240,7 +245,9 @@ impl Pool {
             }
         }
         drop(t);
-        self.timer_wake.notify_one();
+        if earliest {
+            self.timer_wake.notify_one();
+        }
     }
 
     /// The timer thread: sleeps until the earliest deadline, then schedules the jobs whose
