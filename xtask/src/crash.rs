@@ -35,7 +35,7 @@ const CLEAN_RUN_TIMEOUT: Duration = Duration::from_secs(60);
 /// Added to [`CLEAN_RUN_TIMEOUT`] per plain archive pending before the clean run.
 const CLEAN_RUN_TIMEOUT_PER_PENDING: Duration = Duration::from_millis(100);
 /// Most starts with no input after the clean run to compress what it left plain.
-const MAX_DRAIN_STARTS: usize = 20;
+const MAX_DRAIN_STARTS: usize = 200;
 /// Bytes of lines written to the pipe per `write`.
 const FEED_CHUNK: usize = 64 << 10;
 /// What the writer appends after a last line a kill left without its `\n`.
@@ -245,14 +245,24 @@ fn spawn_pipe(bin: &Path, dir: &Path, stderr: Stdio) -> Result<Child, String> {
         .map_err(|e| format!("cannot run {}: {e}", bin.display()))
 }
 
-/// Starts `bunctl-log pipe` with no input until no plain archive is left (at most
-/// [`MAX_DRAIN_STARTS`] times); each must exit 0. Returns how many starts it took.
+/// Starts `bunctl-log pipe` with no input until no plain archive is left; each must exit 0 and
+/// compress some (a start spends at most half its shutdown timeout on the backlog). Returns how
+/// many starts it took; [`MAX_DRAIN_STARTS`] at most.
 fn drain(bin: &Path, dir: &Path, errors: &mut Errors) -> Result<usize, String> {
+    let mut left = usize::MAX;
     for starts in 0..=MAX_DRAIN_STARTS {
         let state = inspect(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?;
         if state.plain.is_empty() || starts == MAX_DRAIN_STARTS {
             return Ok(starts);
         }
+        if state.plain.len() >= left {
+            errors.push(format!(
+                "drain start {starts}: no progress, {} plain archives still pending",
+                state.plain.len()
+            ));
+            return Ok(starts);
+        }
+        left = state.plain.len();
         let mut child = spawn_pipe(bin, dir, Stdio::inherit())?;
         drop(child.stdin.take()); // EOF at once: only the startup's work
         let status = child

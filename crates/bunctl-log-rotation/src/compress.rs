@@ -80,6 +80,12 @@ fn write_gzip(
     fs.rename(tmp, gz)
 }
 
+/// While a backlog of compressions waits, retention (a listing of the whole directory) runs
+/// after every this many jobs rather than after each, and always after the last: with
+/// thousands of archives queued, listing the directory per job made the backlog quadratic.
+/// Archives may then exceed the limits by at most this many, for as long as the backlog lasts.
+const RETENTION_EVERY: usize = 32;
+
 /// What the worker and the callers share.
 struct Shared {
     fs: Arc<dyn Filesystem>,
@@ -136,18 +142,25 @@ impl Shared {
             }
         }
         let _stopped = Stopped(self);
+        // Jobs since retention was last applied: see `RETENTION_EVERY`.
+        let mut since_retention = 0;
         loop {
-            let job = {
+            let (job, backlog) = {
                 let mut st = self.lock();
                 match st.queue.pop_front() {
                     Some(job) => {
                         st.busy = true;
-                        job
+                        (job, st.queue.len())
                     }
                     None => return,
                 }
             };
-            let err = self.job(&job);
+            since_retention += 1;
+            let retain = backlog == 0 || since_retention >= RETENTION_EVERY;
+            if retain {
+                since_retention = 0;
+            }
+            let err = self.job(&job, retain);
             let mut st = self.lock();
             st.busy = false;
             if let Some(e) = err {
@@ -159,7 +172,7 @@ impl Shared {
     }
 
     /// Compresses one archive and applies the retention; returns the first error.
-    fn job(&self, path: &Path) -> Option<io::Error> {
+    fn job(&self, path: &Path, retain: bool) -> Option<io::Error> {
         let mut first = None;
         let started = Instant::now();
         match compress_file(&*self.fs, path, self.level) {
@@ -180,7 +193,7 @@ impl Shared {
                 first = Some(e);
             }
         }
-        if let Some(r) = &self.retention {
+        if let Some(r) = self.retention.as_ref().filter(|_| retain) {
             if let Err(e) = r.apply(&self.naming, &*self.fs) {
                 tracing::warn!(live = %self.naming.live_path().display(), error = %e,
                     "log retention failed");
