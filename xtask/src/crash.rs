@@ -335,22 +335,8 @@ fn clean_run(
         let _ = stderr.read_to_string(&mut text);
         text
     });
-    let started = Instant::now();
-    let mut hung = false;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() > timeout => {
-                hung = true;
-                let _ = child.kill();
-                break child
-                    .wait()
-                    .map_err(|e| format!("run {run} (clean): cannot wait: {e}"))?;
-            }
-            Ok(None) => thread::sleep(Duration::from_millis(10)),
-            Err(e) => return Err(format!("run {run} (clean): cannot wait: {e}")),
-        }
-    };
+    let (status, hung) = wait_or_kill(&mut child, Instant::now(), timeout)
+        .map_err(|e| format!("run {run} (clean): cannot wait: {e}"))?;
     let fed = feeder
         .join()
         .map_err(|_| format!("run {run}: the feeding thread panicked"))?;
@@ -669,6 +655,25 @@ pub(super) fn content_size(path: &Path) -> io::Result<u64> {
         Ok(u64::from(u32::from_le_bytes(isize)))
     } else {
         Ok(fs::metadata(path)?.len())
+    }
+}
+
+/// Waits for `child` until `timeout` after `started`, then kills it (SIGKILL) and reaps it.
+/// Returns its status and whether it had to be killed.
+pub(super) fn wait_or_kill(
+    child: &mut Child,
+    started: Instant,
+    timeout: Duration,
+) -> io::Result<(ExitStatus, bool)> {
+    loop {
+        if let Some(status) = child.try_wait()? {
+            return Ok((status, false));
+        }
+        if started.elapsed() > timeout {
+            let _ = child.kill();
+            return Ok((child.wait()?, true));
+        }
+        thread::sleep(Duration::from_millis(10));
     }
 }
 

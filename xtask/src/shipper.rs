@@ -33,7 +33,7 @@ use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::crash::{bunctl_log, digits, excerpt, filler, log_files, thousands};
+use super::crash::{bunctl_log, digits, excerpt, filler, log_files, thousands, wait_or_kill};
 use super::{cargo, run, target_dir};
 
 /// The app name: the live file is `ship.log`.
@@ -628,21 +628,8 @@ fn write_logs(bin: &Path, paths: &Paths, opts: &Opts) -> Result<Writer, String> 
         Duration::from_secs_f64(lines as f64 / r as f64)
     });
     let timeout = WRITER_TIMEOUT + paced;
-    let mut hung = false;
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() > timeout => {
-                hung = true;
-                let _ = child.kill();
-                break child
-                    .wait()
-                    .map_err(|e| format!("cannot wait for bunctl-log pipe: {e}"))?;
-            }
-            Ok(None) => thread::sleep(Duration::from_millis(10)),
-            Err(e) => return Err(format!("cannot wait for bunctl-log pipe: {e}")),
-        }
-    };
+    let (status, hung) = wait_or_kill(&mut child, started, timeout)
+        .map_err(|e| format!("cannot wait for bunctl-log pipe: {e}"))?;
     let time = started.elapsed();
     let fed = feeder
         .join()
