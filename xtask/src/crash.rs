@@ -462,13 +462,13 @@ struct Kill {
 
 /// Violations: the first few in full, the rest counted.
 #[derive(Default)]
-struct Errors {
-    shown: Vec<String>,
-    count: usize,
+pub(super) struct Errors {
+    pub(super) shown: Vec<String>,
+    pub(super) count: usize,
 }
 
 impl Errors {
-    fn push(&mut self, msg: String) {
+    pub(super) fn push(&mut self, msg: String) {
         self.count += 1;
         if self.shown.len() < MAX_REPORTED {
             self.shown.push(msg);

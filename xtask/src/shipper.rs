@@ -33,7 +33,9 @@ use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use super::crash::{bunctl_log, digits, excerpt, filler, log_files, thousands, wait_or_kill};
+use super::crash::{
+    bunctl_log, digits, excerpt, filler, log_files, thousands, wait_or_kill, Errors,
+};
 use super::{cargo, run, target_dir};
 
 /// The app name: the live file is `ship.log`.
@@ -739,22 +741,6 @@ fn await_delivery(
 
 // ---------------------------------------------------------------------------------------------
 // The checks.
-
-/// Violations: the first few in full, the rest counted.
-#[derive(Default)]
-struct Errors {
-    shown: Vec<String>,
-    count: usize,
-}
-
-impl Errors {
-    fn push(&mut self, msg: String) {
-        self.count += 1;
-        if self.shown.len() < MAX_REPORTED {
-            self.shown.push(msg);
-        }
-    }
-}
 
 /// One log file as `bunctl-log files` lists it, and the lines it holds.
 struct FileRange {
