@@ -23,7 +23,15 @@ use super::{cargo, run, target_dir};
 /// The app name: the live file is `crash.log`.
 const APP: &str = "crash";
 /// Small, so that every run rotates and compresses many times and kills land mid-rotation.
-const MAX_SIZE: &str = "64K";
+/// Every other run rotates at 1M instead: files that large are fsynced and renamed by a
+/// thread of their own while writing goes on in `.crash.log.next`, so kills land in that too.
+fn max_size(run: usize) -> &'static str {
+    if run.is_multiple_of(2) {
+        "64K"
+    } else {
+        "1M"
+    }
+}
 /// Large, so that retention never deletes a line the verifier looks for.
 const KEEP: &str = "100000";
 /// Lines fed to the last run, which must end cleanly.
@@ -233,11 +241,11 @@ fn feed(mut stdin: ChildStdin, run: usize, limit: Option<u64>) -> u64 {
     }
 }
 
-fn spawn_pipe(bin: &Path, dir: &Path, stderr: Stdio) -> Result<Child, String> {
+fn spawn_pipe(bin: &Path, dir: &Path, run: usize, stderr: Stdio) -> Result<Child, String> {
     Command::new(bin)
         .args(["pipe", "--app", APP, "--dir"])
         .arg(dir)
-        .args(["--max-size", MAX_SIZE, "--keep", KEEP])
+        .args(["--max-size", max_size(run), "--keep", KEEP])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(stderr)
@@ -263,7 +271,7 @@ fn drain(bin: &Path, dir: &Path, errors: &mut Errors) -> Result<usize, String> {
             return Ok(starts);
         }
         left = state.plain.len();
-        let mut child = spawn_pipe(bin, dir, Stdio::inherit())?;
+        let mut child = spawn_pipe(bin, dir, 0, Stdio::inherit())?;
         drop(child.stdin.take()); // EOF at once: only the startup's work
         let status = child
             .wait()
@@ -292,7 +300,7 @@ fn killed_by_sigkill(status: ExitStatus) -> bool {
 /// Run `run`, killed after `delay`. Returns the lines fed to it.
 fn killed_run(bin: &Path, dir: &Path, run: usize, delay: Duration) -> Result<u64, String> {
     let started = Instant::now();
-    let mut child = spawn_pipe(bin, dir, Stdio::inherit())?;
+    let mut child = spawn_pipe(bin, dir, run, Stdio::inherit())?;
     let stdin = child.stdin.take().ok_or("no stdin pipe")?;
     let feeder = thread::spawn(move || feed(stdin, run, None));
     thread::sleep(delay.saturating_sub(started.elapsed()));
@@ -325,7 +333,7 @@ fn clean_run(
     let per = u32::try_from(pending).unwrap_or(u32::MAX);
     let timeout =
         CLEAN_RUN_TIMEOUT.saturating_add(CLEAN_RUN_TIMEOUT_PER_PENDING.saturating_mul(per));
-    let mut child = spawn_pipe(bin, dir, Stdio::piped())?;
+    let mut child = spawn_pipe(bin, dir, run, Stdio::piped())?;
     let stdin = child.stdin.take().ok_or("no stdin pipe")?;
     let mut stderr = child.stderr.take().ok_or("no stderr pipe")?;
     let feeder = thread::spawn(move || feed(stdin, run, Some(CLEAN_RUN_LINES)));
@@ -402,6 +410,8 @@ struct DirState {
     plain: Vec<PathBuf>,
     /// Plain archives whose `.gz` exists: compressed, the plain file not yet removed.
     plain_leftover: usize,
+    /// `.crash.log.next` exists: a rotation finishing in the background was interrupted.
+    next: bool,
     other: Vec<PathBuf>,
 }
 
@@ -412,6 +422,7 @@ fn inspect(dir: &Path) -> io::Result<DirState> {
         let name = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
         if name.starts_with('.') {
+            state.next |= name == format!(".{APP}.log.next");
             continue;
         }
         match (name == format!("{APP}.log"), archive_form(&name)) {
@@ -457,6 +468,7 @@ struct Kill {
     tmp: usize,
     plain: usize,
     plain_leftover: usize,
+    next: bool,
     torn_tail: bool,
 }
 
@@ -525,6 +537,7 @@ fn campaign(bin: &Path, dir: &Path, runs: usize, seed: u64) -> Report {
                     tmp: state.tmp.len(),
                     plain: state.plain.len(),
                     plain_leftover: state.plain_leftover,
+                    next: state.next,
                     torn_tail,
                 });
                 Ok(fed)
@@ -572,6 +585,11 @@ fn check_files(bin: &Path, dir: &Path, report: &mut Report) {
             "{} .gz.tmp file(s) left after the clean run (a compression it did not finish, or a leftover its startup did not remove), e.g. {}",
             state.tmp.len(),
             first.display()
+        ));
+    }
+    if state.next {
+        report.errors.push(format!(
+            ".{APP}.log.next left after the clean run: an interrupted rotation was not finished"
         ));
     }
     if let Some(first) = state.plain.first() {
@@ -1109,6 +1127,10 @@ impl Report {
         println!(
             "                plain archive next to its .gz: {}",
             left(|k| k.plain_leftover)
+        );
+        println!(
+            "                rotation finishing (.next present): {}/{kills} kills",
+            self.kills.iter().filter(|k| k.next).count()
         );
         println!(
             "                live file ending mid-line: {}/{kills} kills",

@@ -202,6 +202,18 @@ impl ArchiveNaming {
         self.dir.join(name)
     }
 
+    /// Where writing goes on while a rotated file is fsynced in the background:
+    /// `.<live name>.next` next to it (`/d/.app.log.next`), renamed to the live name once the
+    /// rotated file is durable and renamed to its archive name. Hidden like the lock file, so
+    /// listing, recovery and retention of any app never take it for a log file.
+    pub fn next_path(&self) -> PathBuf {
+        let name = match &self.ext {
+            Some(ext) => format!(".{}.{ext}.next", self.stem),
+            None => format!(".{}.next", self.stem),
+        };
+        self.dir.join(name)
+    }
+
     /// The file name of the plain archive whose content started at `started`, number `seq`.
     pub fn archive_name(&self, started: DateTime<Utc>, seq: u64) -> String {
         let ts = format_timestamp(started);

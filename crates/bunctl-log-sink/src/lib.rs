@@ -43,6 +43,7 @@
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
 mod file;
+mod finish;
 mod metered;
 mod retrying;
 mod rotating;

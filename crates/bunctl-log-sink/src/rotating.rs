@@ -14,6 +14,7 @@ use chrono::{DateTime, Utc};
 use memchr::{memchr, memrchr};
 
 use crate::file::PathChange;
+use crate::finish::{recover_next, FinishJob, Finished};
 use crate::{FileSink, Sink};
 
 /// What a [`RotatingSink`] does when a write finds the disk full.
@@ -62,6 +63,12 @@ pub struct RotatingSinkConfig {
     /// [`FileSink::with_background_sync`]. [`RotatingSinkConfig::new`] leaves it 0;
     /// [`RotatingSinkConfig::background_sync_for_size`] derives it from a size limit.
     pub background_sync_bytes: u64,
+    /// A rotated file of at least this many bytes is fsynced on a thread of its own while
+    /// writing goes on in [`ArchiveNaming::next_path`]; its renames (to its archive name, and
+    /// of that file to the live name) wait for the fsync. Smaller ones are fsynced in the
+    /// foreground, which costs them little. `u64::MAX`: always in the foreground. Default
+    /// 1 MiB.
+    pub background_finish_bytes: u64,
     /// Mode of the files created (live file, lock, and archives keep the live file's mode).
     /// Default [`DEFAULT_FILE_MODE`] (`0o640`).
     pub file_mode: u32,
@@ -90,6 +97,7 @@ impl RotatingSinkConfig {
             compression: true,
             compression_level: 6,
             background_sync_bytes: 0,
+            background_finish_bytes: 1 << 20,
             file_mode: DEFAULT_FILE_MODE,
             dir_mode: DEFAULT_DIR_MODE,
             reopen_check_interval: Duration::from_millis(10),
@@ -113,10 +121,17 @@ impl RotatingSinkConfig {
 /// Rotation happens only between lines: a write that would take the file past its size limit
 /// is cut at the last whole line that fits, the file is rotated, and the rest goes to the new
 /// file; a single line larger than the limit gets a file of its own. Rotation is
-/// flush → fsync the file → rename it to its archive name → open a new live file → fsync the
-/// directory → hand the archive to the [`Compressor`] (or apply retention), so a rotated file
-/// is never lost or empty after a crash and the writer never waits for gzip. Nothing is ever
-/// copied and truncated.
+/// flush → fsync the file → rename it to its archive name → open a new live file → hand the
+/// archive to the [`Compressor`] (or apply retention), so a rotated file is never lost or empty
+/// after a crash and the writer never waits for gzip. Nothing is ever copied and truncated.
+///
+/// For a file of [`background_finish_bytes`](RotatingSinkConfig::background_finish_bytes) or
+/// more the writer does not wait for the fsync either: it goes on in the hidden
+/// [`ArchiveNaming::next_path`] while a thread fsyncs the rotated file, renames it, hands it
+/// over, and renames `.next` to the live name (see the `finish` module's docs). The next write,
+/// [`sync`](Sink::sync) or [`close`](Sink::close) takes note of the result; a step that failed
+/// is reported there and done again in the foreground. [`open`](Self::open) finishes a rotation
+/// that a crash interrupted.
 ///
 /// The world may intervene, and the sink copes:
 ///
@@ -138,7 +153,7 @@ pub struct RotatingSink {
     naming: ArchiveNaming,
     policy: Box<dyn RotationPolicy>,
     retention: Retention,
-    compressor: Option<Compressor>,
+    compressor: Option<Arc<Compressor>>,
     /// `None` after a rotation whose new live file could not be opened yet.
     live: Option<FileSink>,
     /// When the live file's content started.
@@ -150,6 +165,9 @@ pub struct RotatingSink {
     rotate_pending: bool,
     metrics: Option<Arc<LogMetrics>>,
     background_sync_bytes: u64,
+    background_finish_bytes: u64,
+    /// A rotation whose file is being fsynced while writing goes on in the `.next` file.
+    finishing: Option<Finishing>,
     file_mode: u32,
     dir_mode: u32,
     reopen_check_interval: Duration,
@@ -179,6 +197,14 @@ impl std::fmt::Debug for RotatingSink {
     }
 }
 
+/// A rotation finishing off the writer's thread (see [`crate::finish`]).
+enum Finishing {
+    /// Its thread is at work; the job comes back through the channel.
+    Running(std::sync::mpsc::Receiver<(FinishJob, io::Result<Finished>)>),
+    /// A step failed: the writer runs the rest in the foreground.
+    Failed(Box<FinishJob>),
+}
+
 impl RotatingSink {
     /// Takes the live file's lock, opens (or creates) the live file, appending to what is
     /// there, and recovers from a crash: half-written `.gz.tmp` files are removed, archives left
@@ -196,6 +222,8 @@ impl RotatingSink {
         // Before anything else: recovery removes `.gz.tmp` files, which must not be another
         // writer's compression in progress.
         let lock = Arc::new(fs.lock(&naming.lock_path(), config.file_mode)?);
+        // A rotation a crash interrupted: its archive is found by the scan below.
+        recover_next(&fs, &naming, config.file_mode)?;
         let live = FileSink::open(fs.clone(), &config.live, config.file_mode)?
             .with_background_sync(config.background_sync_bytes);
         let retention = Retention {
@@ -208,15 +236,18 @@ impl RotatingSink {
         let scan = naming.scan(fs.as_ref())?;
         let next_seq = scan.next_seq();
         let leftovers = recover_scanned(fs.as_ref(), &scan)?;
-        let compressor = config.compression.then(|| {
-            Compressor::new(
-                fs.clone(),
-                naming.clone(),
-                Some(retention),
-                flate2::Compression::new(config.compression_level.min(9)),
-            )
-            .with_guard(lock.clone())
-        });
+        let compressor = config
+            .compression
+            .then(|| {
+                Compressor::new(
+                    fs.clone(),
+                    naming.clone(),
+                    Some(retention),
+                    flate2::Compression::new(config.compression_level.min(9)),
+                )
+                .with_guard(lock.clone())
+            })
+            .map(Arc::new);
         if let Some(c) = &compressor {
             for archive in leftovers {
                 c.submit(archive);
@@ -242,6 +273,8 @@ impl RotatingSink {
             rotate_pending: false,
             metrics: None,
             background_sync_bytes: config.background_sync_bytes,
+            background_finish_bytes: config.background_finish_bytes,
+            finishing: None,
             file_mode: config.file_mode,
             dir_mode: config.dir_mode,
             reopen_check_interval: config.reopen_check_interval,
@@ -304,6 +337,11 @@ impl RotatingSink {
     /// called between lines.
     fn check_live(&mut self, force: bool) -> io::Result<bool> {
         if !force && self.last_check.elapsed() < self.reopen_check_interval {
+            return Ok(false);
+        }
+        // While a rotation finishes, the live name is the rotated file's, not the open one's:
+        // its renames check it.
+        if self.finishing.is_some() {
             return Ok(false);
         }
         self.last_check = Instant::now();
@@ -460,6 +498,8 @@ impl RotatingSink {
             self.rotate_pending = true;
             return Ok(());
         }
+        // One rotation at a time: the last one's renames first.
+        self.finish_rotation(true)?;
         // Never rename a file that is not ours: someone may have moved it or put another there.
         // After a reopen the live file is new (only the marker in it): nothing to rotate.
         if self.check_live(true)? {
@@ -472,9 +512,13 @@ impl RotatingSink {
             return Ok(());
         }
         live.flush()?;
-        live.sync()?;
         let size = live.size();
         let archive = self.naming.archive_path(self.opened_at, self.next_seq);
+        if size >= self.background_finish_bytes && self.start_finishing(&archive, size) {
+            self.rotated();
+            return Ok(());
+        }
+        self.live()?.sync()?;
         match self.fs.rename(self.naming.live_path(), &archive) {
             Ok(()) => {}
             // Gone between the check and the rename: reopen, as the check would have.
@@ -488,14 +532,7 @@ impl RotatingSink {
         self.live = None;
         tracing::debug!(live = %self.naming.live_path().display(), archive = %archive.display(),
             seq = self.next_seq, size, "log file rotated");
-        self.rotate_pending = false;
-        self.retention_due = true;
-        self.next_seq += 1;
-        self.opened_at = self.clock.now();
-        self.at_line_start = true;
-        if let Some(m) = &self.metrics {
-            m.record_rotation();
-        }
+        self.rotated();
         match &self.compressor {
             Some(c) => c.submit(archive),
             None => {
@@ -504,19 +541,165 @@ impl RotatingSink {
                 }
             }
         }
-        // The directory's fsync (making the rename and the new live file durable) is left to
-        // the next sync or close, or to the compressor, which fsyncs the directory before it
-        // removes the plain archive: a crash before that undoes the rename at worst, and the
-        // archive's content is then still whole under the live name. Not waiting for it here
-        // keeps one fsync per rotation off the producers' path.
-        self.dir_dirty = true;
         self.live()?;
         Ok(())
+    }
+
+    /// What every rotation changes, in the foreground or not.
+    fn rotated(&mut self) {
+        self.rotate_pending = false;
+        self.retention_due = true;
+        self.next_seq += 1;
+        self.opened_at = self.clock.now();
+        self.at_line_start = true;
+        // The directory's fsync (making the renames and the new live file durable) is left to
+        // the next sync or close, or to the compressor, which fsyncs the directory before it
+        // removes the plain archive: a crash before that undoes a rename at worst, and the
+        // content is then still whole under its old name (which the next open finishes).
+        self.dir_dirty = true;
+        if let Some(m) = &self.metrics {
+            m.record_rotation();
+        }
+    }
+
+    /// Moves writing to `.next` and leaves the rotated file's fsync and renames to a thread
+    /// of their own; `false` (nothing changed) if that cannot be set up.
+    fn start_finishing(&mut self, archive: &Path, size: u64) -> bool {
+        let next = self.naming.next_path();
+        // One left over was finished at open; one here now is not ours to write to.
+        match self.fs.metadata(&next) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            _ => return false,
+        }
+        let next_sink = match FileSink::open(self.fs.clone(), &next, self.file_mode) {
+            Ok(sink) => sink.with_background_sync(self.background_sync_bytes),
+            Err(e) => {
+                tracing::debug!(path = %next.display(), error = %e,
+                    "cannot open the next log file; rotating in the foreground");
+                return false;
+            }
+        };
+        let Some(old) = self.live.replace(next_sink) else {
+            return false;
+        };
+        let mut job = FinishJob::new(
+            self.fs.clone(),
+            old,
+            next,
+            archive.to_path_buf(),
+            size,
+            self.compressor.clone(),
+            self.retention,
+            self.naming.clone(),
+        );
+        let (tx, rx) = std::sync::mpsc::channel();
+        let spawned = std::thread::Builder::new()
+            .name(format!("{}-rotate", bunctl_core::THREAD_NAME_PREFIX))
+            .stack_size(256 << 10)
+            .spawn(move || {
+                // A panic must not lose the job: the writer finishes it in the foreground.
+                let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job.run()))
+                    .unwrap_or_else(|_| Err(io::Error::other("rotation thread panicked")));
+                let _ = tx.send((job, done));
+            });
+        match spawned {
+            Ok(_) => {
+                self.finishing = Some(Finishing::Running(rx));
+                true
+            }
+            Err(e) => {
+                // The job went with the closure. Nothing was written to `.next` yet: drop it,
+                // and the foreground rotation reopens the live name, still the rotated file.
+                tracing::debug!(error = %e, "no thread to finish the rotation; rotating in the foreground");
+                self.live = None;
+                if let Err(e) = self.fs.remove_file(&self.naming.next_path()) {
+                    tracing::warn!(error = %e, "cannot remove the unused next log file");
+                }
+                false
+            }
+        }
+    }
+
+    /// Completes a background rotation: if its thread is done (or `block`, after waiting for
+    /// it), takes note of its renames, or does what it could not in the foreground.
+    fn finish_rotation(&mut self, block: bool) -> io::Result<()> {
+        let Some(finishing) = self.finishing.take() else {
+            return Ok(());
+        };
+        let (job, done) = match finishing {
+            Finishing::Running(rx) => {
+                let got = if block {
+                    rx.recv().ok()
+                } else {
+                    match rx.try_recv() {
+                        Ok(got) => Some(got),
+                        Err(std::sync::mpsc::TryRecvError::Empty) => {
+                            self.finishing = Some(Finishing::Running(rx));
+                            return Ok(());
+                        }
+                        Err(std::sync::mpsc::TryRecvError::Disconnected) => None,
+                    }
+                };
+                match got {
+                    Some(got) => got,
+                    None => {
+                        // Cannot happen: the thread always sends its job back.
+                        tracing::error!("log rotation thread vanished; the next open finishes it");
+                        return Ok(());
+                    }
+                }
+            }
+            Finishing::Failed(mut job) => {
+                let done = job.run();
+                (*job, done)
+            }
+        };
+        match done {
+            Ok(Finished::Done { moved_away }) => {
+                let live = self.naming.live_path().to_path_buf();
+                if let Some(next) = self.live.as_mut() {
+                    next.renamed_to(&live);
+                }
+                self.last_check = Instant::now();
+                if let Some(change) = moved_away {
+                    tracing::warn!(path = %live.display(), change = change.describe(),
+                        "live log file was changed by someone else while it was rotated");
+                    if let Some(m) = &self.metrics {
+                        m.record_reopen();
+                    }
+                }
+                Ok(())
+            }
+            Ok(Finished::Foreign(change)) => {
+                // `.next` holds our newest lines: they become the archive the rotated file
+                // would have been, durable first, and writing goes on at the live name.
+                if let Some(next) = self.live.as_mut() {
+                    if let Err(e) = next.sync() {
+                        self.finishing = Some(Finishing::Failed(Box::new(job)));
+                        return Err(e);
+                    }
+                }
+                if let Err(e) = self.fs.rename(&job.next, &job.archive) {
+                    self.finishing = Some(Finishing::Failed(Box::new(job)));
+                    return Err(e);
+                }
+                if let Some(c) = &self.compressor {
+                    c.submit(job.archive.clone());
+                }
+                self.live = None;
+                self.reopen(change)
+            }
+            Err(e) => {
+                self.finishing = Some(Finishing::Failed(Box::new(job)));
+                Err(e)
+            }
+        }
     }
 
     /// How much of `batch`, which starts at a line boundary, goes into the live file now;
     /// rotates first if the policy says so.
     fn chunk_len(&mut self, batch: &[u8]) -> io::Result<usize> {
+        self.finish_rotation(false)?;
         self.write_marker_tail()?;
         self.check_live(false)?;
         if self.rotate_pending {
@@ -577,6 +760,7 @@ impl Sink for RotatingSink {
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        self.finish_rotation(false)?;
         match self.live.as_mut() {
             Some(live) => live.flush(),
             None => Ok(()),
@@ -584,6 +768,7 @@ impl Sink for RotatingSink {
     }
 
     fn sync(&mut self) -> io::Result<()> {
+        self.finish_rotation(true)?;
         if let Some(live) = self.live.as_mut() {
             live.sync()?;
         }
@@ -591,6 +776,9 @@ impl Sink for RotatingSink {
     }
 
     fn close(&mut self) -> io::Result<()> {
+        // A rotation still finishing is finished (its archive then reaches the compressor
+        // before `finish`); if it cannot be, the next open does it.
+        let finished = self.finish_rotation(true);
         let synced = match self.live.as_mut() {
             Some(live) => live.close(),
             None => Ok(()),
@@ -609,7 +797,7 @@ impl Sink for RotatingSink {
         } else {
             Ok(())
         };
-        synced.and(compressed).and(retained)
+        finished.and(synced).and(compressed).and(retained)
     }
 }
 
