@@ -366,11 +366,11 @@ fn finish_leaves_the_backlog_plain_and_never_a_half_compression() {
     assert_eq!(recover(&naming, &StdFs).unwrap(), archives[1..].to_vec());
 }
 
-/// The compressor runs at the lowest CPU priority (nice 19): gzip gets only the CPU time that
-/// producers and writers leave.
+/// The compressor runs at the lowest CPU priority (`SCHED_IDLE`, and nice 19 should that be
+/// refused): gzip gets only the CPU time that producers and writers leave.
 #[cfg(target_os = "linux")]
 #[test]
-fn the_compressor_thread_runs_at_nice_19() {
+fn the_compressor_thread_runs_at_idle_priority() {
     let dir = tempfile::tempdir().unwrap();
     let naming = ArchiveNaming::new(&dir.path().join("app.log")).unwrap();
     let (fs, faults) = FaultFs::shared();
@@ -380,18 +380,21 @@ fn the_compressor_thread_runs_at_nice_19() {
     while faults.calls(Op::Create) == 0 {
         std::thread::yield_now();
     }
-    let mut nice = None;
+    let (mut nice, mut policy) = (None, None);
     for task in std::fs::read_dir("/proc/self/task").unwrap() {
         let task = task.unwrap().path();
         let comm = std::fs::read_to_string(task.join("comm")).unwrap_or_default();
         if comm.trim() == "bunctl-log-gzip" {
             let stat = std::fs::read_to_string(task.join("stat")).unwrap();
-            // Fields after the command name in parentheses; nice is field 19 of stat.
-            let after = &stat[stat.rfind(')').unwrap() + 2..];
-            nice = after.split(' ').nth(16).map(|n| n.parse::<i32>().unwrap());
+            // Fields after the command name in parentheses: nice is field 19 of stat, the
+            // scheduling policy field 41 (SCHED_IDLE is 5).
+            let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 2..].split(' ').collect();
+            nice = fields.get(16).map(|n| n.parse::<i32>().unwrap());
+            policy = fields.get(38).map(|n| n.parse::<u32>().unwrap());
         }
     }
     faults.clear(Op::Create);
     c.wait_idle().unwrap();
     assert_eq!(nice, Some(19));
+    assert_eq!(policy, Some(5), "SCHED_IDLE");
 }
