@@ -67,7 +67,7 @@ pub struct RotatingSinkConfig {
     /// writing goes on in [`ArchiveNaming::next_path`]; its renames (to its archive name, and
     /// of that file to the live name) wait for the fsync. Smaller ones are fsynced in the
     /// foreground, which costs them little. `u64::MAX`: always in the foreground. Default
-    /// 1 MiB.
+    /// 512 KiB (a size limit of 512K or more rotates files just under it: those of 1M do).
     pub background_finish_bytes: u64,
     /// Mode of the files created (live file, lock, and archives keep the live file's mode).
     /// Default [`DEFAULT_FILE_MODE`] (`0o640`).
@@ -97,7 +97,7 @@ impl RotatingSinkConfig {
             compression: true,
             compression_level: 6,
             background_sync_bytes: 0,
-            background_finish_bytes: 1 << 20,
+            background_finish_bytes: 512 << 10,
             file_mode: DEFAULT_FILE_MODE,
             dir_mode: DEFAULT_DIR_MODE,
             reopen_check_interval: Duration::from_millis(10),

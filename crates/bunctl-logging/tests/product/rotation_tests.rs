@@ -230,6 +230,59 @@ async fn retention_keeps_at_most_max_files_all_valid_gzip() {
     assert!(writer.get_metrics().await.rotation_count > 10);
 }
 
+/// Files of 512 KiB and more (1 MiB here) are rotated without the writer waiting for their fsync (it goes on
+/// in a hidden `.app.log.next` meanwhile): four producers, every line once, in order per
+/// producer, whole, across those rotations, and nothing hidden left after shutdown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_files_rotate_in_the_background_and_lose_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let writer = Arc::new(
+        AsyncLogWriter::new(writer_config(
+            dir.path(),
+            RotationStrategy::Size(1 << 20),
+            usize::MAX,
+        ))
+        .await
+        .unwrap(),
+    );
+    let producers: Vec<_> = (0..4)
+        .map(|p| {
+            let writer = writer.clone();
+            tokio::spawn(async move {
+                for i in 0..20_000 {
+                    let line = format!("producer {p} line {i:06} {}", "x".repeat(40));
+                    writer.write_line_async(line).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for p in producers {
+        p.await.unwrap();
+    }
+    writer.shutdown().await.unwrap();
+    let files = writer.log_files().unwrap();
+    assert!(
+        files.len() >= 5,
+        "{} files: the test must rotate",
+        files.len()
+    );
+    assert!(!dir.path().join(".app.log.next").exists());
+    let all = read_files(&files);
+    let mut next = [0usize; 4];
+    for line in lines(&all) {
+        let text = std::str::from_utf8(line).unwrap();
+        let mut words = text.split(' ');
+        assert_eq!(words.next(), Some("producer"), "{text}");
+        let p: usize = words.next().unwrap().parse().unwrap();
+        assert_eq!(words.next(), Some("line"));
+        let i: usize = words.next().unwrap().parse().unwrap();
+        assert_eq!(i, next[p], "producer {p}: out of order, lost or duplicated");
+        assert_eq!(words.next().map(str::len), Some(40), "torn: {text}");
+        next[p] += 1;
+    }
+    assert_eq!(next, [20_000; 4]);
+}
+
 #[tokio::test]
 async fn max_total_bytes_bounds_the_rotated_files_and_level_0_stores() {
     let dir = tempfile::tempdir().unwrap();
