@@ -86,7 +86,7 @@ pub struct RotatingSinkConfig {
 }
 
 impl RotatingSinkConfig {
-    /// Defaults for `live`: rotate at 10 MiB, keep 10 archives, gzip them at level 6.
+    /// Defaults for `live`: rotate at 10 MiB, keep 10 archives, gzip them at level 3.
     pub fn new(live: impl Into<PathBuf>) -> Self {
         Self {
             live: live.into(),
@@ -95,7 +95,7 @@ impl RotatingSinkConfig {
             max_total_bytes: None,
             max_age: None,
             compression: true,
-            compression_level: 6,
+            compression_level: 3,
             background_sync_bytes: 0,
             background_finish_bytes: 512 << 10,
             file_mode: DEFAULT_FILE_MODE,
