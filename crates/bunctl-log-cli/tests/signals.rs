@@ -47,6 +47,32 @@ fn finish(child: Child) -> Output {
     }
 }
 
+/// Whether `sig` is ignored in this process (`nohup cargo test`, a non-interactive shell's
+/// background job). A child inherits that, and bunctl-log keeps a signal its caller ignored
+/// ignored; the tests then check that instead.
+fn ignored_here(sig: Signal) -> bool {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let mask = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+        .unwrap_or(0);
+    mask & (1 << (sig.as_raw() - 1)) != 0
+}
+
+/// For a signal ignored here: bunctl-log keeps running when it gets it, and a SIGTERM still
+/// ends it.
+fn check_stays_ignored(mut child: Child, sig: Signal) {
+    signal(&child, sig);
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "a signal ignored by bunctl-log's caller must stay ignored"
+    );
+    signal(&child, Signal::TERM);
+    finish(child);
+}
+
 fn read_lossy(path: &Path) -> String {
     std::fs::read(path)
         .map(|b| String::from_utf8_lossy(&b).into_owned())
@@ -112,6 +138,10 @@ fn pipe_stops_on(sig: Signal, name: &str) {
         read_lossy(&live).contains("last whole line\n")
     });
 
+    if ignored_here(sig) {
+        check_stays_ignored(child, sig);
+        return;
+    }
     signal(&child, sig);
     let out = finish(child);
     // The pipe stayed open all along: only the signal ended it.
@@ -166,6 +196,10 @@ fn run_forwards(sig: Signal, name: &str, code: i32) {
          while :; do sleep 0.05; done"
     );
     let (child, _guard, log) = run_shell(dir.path(), &script);
+    if ignored_here(sig) {
+        check_stays_ignored(child, sig);
+        return;
+    }
     signal(&child, sig);
     let out = finish(child);
     assert_eq!(
