@@ -5,7 +5,7 @@
 mod common;
 
 use std::io;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -13,7 +13,7 @@ use bunctl_core::fs::{Filesystem, StdFs};
 use bunctl_log_rotation::{SizePolicy, SystemClock};
 use bunctl_log_sink::{RotatingSink, RotatingSinkConfig, Sink};
 
-use common::{read_all, FaultFs, Op};
+use common::{read_all, FaultFs, Faults, Op};
 
 /// Rotates at `limit` bytes, every rotation finished in the background.
 fn config(live: &Path, limit: u64, compression: bool) -> RotatingSinkConfig {
@@ -45,6 +45,25 @@ fn content(live: &Path) -> Vec<u8> {
 
 fn next_path(live: &Path) -> std::path::PathBuf {
     live.with_file_name(".app.log.next")
+}
+
+/// A sink on a `FaultFs` that wrote lines 0..30 and has not rotated yet.
+fn sink_with_faults() -> (tempfile::TempDir, PathBuf, RotatingSink, Faults) {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.log");
+    let (fs, faults) = FaultFs::shared();
+    let mut sink = open(&live, 1 << 20, false, fs);
+    sink.write_all(&numbered(0, 30)).unwrap();
+    (dir, live, sink, faults)
+}
+
+/// Waits until the rotate thread called `sync_data` (and is held there).
+fn wait_for_the_fsync(faults: &Faults) {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while faults.calls(Op::SyncData) == 0 {
+        assert!(Instant::now() < deadline, "the fsync never started");
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 #[test]
@@ -90,11 +109,7 @@ fn sync_puts_the_names_in_place() {
 
 #[test]
 fn the_rotated_file_is_renamed_only_after_its_fsync() {
-    let dir = tempfile::tempdir().unwrap();
-    let live = dir.path().join("app.log");
-    let (fs, faults) = FaultFs::shared();
-    let mut sink = open(&live, 1 << 20, false, fs);
-    sink.write_all(&numbered(0, 30)).unwrap();
+    let (_dir, live, mut sink, faults) = sink_with_faults();
     faults.hold_path(Op::SyncData, &live);
     sink.rotate().unwrap(); // the fsync is held
     sink.write_all(&numbered(30, 60)).unwrap();
@@ -102,11 +117,7 @@ fn the_rotated_file_is_renamed_only_after_its_fsync() {
     sink.flush().unwrap();
     assert_eq!(std::fs::read(next_path(&live)).unwrap(), numbered(30, 60));
     assert_eq!(std::fs::read(&live).unwrap(), numbered(0, 30));
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while faults.calls(Op::SyncData) == 0 {
-        assert!(Instant::now() < deadline, "the fsync never started");
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    wait_for_the_fsync(&faults);
     std::thread::sleep(Duration::from_millis(20));
     assert_eq!(
         faults.calls(Op::Rename),
@@ -121,11 +132,7 @@ fn the_rotated_file_is_renamed_only_after_its_fsync() {
 
 #[test]
 fn a_failed_fsync_is_reported_and_the_renames_wait_for_one_that_works() {
-    let dir = tempfile::tempdir().unwrap();
-    let live = dir.path().join("app.log");
-    let (fs, faults) = FaultFs::shared();
-    let mut sink = open(&live, 1 << 20, false, fs);
-    sink.write_all(&numbered(0, 30)).unwrap();
+    let (_dir, live, mut sink, faults) = sink_with_faults();
     faults.fail(Op::SyncData, io::ErrorKind::Other, 1);
     sink.rotate().unwrap(); // the fsync fails in the background
     let error = sink.sync().unwrap_err();
@@ -144,19 +151,11 @@ fn a_failed_fsync_is_reported_and_the_renames_wait_for_one_that_works() {
 
 #[test]
 fn a_live_file_replaced_during_the_rotation_is_never_overwritten() {
-    let dir = tempfile::tempdir().unwrap();
-    let live = dir.path().join("app.log");
-    let (fs, faults) = FaultFs::shared();
-    let mut sink = open(&live, 1 << 20, false, fs);
-    sink.write_all(&numbered(0, 30)).unwrap();
+    let (dir, live, mut sink, faults) = sink_with_faults();
     faults.hold_path(Op::SyncData, &live);
     sink.rotate().unwrap();
     sink.write_all(&numbered(30, 60)).unwrap();
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while faults.calls(Op::SyncData) == 0 {
-        assert!(Instant::now() < deadline, "the fsync never started");
-        std::thread::sleep(Duration::from_millis(1));
-    }
+    wait_for_the_fsync(&faults);
     // An operator moves the rotated file away and puts a file of their own at the name.
     let moved = dir.path().join("moved-away");
     std::fs::rename(&live, &moved).unwrap();
