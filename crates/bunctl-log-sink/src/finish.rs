@@ -31,6 +31,9 @@ pub(crate) enum Finished {
     /// Someone else's file or link is at the live name: nothing was renamed over it, and
     /// `.next` is where it was. The caller archives `.next` instead and reopens the live name.
     Foreign(PathChange),
+    /// `.next` is gone (someone removed it, or the whole directory): the caller reopens the
+    /// live name, as after any removal of the file it writes.
+    NextGone,
 }
 
 /// The steps of a rotation after the writer moved on to `.next`. Each step is done once, so
@@ -100,10 +103,13 @@ impl FinishJob {
             }
             self.archived = true;
         }
-        self.fs.rename(&self.next, &live)?;
-        Ok(Finished::Done {
-            moved_away: self.moved_away,
-        })
+        match self.fs.rename(&self.next, &live) {
+            Ok(()) => Ok(Finished::Done {
+                moved_away: self.moved_away,
+            }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Finished::NextGone),
+            Err(e) => Err(e),
+        }
     }
 
     /// The archive is in place: compress it, or apply retention.

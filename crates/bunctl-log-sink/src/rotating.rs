@@ -679,15 +679,29 @@ impl RotatingSink {
                         return Err(e);
                     }
                 }
-                if let Err(e) = self.fs.rename(&job.next, &job.archive) {
-                    self.finishing = Some(Finishing::Failed(Box::new(job)));
-                    return Err(e);
+                match self.fs.rename(&job.next, &job.archive) {
+                    Ok(()) => {}
+                    // Gone too: what was written there went with it.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                        self.live = None;
+                        return self.reopen(change);
+                    }
+                    Err(e) => {
+                        self.finishing = Some(Finishing::Failed(Box::new(job)));
+                        return Err(e);
+                    }
                 }
                 if let Some(c) = &self.compressor {
                     c.submit(job.archive.clone());
                 }
                 self.live = None;
                 self.reopen(change)
+            }
+            Ok(Finished::NextGone) => {
+                // The lines written to `.next` went with it, as they would have with the live
+                // file: start afresh at the live name (recreating the directory if need be).
+                self.live = None;
+                self.reopen(PathChange::Removed)
             }
             Err(e) => {
                 self.finishing = Some(Finishing::Failed(Box::new(job)));

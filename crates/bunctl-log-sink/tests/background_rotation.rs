@@ -179,6 +179,24 @@ fn a_live_file_replaced_during_the_rotation_is_never_overwritten() {
 }
 
 #[test]
+fn a_directory_removed_during_the_rotation_is_made_again_and_writing_goes_on() {
+    let (dir, live, mut sink, faults) = sink_with_faults();
+    faults.hold_path(Op::SyncData, &live);
+    sink.rotate().unwrap();
+    sink.write_all(&numbered(30, 60)).unwrap();
+    wait_for_the_fsync(&faults);
+    std::fs::remove_dir_all(dir.path()).unwrap(); // `rm -r` of the log directory
+    faults.clear(Op::SyncData);
+    sink.sync().unwrap(); // the rotation's end finds `.next` gone: reopens
+    sink.write_all(&numbered(60, 70)).unwrap();
+    sink.close().unwrap();
+    let text = String::from_utf8(std::fs::read(&live).unwrap()).unwrap();
+    assert!(text.starts_with("[bunctl-log] reopened"), "{text}");
+    assert!(text.ends_with(&String::from_utf8(numbered(60, 70)).unwrap()));
+    assert!(!next_path(&live).exists());
+}
+
+#[test]
 fn open_finishes_a_rotation_a_crash_interrupted() {
     for compression in [false, true] {
         let dir = tempfile::tempdir().unwrap();
