@@ -40,7 +40,9 @@ use super::{cargo, run, target_dir};
 
 /// The app name: the live file is `ship.log`.
 const APP: &str = "ship";
-/// Small, so that rotations (and compressions) are frequent.
+/// Small, so that rotations (and compressions) are frequent. `--max-size` of 512K or more
+/// tests the rotations that the writer finishes in the background (the new live file comes
+/// from renaming the hidden `.ship.log.next`).
 const MAX_SIZE: &str = "256K";
 /// Large, so that retention never deletes a file before the checks read it.
 const KEEP: &str = "1000";
@@ -66,9 +68,11 @@ const MAX_REPORTED: usize = 20;
 /// Files named per missing or duplicated range.
 const MAX_FILES_PER_RANGE: usize = 4;
 
-const USAGE: &str = "usage: cargo xtask shipper [--lines N] [--rate LINES_PER_SECOND]
-  --lines N   lines to push through bunctl-log pipe (default 300000)
-  --rate R    feed R lines per second instead of as fast as the pipe takes them";
+const USAGE: &str =
+    "usage: cargo xtask shipper [--lines N] [--rate LINES_PER_SECOND] [--max-size SIZE]
+  --lines N        lines to push through bunctl-log pipe (default 300000)
+  --rate R         feed R lines per second instead of as fast as the pipe takes them
+  --max-size SIZE  bunctl-log pipe's rotation size (default 256K)";
 
 /// `cargo xtask shipper`: exit code 0 if rsyslog delivered every line once, in order; 1 if not,
 /// or if something failed on the way; 2 on bad arguments; a failed build's or install's own code.
@@ -139,12 +143,15 @@ struct Opts {
     lines: u64,
     /// Lines per second, or as fast as the pipe takes them.
     rate: Option<u64>,
+    /// bunctl-log pipe's `--max-size`.
+    max_size: String,
 }
 
 fn parse_args(args: &[OsString]) -> Result<Opts, String> {
     let mut opts = Opts {
         lines: DEFAULT_LINES,
         rate: None,
+        max_size: MAX_SIZE.to_owned(),
     };
     let mut it = args.iter().map(|a| a.to_string_lossy().into_owned());
     while let Some(arg) = it.next() {
@@ -162,6 +169,8 @@ fn parse_args(args: &[OsString]) -> Result<Opts, String> {
                 n => return Err(format!("--lines must be at most 999999999, not {n}")),
             },
             "--rate" => opts.rate = Some(value("--rate")?),
+            // bunctl-log checks it, and says what is wrong with it.
+            "--max-size" => opts.max_size = it.next().ok_or("--max-size needs a value")?,
             other => return Err(format!("unexpected argument {other:?}")),
         }
     }
@@ -609,7 +618,7 @@ fn write_logs(bin: &Path, paths: &Paths, opts: &Opts) -> Result<Writer, String> 
     command
         .args(["pipe", "--app", APP, "--dir"])
         .arg(&paths.logs)
-        .args(["--max-size", MAX_SIZE, "--keep", KEEP])
+        .args(["--max-size", &opts.max_size, "--keep", KEEP])
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped());
@@ -1192,8 +1201,9 @@ impl Report {
         let secs = |d: Duration| d.as_secs_f64();
         let d = &self.delivered;
         println!(
-            "xtask shipper: {} lines through bunctl-log pipe --max-size {MAX_SIZE}, shipped by {} (imfile, inotify)",
+            "xtask shipper: {} lines through bunctl-log pipe --max-size {}, shipped by {} (imfile, inotify)",
             thousands(opts.lines),
+            opts.max_size,
             self.version
         );
         println!(
