@@ -135,7 +135,7 @@ impl FinishJob {
 ///
 /// # Errors
 /// The I/O error of the step that failed; what is done stays done, and the next open goes on.
-pub fn recover_next(
+pub(crate) fn recover_next(
     fs: &Arc<dyn Filesystem>,
     naming: &ArchiveNaming,
     file_mode: u32,

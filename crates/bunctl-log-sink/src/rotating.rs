@@ -128,7 +128,7 @@ impl RotatingSinkConfig {
 /// For a file of [`background_finish_bytes`](RotatingSinkConfig::background_finish_bytes) or
 /// more the writer does not wait for the fsync either: it goes on in the hidden
 /// [`ArchiveNaming::next_path`] while a thread fsyncs the rotated file, renames it, hands it
-/// over, and renames `.next` to the live name (see the `finish` module's docs). The next write,
+/// over, and renames `.next` to the live name. The next write,
 /// [`sync`](Sink::sync) or [`close`](Sink::close) takes note of the result; a step that failed
 /// is reported there and done again in the foreground. [`open`](Self::open) finishes a rotation
 /// that a crash interrupted.
