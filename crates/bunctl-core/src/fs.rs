@@ -184,6 +184,9 @@ pub trait Filesystem: Send + Sync + 'static {
     fn last_byte(&self, path: &Path) -> io::Result<Option<u8>>;
     /// Renames `from` to `to`, replacing `to` (atomic on POSIX within one filesystem).
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Renames `from` to `to` unless `to` exists (`AlreadyExists` then): never replaces a
+    /// file, even one that appears between a check and the rename.
+    fn rename_noreplace(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Removes the file `path` (a symlink itself, never its target).
     fn remove_file(&self, path: &Path) -> io::Result<()>;
     /// Makes the directory entries of `dir` durable (`fsync` on the directory); a no-op where
@@ -342,6 +345,23 @@ impl Filesystem for StdFs {
 
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         std::fs::rename(from, to)
+    }
+
+    fn rename_noreplace(&self, from: &Path, to: &Path) -> io::Result<()> {
+        #[cfg(target_os = "linux")]
+        {
+            use rustix::fs::{renameat_with, RenameFlags, CWD};
+            match renameat_with(CWD, from, CWD, to, RenameFlags::NOREPLACE) {
+                Ok(()) => return Ok(()),
+                // A filesystem without the flag: link and unlink below.
+                Err(e) if e == rustix::io::Errno::INVAL || e == rustix::io::Errno::NOSYS => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        // Two steps: a crash between them leaves both names on one file, which a reader of
+        // both must tell by the file's id.
+        std::fs::hard_link(from, to)?;
+        std::fs::remove_file(from)
     }
 
     fn remove_file(&self, path: &Path) -> io::Result<()> {
@@ -551,5 +571,21 @@ mod tests {
         drop(held);
         let again = fs.lock(&p, DEFAULT_FILE_MODE).unwrap();
         drop(again);
+    }
+
+    #[test]
+    fn rename_noreplace_never_replaces_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let (from, to) = (dir.path().join("from"), dir.path().join("to"));
+        std::fs::write(&from, b"ours").unwrap();
+        std::fs::write(&to, b"theirs").unwrap();
+        let e = StdFs.rename_noreplace(&from, &to).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
+        assert_eq!(std::fs::read(&to).unwrap(), b"theirs");
+        assert_eq!(std::fs::read(&from).unwrap(), b"ours");
+        std::fs::remove_file(&to).unwrap();
+        StdFs.rename_noreplace(&from, &to).unwrap();
+        assert_eq!(std::fs::read(&to).unwrap(), b"ours");
+        assert!(!from.exists());
     }
 }

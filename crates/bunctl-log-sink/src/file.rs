@@ -167,21 +167,6 @@ impl FileSink {
         }
     }
 
-    /// Starts an `fdatasync` of the file on a thread of its own and returns where its result
-    /// arrives; `None` if no second handle or thread could be had (sync in the foreground then).
-    pub fn sync_in_background(&mut self) -> Option<std::sync::mpsc::Receiver<io::Result<()>>> {
-        let mut handle = self.file.try_clone().ok()?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::Builder::new()
-            .name(format!("{}-sync", bunctl_core::THREAD_NAME_PREFIX))
-            .stack_size(64 << 10)
-            .spawn(move || {
-                let _ = tx.send(handle.sync_data());
-            })
-            .ok()?;
-        Some(rx)
-    }
-
     /// Records that the file is now at `path` (the caller renamed it): later
     /// [`path_change`](Self::path_change) checks compare `path` with the open file.
     pub fn renamed_to(&mut self, path: &Path) {

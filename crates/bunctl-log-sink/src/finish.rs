@@ -15,7 +15,7 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use bunctl_core::fs::{parent_dir, Filesystem};
+use bunctl_core::fs::{parent_dir, FileLock, Filesystem};
 use bunctl_log_rotation::{ArchiveNaming, Compressor, Retention};
 use chrono::{DateTime, Utc};
 
@@ -48,6 +48,8 @@ pub(crate) struct FinishJob {
     pub(crate) compressor: Option<Arc<Compressor>>,
     pub(crate) retention: Retention,
     pub(crate) naming: ArchiveNaming,
+    /// The writer's lock, held until the renames are done even if the sink is dropped.
+    _lock: Arc<FileLock>,
     synced: bool,
     /// The rotated file was renamed to `archive` (or was found gone).
     archived: bool,
@@ -65,6 +67,7 @@ impl FinishJob {
         compressor: Option<Arc<Compressor>>,
         retention: Retention,
         naming: ArchiveNaming,
+        lock: Arc<FileLock>,
     ) -> Self {
         Self {
             fs,
@@ -75,6 +78,7 @@ impl FinishJob {
             compressor,
             retention,
             naming,
+            _lock: lock,
             synced: false,
             archived: false,
             moved_away: None,
@@ -103,11 +107,15 @@ impl FinishJob {
             }
             self.archived = true;
         }
-        match self.fs.rename(&self.next, &live) {
+        // Never over a file someone put at the live name after the rotated file left it.
+        match self.fs.rename_noreplace(&self.next, &live) {
             Ok(()) => Ok(Finished::Done {
                 moved_away: self.moved_away,
             }),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Finished::NextGone),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                Ok(Finished::Foreign(PathChange::Replaced))
+            }
             Err(e) => Err(e),
         }
     }
@@ -152,8 +160,15 @@ pub(crate) fn recover_next(
         Ok(_) => {}
     }
     let live = naming.live_path();
+    let next_id = fs.metadata(&next)?.id;
     let mut archived = None;
     match fs.metadata(live) {
+        // Both names on one file (a crash inside a rename done as link + unlink): done but
+        // for the unlink.
+        Ok(m) if m.id.is_some() && m.id == next_id => {
+            fs.remove_file(&next)?;
+            return Ok(None);
+        }
         Ok(m) if !m.is_symlink && m.len > 0 => {
             let mut old = FileSink::open(fs.clone(), live, file_mode)?;
             old.sync()?;

@@ -498,8 +498,12 @@ impl RotatingSink {
             self.rotate_pending = true;
             return Ok(());
         }
-        // One rotation at a time: the last one's renames first.
-        self.finish_rotation(true)?;
+        // One rotation at a time: the last one's renames first. If that reopened the live name
+        // (someone else's file was there), there is nothing of ours to rotate.
+        if self.finish_rotation(true)? {
+            self.rotate_pending = false;
+            return Ok(());
+        }
         // Never rename a file that is not ours: someone may have moved it or put another there.
         // After a reopen the live file is new (only the marker in it): nothing to rotate.
         if self.check_live(true)? {
@@ -591,6 +595,7 @@ impl RotatingSink {
             self.compressor.clone(),
             self.retention,
             self.naming.clone(),
+            self.lock.clone(),
         );
         let (tx, rx) = std::sync::mpsc::channel();
         let spawned = std::thread::Builder::new()
@@ -621,10 +626,11 @@ impl RotatingSink {
     }
 
     /// Completes a background rotation: if its thread is done (or `block`, after waiting for
-    /// it), takes note of its renames, or does what it could not in the foreground.
-    fn finish_rotation(&mut self, block: bool) -> io::Result<()> {
+    /// it), takes note of its renames, or does what it could not in the foreground. `Ok(true)`
+    /// if it reopened the live name (only between lines: callers in mid-line do not call it).
+    fn finish_rotation(&mut self, block: bool) -> io::Result<bool> {
         let Some(finishing) = self.finishing.take() else {
-            return Ok(());
+            return Ok(false);
         };
         let (job, done) = match finishing {
             Finishing::Running(rx) => {
@@ -635,7 +641,7 @@ impl RotatingSink {
                         Ok(got) => Some(got),
                         Err(std::sync::mpsc::TryRecvError::Empty) => {
                             self.finishing = Some(Finishing::Running(rx));
-                            return Ok(());
+                            return Ok(false);
                         }
                         Err(std::sync::mpsc::TryRecvError::Disconnected) => None,
                     }
@@ -645,7 +651,7 @@ impl RotatingSink {
                     None => {
                         // Cannot happen: the thread always sends its job back.
                         tracing::error!("log rotation thread vanished; the next open finishes it");
-                        return Ok(());
+                        return Ok(false);
                     }
                 }
             }
@@ -668,7 +674,7 @@ impl RotatingSink {
                         m.record_reopen();
                     }
                 }
-                Ok(())
+                Ok(false)
             }
             Ok(Finished::Foreign(change)) => {
                 // `.next` holds our newest lines: they become the archive the rotated file
@@ -679,12 +685,14 @@ impl RotatingSink {
                         return Err(e);
                     }
                 }
-                match self.fs.rename(&job.next, &job.archive) {
-                    Ok(()) => {}
+                // A name of its own: the rotated file may have taken the one it was given.
+                let archive = self.naming.archive_path(self.opened_at, self.next_seq);
+                match self.fs.rename(&job.next, &archive) {
+                    Ok(()) => self.next_seq += 1,
                     // Gone too: what was written there went with it.
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {
                         self.live = None;
-                        return self.reopen(change);
+                        return self.reopen(change).map(|()| true);
                     }
                     Err(e) => {
                         self.finishing = Some(Finishing::Failed(Box::new(job)));
@@ -692,16 +700,16 @@ impl RotatingSink {
                     }
                 }
                 if let Some(c) = &self.compressor {
-                    c.submit(job.archive.clone());
+                    c.submit(archive);
                 }
                 self.live = None;
-                self.reopen(change)
+                self.reopen(change).map(|()| true)
             }
             Ok(Finished::NextGone) => {
                 // The lines written to `.next` went with it, as they would have with the live
                 // file: start afresh at the live name (recreating the directory if need be).
                 self.live = None;
-                self.reopen(PathChange::Removed)
+                self.reopen(PathChange::Removed).map(|()| true)
             }
             Err(e) => {
                 self.finishing = Some(Finishing::Failed(Box::new(job)));
@@ -774,7 +782,10 @@ impl Sink for RotatingSink {
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.finish_rotation(false)?;
+        // Never in mid-line: a reopen there would tear the line.
+        if self.at_line_start {
+            self.finish_rotation(false)?;
+        }
         match self.live.as_mut() {
             Some(live) => live.flush(),
             None => Ok(()),
@@ -782,7 +793,9 @@ impl Sink for RotatingSink {
     }
 
     fn sync(&mut self) -> io::Result<()> {
-        self.finish_rotation(true)?;
+        if self.at_line_start {
+            self.finish_rotation(true)?;
+        }
         if let Some(live) = self.live.as_mut() {
             live.sync()?;
         }
@@ -792,7 +805,7 @@ impl Sink for RotatingSink {
     fn close(&mut self) -> io::Result<()> {
         // A rotation still finishing is finished (its archive then reaches the compressor
         // before `finish`); if it cannot be, the next open does it.
-        let finished = self.finish_rotation(true);
+        let finished = self.finish_rotation(true).map(drop);
         let synced = match self.live.as_mut() {
             Some(live) => live.close(),
             None => Ok(()),

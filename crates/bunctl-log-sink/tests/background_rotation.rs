@@ -179,6 +179,41 @@ fn a_live_file_replaced_during_the_rotation_is_never_overwritten() {
 }
 
 #[test]
+fn a_file_put_at_the_live_name_between_the_two_renames_is_never_replaced() {
+    let (_dir, live, mut sink, faults) = sink_with_faults();
+    // The rotated file gets its archive name; the rename of `.next` waits.
+    faults.hold_path(Op::Rename, next_path(&live));
+    sink.rotate().unwrap();
+    sink.write_all(&numbered(30, 60)).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while live.exists() {
+        assert!(
+            Instant::now() < deadline,
+            "the rotated file was never renamed"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    // Meanwhile someone (logrotate's `create`, an operator) makes a new live file.
+    std::fs::write(&live, b"the operator's own file\n").unwrap();
+    faults.clear(Op::Rename);
+    sink.sync().unwrap();
+    sink.write_all(&numbered(60, 61)).unwrap();
+    sink.close().unwrap();
+    let live_now = String::from_utf8(std::fs::read(&live).unwrap()).unwrap();
+    assert!(
+        live_now.starts_with("the operator's own file\n"),
+        "{live_now}"
+    );
+    assert!(live_now.contains("[bunctl-log] reopened"), "{live_now}");
+    assert!(live_now.ends_with(&String::from_utf8(numbered(60, 61)).unwrap()));
+    // Both rotated parts are archives, in order, under names of their own.
+    let files = bunctl_log_sink::list_log_files(StdFs::shared().as_ref(), &live).unwrap();
+    assert_eq!(files.len(), 3, "{files:?}");
+    assert_eq!(read_all(&files[..2]).concat(), numbered(0, 60));
+    assert!(!next_path(&live).exists());
+}
+
+#[test]
 fn a_directory_removed_during_the_rotation_is_made_again_and_writing_goes_on() {
     let (dir, live, mut sink, faults) = sink_with_faults();
     faults.hold_path(Op::SyncData, &live);

@@ -349,6 +349,11 @@ impl Filesystem for FaultFs {
         self.faults.check(Op::Rename, Some(from))?;
         StdFs.rename(from, to)
     }
+
+    fn rename_noreplace(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.faults.check(Op::Rename, Some(from))?;
+        StdFs.rename_noreplace(from, to)
+    }
     fn remove_file(&self, path: &Path) -> io::Result<()> {
         self.faults.check(Op::RemoveFile, Some(path))?;
         StdFs.remove_file(path)
