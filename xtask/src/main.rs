@@ -5,7 +5,7 @@
 //! cargo xtask bench-layers [ARGS...]  criterion benchmarks per layer (benches/benches/layers.rs)
 //! cargo xtask fuzz [SECONDS]          fuzz the line buffer (default 60 s; installs cargo-fuzz)
 //! cargo xtask crash [N] [--seed S]    kill `bunctl-log pipe` N times, check the files (crash.rs)
-//! cargo xtask shipper [--lines N] [--rate R]
+//! cargo xtask shipper [--lines N] [--rate R] [--max-size SIZE]
 //!                                     ship the files with a private rsyslogd (shipper.rs)
 //! cargo xtask ci                      what CI runs: bash .ci/run
 //! ```
@@ -46,21 +46,24 @@ COMMANDS:
                             order, whole or cut short and marked. Prints what the kills left
                             and the lines lost per kill. Work dir: <target>/crash/<time>-<pid>,
                             removed on success, kept on failure.
-    shipper [--lines N] [--rate R]
+    shipper [--lines N] [--rate R] [--max-size SIZE]
                             Ship the files with a real log shipper: install rsyslog with apt-get
                             if rsyslogd is missing (root), start a private rsyslogd (own config,
                             pid file and state dir; no system inputs) whose imfile follows
                             DIR/ship.log, push N numbered lines (default 300000) through
-                            `bunctl-log pipe --max-size 256K` as fast as the pipe takes them (or
+                            `bunctl-log pipe --max-size 256K` (or SIZE; from 512K on, rotations
+                            finish in the background) as fast as the pipe takes them (or
                             R lines/s), wait for the delivery, stop rsyslogd, and check that it
                             delivered every line once, in order, unaltered; the files are read
                             back too, to name the file of any line it missed. Work dir:
                             <target>/shipper/<time>-<pid>, removed on success, kept on failure.
                             imfile only reads a file it opened before it was renamed away: at
-                            full speed it misses whole files; CI runs it with --rate 20000.
+                            full speed it misses whole files; CI runs it with --rate 20000
+                            --max-size 1M (files living 0.4 s).
     ci                      What CI runs: bash .ci/run (fmt check, clippy -D warnings,
                             rustdoc -D warnings, cargo test --workspace,
-                            cargo xtask crash 10, cargo xtask shipper --rate 20000,
+                            cargo xtask crash 10,
+                            cargo xtask shipper --rate 20000 --max-size 1M,
                             cargo xtask bench --quick)
     help, --help, -h        Print this help
 
