@@ -149,6 +149,17 @@ fn a_failed_fsync_is_reported_and_the_renames_wait_for_one_that_works() {
     assert!(!next_path(&live).exists());
 }
 
+/// The live file is the operator's, untouched, then the reopened marker, then line 60.
+fn assert_operators_file_kept_then_ours(live: &Path) {
+    let live_now = String::from_utf8(std::fs::read(live).unwrap()).unwrap();
+    assert!(
+        live_now.starts_with("the operator's own file\n"),
+        "{live_now}"
+    );
+    assert!(live_now.contains("[bunctl-log] reopened"), "{live_now}");
+    assert!(live_now.ends_with(&String::from_utf8(numbered(60, 61)).unwrap()));
+}
+
 #[test]
 fn a_live_file_replaced_during_the_rotation_is_never_overwritten() {
     let (dir, live, mut sink, faults) = sink_with_faults();
@@ -165,13 +176,7 @@ fn a_live_file_replaced_during_the_rotation_is_never_overwritten() {
     sink.write_all(&numbered(60, 61)).unwrap();
     sink.close().unwrap();
     assert_eq!(std::fs::read(&moved).unwrap(), numbered(0, 30));
-    let live_now = String::from_utf8(std::fs::read(&live).unwrap()).unwrap();
-    assert!(
-        live_now.starts_with("the operator's own file\n"),
-        "{live_now}"
-    );
-    assert!(live_now.contains("[bunctl-log] reopened"), "{live_now}");
-    assert!(live_now.ends_with(&String::from_utf8(numbered(60, 61)).unwrap()));
+    assert_operators_file_kept_then_ours(&live);
     // The lines written meanwhile became the archive: nothing lost, nothing overwritten.
     let files = bunctl_log_sink::list_log_files(StdFs::shared().as_ref(), &live).unwrap();
     assert_eq!(read_all(&files[..1]).concat(), numbered(30, 60));
@@ -199,13 +204,7 @@ fn a_file_put_at_the_live_name_between_the_two_renames_is_never_replaced() {
     sink.sync().unwrap();
     sink.write_all(&numbered(60, 61)).unwrap();
     sink.close().unwrap();
-    let live_now = String::from_utf8(std::fs::read(&live).unwrap()).unwrap();
-    assert!(
-        live_now.starts_with("the operator's own file\n"),
-        "{live_now}"
-    );
-    assert!(live_now.contains("[bunctl-log] reopened"), "{live_now}");
-    assert!(live_now.ends_with(&String::from_utf8(numbered(60, 61)).unwrap()));
+    assert_operators_file_kept_then_ours(&live);
     // Both rotated parts are archives, in order, under names of their own.
     let files = bunctl_log_sink::list_log_files(StdFs::shared().as_ref(), &live).unwrap();
     assert_eq!(files.len(), 3, "{files:?}");
