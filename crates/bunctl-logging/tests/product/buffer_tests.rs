@@ -12,7 +12,7 @@ use bunctl_logging::{
 };
 
 use crate::common::{is_marker, lines, marker_count};
-use crate::{eventually, writer_config};
+use crate::{eventually, never_rotating, writer_config};
 
 /// Feeds `chunks` to `buf` and hands every completed line to `writer` with `write_lines`, then
 /// the unterminated last line, if any; returns the number of lines handed over.
@@ -49,9 +49,7 @@ async fn pump<'a>(
 #[tokio::test]
 async fn partial_lines_from_a_line_buffer_reach_the_file_whole_and_in_order() {
     let dir = tempfile::tempdir().unwrap();
-    let writer = AsyncLogWriter::new(writer_config(dir.path(), RotationStrategy::Never, 10))
-        .await
-        .unwrap();
+    let writer = never_rotating(dir.path()).await;
     let mut stream = Vec::new();
     for i in 0..2000 {
         stream.extend_from_slice(format!("line {i} {}\n", "x".repeat(i % 97)).as_bytes());
@@ -84,9 +82,7 @@ async fn partial_lines_from_a_line_buffer_reach_the_file_whole_and_in_order() {
 #[tokio::test]
 async fn lf_ends_a_line_and_cr_is_kept_wherever_the_chunks_are_cut() {
     let dir = tempfile::tempdir().unwrap();
-    let writer = AsyncLogWriter::new(writer_config(dir.path(), RotationStrategy::Never, 10))
-        .await
-        .unwrap();
+    let writer = never_rotating(dir.path()).await;
     // "\r\n" cut between its bytes, a lone "\r" inside a line, a line that is only "\r\n".
     let chunks: [&[u8]; 4] = [b"one\r", b"\ntwo\rthree", b"\r\n", b"\r\nfour\r"];
     let handed = pump(&writer, &mut LineBuffer::new(1024), chunks).await;

@@ -11,14 +11,12 @@ use bunctl_logging::{
 };
 
 use crate::common::lines;
-use crate::{eventually, writer_config};
+use crate::{eventually, never_rotating, writer_config};
 
 #[tokio::test]
 async fn unicode_is_kept_byte_for_byte_even_when_chunks_cut_a_character() {
     let dir = tempfile::tempdir().unwrap();
-    let writer = AsyncLogWriter::new(writer_config(dir.path(), RotationStrategy::Never, 10))
-        .await
-        .unwrap();
+    let writer = never_rotating(dir.path()).await;
     let texts = [
         "grüße, ĉiuj, Ελληνικά, русский",
         "日本語のログ行、中文日志行、한국어 로그",
@@ -68,9 +66,7 @@ async fn unicode_is_kept_byte_for_byte_even_when_chunks_cut_a_character() {
 #[tokio::test]
 async fn bytes_are_kept_and_partial_lines_are_whole() {
     let dir = tempfile::tempdir().unwrap();
-    let writer = AsyncLogWriter::new(writer_config(dir.path(), RotationStrategy::Never, 10))
-        .await
-        .unwrap();
+    let writer = never_rotating(dir.path()).await;
     writer
         .write_line(b"nul\0 and \xff\xfe invalid utf-8")
         .unwrap();
@@ -87,11 +83,7 @@ async fn bytes_are_kept_and_partial_lines_are_whole() {
 #[tokio::test]
 async fn nul_and_invalid_utf8_pass_through_every_write_method() {
     let dir = tempfile::tempdir().unwrap();
-    let writer = Arc::new(
-        AsyncLogWriter::new(writer_config(dir.path(), RotationStrategy::Never, 10))
-            .await
-            .unwrap(),
-    );
+    let writer = Arc::new(never_rotating(dir.path()).await);
     let all_bytes: Vec<u8> = (0u8..=255).filter(|&b| b != b'\n').collect();
     writer.write_line(&all_bytes).unwrap();
     writer.try_write_line(b"\0\0\0").unwrap();
@@ -114,9 +106,7 @@ async fn nul_and_invalid_utf8_pass_through_every_write_method() {
 #[tokio::test]
 async fn empty_lines_are_lines() {
     let dir = tempfile::tempdir().unwrap();
-    let writer = AsyncLogWriter::new(writer_config(dir.path(), RotationStrategy::Never, 10))
-        .await
-        .unwrap();
+    let writer = never_rotating(dir.path()).await;
     writer.write_line("").unwrap(); // one empty line
     writer.write_line("\n").unwrap(); // the same: a trailing newline is not doubled
     writer.write_line("a\n\nb").unwrap(); // three lines, the middle one empty
@@ -153,9 +143,7 @@ async fn a_line_of_max_line_len_stays_whole_and_one_byte_more_is_split() {
 #[tokio::test]
 async fn a_100_mb_line_is_written_in_marked_pieces() {
     let dir = tempfile::tempdir().unwrap();
-    let writer = AsyncLogWriter::new(writer_config(dir.path(), RotationStrategy::Never, 10))
-        .await
-        .unwrap();
+    let writer = never_rotating(dir.path()).await;
     let huge = vec![b'x'; 100 << 20];
     // Too large for a non-blocking write at once ...
     assert!(matches!(
@@ -182,11 +170,7 @@ async fn a_100_mb_line_is_written_in_marked_pieces() {
 #[tokio::test]
 async fn a_closed_writer_refuses_every_write_and_keeps_its_file() {
     let dir = tempfile::tempdir().unwrap();
-    let writer = Arc::new(
-        AsyncLogWriter::new(writer_config(dir.path(), RotationStrategy::Never, 10))
-            .await
-            .unwrap(),
-    );
+    let writer = Arc::new(never_rotating(dir.path()).await);
     writer.write_line("before").unwrap();
     assert!(!writer.is_closed());
     writer.shutdown().await.unwrap();

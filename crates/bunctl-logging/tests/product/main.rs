@@ -45,6 +45,13 @@ fn writer_config(dir: &Path, strategy: RotationStrategy, max_files: usize) -> Lo
     }
 }
 
+/// A writer of `<dir>/app.log` that never rotates, with the product's defaults otherwise.
+async fn never_rotating(dir: &Path) -> bunctl_logging::AsyncLogWriter {
+    bunctl_logging::AsyncLogWriter::new(writer_config(dir, RotationStrategy::Never, 10))
+        .await
+        .unwrap()
+}
+
 /// Waits up to 10 s for `done` to hold (checked every 5 ms); false if it never did.
 async fn eventually(mut done: impl FnMut() -> bool) -> bool {
     for _ in 0..2000 {
