@@ -124,13 +124,30 @@ impl FinishJob {
     fn hand_over(&self) {
         tracing::debug!(live = %self.old.path().display(), archive = %self.archive.display(),
             size = self.size, "log file rotated");
-        match &self.compressor {
-            Some(c) => c.submit(self.archive.clone()),
-            None => {
-                if let Err(e) = self.retention.apply(&self.naming, self.fs.as_ref()) {
-                    tracing::warn!(dir = %self.naming.dir().display(), error = %e,
-                        "log retention failed");
-                }
+        hand_over(
+            self.archive.clone(),
+            self.compressor.as_deref(),
+            &self.retention,
+            &self.naming,
+            self.fs.as_ref(),
+        );
+    }
+}
+
+/// What follows every rotation once its archive has its name, wherever it was done: queue
+/// it for compression, or, without compression, apply retention now.
+pub(crate) fn hand_over(
+    archive: PathBuf,
+    compressor: Option<&Compressor>,
+    retention: &Retention,
+    naming: &ArchiveNaming,
+    fs: &dyn Filesystem,
+) {
+    match compressor {
+        Some(c) => c.submit(archive),
+        None => {
+            if let Err(e) = retention.apply(naming, fs) {
+                tracing::warn!(dir = %naming.dir().display(), error = %e, "log retention failed");
             }
         }
     }

@@ -14,7 +14,7 @@ use chrono::{DateTime, Utc};
 use memchr::{memchr, memrchr};
 
 use crate::file::PathChange;
-use crate::finish::{recover_next, FinishJob, Finished};
+use crate::finish::{hand_over, recover_next, FinishJob, Finished};
 use crate::{FileSink, Sink};
 
 /// What a [`RotatingSink`] does when a write finds the disk full.
@@ -537,16 +537,20 @@ impl RotatingSink {
         tracing::debug!(live = %self.naming.live_path().display(), archive = %archive.display(),
             seq = self.next_seq, size, "log file rotated");
         self.rotated();
-        match &self.compressor {
-            Some(c) => c.submit(archive),
-            None => {
-                if let Err(e) = self.retention.apply(&self.naming, self.fs.as_ref()) {
-                    tracing::warn!(dir = %self.naming.dir().display(), error = %e, "log retention failed");
-                }
-            }
-        }
+        self.hand_over(archive);
         self.live()?;
         Ok(())
+    }
+
+    /// Queues `archive` for compression, or applies retention (see [`hand_over`]).
+    fn hand_over(&self, archive: PathBuf) {
+        hand_over(
+            archive,
+            self.compressor.as_deref(),
+            &self.retention,
+            &self.naming,
+            self.fs.as_ref(),
+        );
     }
 
     /// What every rotation changes, in the foreground or not.
@@ -699,9 +703,7 @@ impl RotatingSink {
                         return Err(e);
                     }
                 }
-                if let Some(c) = &self.compressor {
-                    c.submit(archive);
-                }
+                self.hand_over(archive);
                 self.live = None;
                 self.reopen(change).map(|()| true)
             }
