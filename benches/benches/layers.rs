@@ -58,9 +58,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
-use bunctl_core::fs::StdFs;
 use bunctl_log_buffer::{encode_message, LineBuffer, DEFAULT_MAX_LINE_LEN};
 use bunctl_log_channel::{channel, ChannelConfig, Receiver, Sender};
+use bunctl_log_fs::StdFs;
 use bunctl_log_metrics::{names as metric_names, Exporter, LogMetrics, MetricsSnapshot};
 use bunctl_log_rotation::{
     compress_file, AnyOf, ArchiveNaming, DailyPolicy, NeverPolicy, RotationPolicy, SizePolicy,

@@ -220,11 +220,13 @@ impl From<Shell> for clap_complete::Shell {
     }
 }
 
-/// `--app`: an [`AppId`], so that a name that is not one is a usage error naming it.
+/// `--app`: an [`AppId`] whose files the layout keeps apart from every other app's, so that
+/// a name that is not one is a usage error naming it.
 fn parse_app(value: OsString) -> Result<AppId, String> {
     let text = value
         .into_string()
         .map_err(|v| format!("{:?} is not valid UTF-8", OsStr::new(&v)))?;
+    bunctl_logging::check_app_name(&text).map_err(|e| e.to_string())?;
     AppId::new(text).map_err(|e| e.to_string())
 }
 
@@ -323,7 +325,7 @@ mod tests {
             "pipe --app x --max-size 10X",
             "pipe --app x --verbose",
             "pipe --app ../x",
-            "pipe --app a.b",
+            "pipe --app a.err",
             "run --app x",
             "pipe --app x --merge",
             "cat --app x -f",
@@ -335,9 +337,10 @@ mod tests {
             let e = parse(bad).expect_err(bad);
             assert_eq!(e.exit_code(), 2, "{bad}");
         }
-        let e = parse("pipe --app a.b").unwrap_err();
+        let e = parse("pipe --app a.err").unwrap_err();
         assert_eq!(e.kind(), ErrorKind::ValueValidation);
-        assert!(e.to_string().contains("invalid app id \"a.b\""), "{e}");
+        assert!(e.to_string().contains("invalid app id \"a.err\""), "{e}");
+        assert!(parse("pipe --app web.v2").is_ok());
         assert_eq!(parse("--help").unwrap_err().kind(), ErrorKind::DisplayHelp);
         assert_eq!(
             parse("--version").unwrap_err().kind(),

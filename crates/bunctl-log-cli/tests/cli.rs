@@ -182,7 +182,7 @@ fn the_usage_text_does_not_show_the_internal_exec_helper() {
 #[test]
 fn an_invalid_app_id_is_a_usage_error_and_nothing_is_written() {
     let dir = tempfile::tempdir().unwrap();
-    for bad in ["../escape", "a.b", "-x", ""] {
+    for bad in ["../escape", "a.err", "-x", ""] {
         let app = format!("--app={bad}");
         for command in ["pipe", "tail", "files"] {
             let out = bunctl_log(

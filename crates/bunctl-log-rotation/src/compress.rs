@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use bunctl_core::fs::{parent_dir, Filesystem, DEFAULT_FILE_MODE};
+use bunctl_log_fs::{parent_dir, Filesystem, DEFAULT_FILE_MODE};
 use flate2::write::GzEncoder;
 use flate2::Compression;
 
@@ -224,7 +224,7 @@ fn spawn_worker(shared: Arc<Shared>) -> io::Result<()> {
         ));
     }
     std::thread::Builder::new()
-        .name(format!("{}-gzip", bunctl_core::THREAD_NAME_PREFIX))
+        .name(format!("{}-gzip", bunctl_log_fs::THREAD_NAME_PREFIX))
         .spawn(move || {
             lowest_cpu_priority();
             shared.run()
@@ -277,7 +277,7 @@ fn lowest_cpu_priority() {
 /// [`wait_idle_timeout`](Self::wait_idle_timeout)) at shutdown to be sure they are done.
 ///
 /// ```
-/// use bunctl_core::fs::StdFs;
+/// use bunctl_log_fs::StdFs;
 /// use bunctl_log_rotation::{ArchiveNaming, Compressor, Retention};
 /// use chrono::Utc;
 ///
@@ -475,7 +475,7 @@ impl Drop for Compressor {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bunctl_core::fs::{FaultFs, Op, StdFs};
+    use bunctl_log_fs::{FaultFs, Op, StdFs};
     use chrono::{TimeZone, Utc};
 
     fn setup() -> (tempfile::TempDir, ArchiveNaming, PathBuf) {

@@ -24,12 +24,12 @@
 //!   removes `.gz.tmp` leftovers and plain files already compressed, and returns the plain
 //!   archives still to compress.
 //!
-//! Every file operation goes through [`bunctl_core::fs::Filesystem`], so tests inject real
+//! Every file operation goes through [`bunctl_log_fs::Filesystem`], so tests inject real
 //! error kinds at any step. Nothing here panics on I/O errors: they are returned or, in the
 //! background [`Compressor`], logged, counted and reported by [`Compressor::wait_idle`].
 //!
 //! ```
-//! use bunctl_core::fs::{Filesystem, StdFs};
+//! use bunctl_log_fs::{Filesystem, StdFs};
 //! use bunctl_log_rotation::{
 //!     recover, ArchiveNaming, Clock, Compressor, ManualClock, Retention, RotationPolicy,
 //!     AnyOf, DailyPolicy, SizePolicy,
@@ -69,12 +69,17 @@
 //! [`is_due`]: RotationPolicy::is_due
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+mod app_names;
 mod clock;
 mod compress;
 mod naming;
 mod policy;
 mod retention;
 
+pub use app_names::{
+    app_of_file, check_app_name, live_file_name, stderr_file_name, AppFile, AppNameError,
+    LOG_EXTENSION, MAX_APP_NAME_LEN, STDERR_TAG,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use compress::{compress_file, Compressor};
 pub use naming::{

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 
-use bunctl_core::fs::{parent_dir, Filesystem};
+use bunctl_log_fs::{parent_dir, Filesystem};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 
 /// `strftime` format of the timestamp in an archive's name.
@@ -151,6 +151,21 @@ fn valid_timestamp(ts: &str) -> bool {
         && NaiveDateTime::parse_from_str(ts, TIMESTAMP_FORMAT).is_ok()
 }
 
+/// Whether `seq_text` is the one spelling of a seq: at least [`SEQ_MIN_DIGITS`] digits, no
+/// padding beyond that, so one seq has exactly one name.
+fn canonical_seq(seq_text: &str) -> bool {
+    seq_text.len() >= SEQ_MIN_DIGITS
+        && seq_text.bytes().all(|b| b.is_ascii_digit())
+        && !(seq_text.len() > SEQ_MIN_DIGITS && seq_text.starts_with('0'))
+        && seq_text.parse::<u64>().is_ok()
+}
+
+/// Whether `text` is the stamp an archive adds to a name: `<ts>-<seq>`.
+pub(crate) fn is_archive_stamp(text: &str) -> bool {
+    text.split_once('-')
+        .is_some_and(|(ts, seq)| valid_timestamp(ts) && canonical_seq(seq))
+}
+
 impl ArchiveNaming {
     /// The naming for the live file `live`.
     ///
@@ -243,11 +258,7 @@ impl ArchiveNaming {
             .find(|c: char| !c.is_ascii_digit())
             .unwrap_or(rest.len());
         let (seq_text, mut rest) = rest.split_at(digits);
-        // Only the canonical spelling: at least 6 digits, and no padding beyond that, so one
-        // seq has exactly one name.
-        if seq_text.len() < SEQ_MIN_DIGITS
-            || (seq_text.len() > SEQ_MIN_DIGITS && seq_text.starts_with('0'))
-        {
+        if !canonical_seq(seq_text) {
             return None;
         }
         let seq: u64 = seq_text.parse().ok()?;
@@ -358,7 +369,7 @@ pub(crate) fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bunctl_core::fs::StdFs;
+    use bunctl_log_fs::StdFs;
     use proptest::prelude::*;
 
     fn ts(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {

@@ -4,7 +4,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use bunctl_core::fs::Filesystem;
+use bunctl_log_fs::Filesystem;
 
 use crate::naming::{ArchiveNaming, Scan};
 
@@ -204,7 +204,7 @@ pub fn recover_scanned(fs: &dyn Filesystem, scan: &Scan) -> io::Result<Vec<PathB
 mod tests {
     use super::*;
     use crate::naming::with_suffix;
-    use bunctl_core::fs::{FaultFs, Op, StdFs};
+    use bunctl_log_fs::{FaultFs, Op, StdFs};
     use chrono::{TimeZone, Utc};
 
     fn setup() -> (tempfile::TempDir, ArchiveNaming) {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bunctl_core::fs::{FaultFs, Faults, Filesystem, Op, StdFs};
+use bunctl_log_fs::{FaultFs, Faults, Filesystem, Op, StdFs};
 use bunctl_log_rotation::{compress_file, recover, ArchiveNaming, Compressor, Retention};
 use chrono::{TimeZone, Utc};
 use flate2::read::GzDecoder;

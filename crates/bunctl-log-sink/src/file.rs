@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-use bunctl_core::fs::{FileId, FileMeta, Filesystem, WriteFile};
+use bunctl_log_fs::{FileId, FileMeta, Filesystem, WriteFile};
 
 use crate::Sink;
 
@@ -77,7 +77,7 @@ impl std::fmt::Debug for FileSink {
 impl FileSink {
     /// Opens `path` for appending, creating it with `mode` if missing, never through a
     /// symlink (a symlink at `path` is an error naming it,
-    /// [`SymlinkRefused`](bunctl_core::fs::SymlinkRefused)).
+    /// [`SymlinkRefused`](bunctl_log_fs::SymlinkRefused)).
     ///
     /// An existing file whose last byte is not `\n` (a crash cut its last line) gets a `\n`
     /// and the [`CUT_LINE_MARKER`] line first, so the next line is not glued to the cut one
@@ -154,7 +154,7 @@ impl FileSink {
         bg.running.store(true, Ordering::Release);
         let running = bg.running.clone();
         let spawned = std::thread::Builder::new()
-            .name(format!("{}-sync", bunctl_core::THREAD_NAME_PREFIX))
+            .name(format!("{}-sync", bunctl_log_fs::THREAD_NAME_PREFIX))
             .stack_size(64 << 10)
             .spawn(move || {
                 if let Err(e) = handle.sync_data() {
@@ -226,7 +226,7 @@ impl Sink for FileSink {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bunctl_core::fs::StdFs;
+    use bunctl_log_fs::StdFs;
 
     #[test]
     fn appends_and_counts_existing_size() {
@@ -255,7 +255,7 @@ mod tests {
 
     #[test]
     fn background_sync_runs_every_so_many_bytes_off_the_writing_thread() {
-        use bunctl_core::fs::{FaultFs, Op};
+        use bunctl_log_fs::{FaultFs, Op};
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a.log");
         let (fs, faults) = FaultFs::shared();

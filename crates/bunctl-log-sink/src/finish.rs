@@ -15,7 +15,7 @@ use std::io;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use bunctl_core::fs::{parent_dir, FileLock, Filesystem};
+use bunctl_log_fs::{parent_dir, FileLock, Filesystem};
 use bunctl_log_rotation::{ArchiveNaming, Compressor, Retention};
 use chrono::{DateTime, Utc};
 

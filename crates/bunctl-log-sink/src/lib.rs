@@ -19,12 +19,12 @@
 //! file. Lines are never torn by a layer: [`RotatingSink`] only rotates between lines, and a
 //! line that was started is finished in the same file.
 //!
-//! Every file operation goes through [`bunctl_core::fs::Filesystem`], so each layer is tested
+//! Every file operation goes through [`bunctl_log_fs::Filesystem`], so each layer is tested
 //! with real error kinds (ENOSPC, EIO, EACCES) injected at any step.
 //!
 //! ```
 //! use std::sync::Arc;
-//! use bunctl_core::fs::StdFs;
+//! use bunctl_log_fs::StdFs;
 //! use bunctl_log_rotation::{SizePolicy, SystemClock};
 //! use bunctl_log_sink::{RotatingSink, RotatingSinkConfig, Sink};
 //!

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bunctl_core::fs::{parent_dir, FileLock, Filesystem, DEFAULT_DIR_MODE, DEFAULT_FILE_MODE};
+use bunctl_log_fs::{parent_dir, FileLock, Filesystem, DEFAULT_DIR_MODE, DEFAULT_FILE_MODE};
 use bunctl_log_metrics::LogMetrics;
 use bunctl_log_rotation::{
     recover_scanned, ArchiveNaming, Clock, Compressor, Retention, RotationPolicy, SizePolicy,
@@ -137,7 +137,7 @@ impl RotatingSinkConfig {
 ///
 /// * **One writer per live file.** [`open`](Self::open) takes an exclusive lock on
 ///   [`ArchiveNaming::lock_path`] before touching anything; a second writer, in this process or
-///   another, is refused with [`Locked`](bunctl_core::fs::Locked) naming the holder's pid. The
+///   another, is refused with [`Locked`](bunctl_log_fs::Locked) naming the holder's pid. The
 ///   lock lives as long as the sink and its compressor.
 /// * **A live file removed or renamed by someone else** (`rm`, logrotate's `mv`) is noticed:
 ///   at most every `reopen_check_interval` at the start of a batch, and always before a
@@ -211,7 +211,7 @@ impl RotatingSink {
     /// uncompressed are compressed again, and retention is applied.
     ///
     /// # Errors
-    /// [`Locked`](bunctl_core::fs::Locked) (kind `ResourceBusy`) if another writer has the
+    /// [`Locked`](bunctl_log_fs::Locked) (kind `ResourceBusy`) if another writer has the
     /// live file; the I/O error from opening the live file or reading its directory.
     pub fn open(
         config: RotatingSinkConfig,
@@ -603,7 +603,7 @@ impl RotatingSink {
         );
         let (tx, rx) = std::sync::mpsc::channel();
         let spawned = std::thread::Builder::new()
-            .name(format!("{}-rotate", bunctl_core::THREAD_NAME_PREFIX))
+            .name(format!("{}-rotate", bunctl_log_fs::THREAD_NAME_PREFIX))
             .stack_size(256 << 10)
             .spawn(move || {
                 // A panic must not lose the job: the writer finishes it in the foreground.

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use bunctl_core::fs::{Filesystem, StdFs};
+use bunctl_log_fs::{Filesystem, StdFs};
 use bunctl_log_rotation::{SizePolicy, SystemClock};
 use bunctl_log_sink::{RotatingSink, RotatingSinkConfig, Sink};
 

@@ -6,7 +6,7 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 
-use bunctl_core::fs::StdFs;
+use bunctl_log_fs::StdFs;
 use bunctl_log_rotation::{SizePolicy, SystemClock};
 use bunctl_log_sink::{
     is_transient, FullDiskPolicy, RetryConfig, RetryingSink, RotatingSink, RotatingSinkConfig, Sink,

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use bunctl_core::fs::Filesystem;
+use bunctl_log_fs::Filesystem;
 use bunctl_log_metrics::LogMetrics;
 use bunctl_log_rotation::{SizePolicy, SystemClock};
 use bunctl_log_sink::{

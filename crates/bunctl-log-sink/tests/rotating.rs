@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bunctl_core::fs::{Filesystem, StdFs};
+use bunctl_log_fs::{Filesystem, StdFs};
 use bunctl_log_rotation::{
     ArchiveForm, ArchiveNaming, DailyPolicy, HourlyPolicy, ManualClock, NeverPolicy,
     RotationPolicy, SizePolicy, SystemClock,

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use bunctl_core::fs::{Filesystem, Locked, StdFs, SymlinkRefused};
+use bunctl_log_fs::{Filesystem, Locked, StdFs, SymlinkRefused};
 use bunctl_log_metrics::LogMetrics;
 use bunctl_log_rotation::{NeverPolicy, RotationPolicy, SizePolicy, SystemClock};
 use bunctl_log_sink::{FullDiskPolicy, RotatingSink, RotatingSinkConfig, Sink};

@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use bunctl_core::fs::{DEFAULT_DIR_MODE, DEFAULT_FILE_MODE};
 use bunctl_log_buffer::LineFormat;
+use bunctl_log_fs::{DEFAULT_DIR_MODE, DEFAULT_FILE_MODE};
 
 use crate::capture::Stream;
 use bunctl_log_rotation::{
@@ -449,7 +449,14 @@ impl LogConfig {
     /// The live file of `app`: `<base_dir>/<app>.log`. An [`AppId`](crate::AppId) cannot
     /// leave `base_dir`.
     pub fn log_path(&self, app: &crate::AppId) -> PathBuf {
-        self.base_dir.join(format!("{app}.log"))
+        self.base_dir
+            .join(bunctl_log_rotation::live_file_name(app.as_str()))
+    }
+
+    /// The live file of `app`'s stderr when streams are kept apart: `<base_dir>/<app>.err.log`.
+    pub fn err_log_path(&self, app: &crate::AppId) -> PathBuf {
+        self.base_dir
+            .join(bunctl_log_rotation::stderr_file_name(app.as_str()))
     }
 
     /// Checks every value, naming the first unusable one (with this struct's field names).

@@ -5,15 +5,16 @@ use std::io;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use bunctl_core::AppIdError;
+use bunctl_log_rotation::AppNameError;
 
 /// Everything that can go wrong in the log subsystem. Messages name the file or directory and
 /// the OS error where there is one.
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {
-    /// An app id was rejected.
-    InvalidAppId(AppIdError),
+    /// An app id cannot name files in the log directory: it breaks the
+    /// [layout rule](bunctl_log_rotation::check_app_name) that keeps apps' files apart.
+    InvalidAppId(AppNameError),
     /// A configuration value is unusable.
     InvalidConfig {
         /// The field, as named in the config struct (`flush_interval_ms`, `retry.initial_delay`).
@@ -264,8 +265,8 @@ pub(crate) fn copy_io(e: &io::Error) -> io::Error {
     io::Error::new(e.kind(), e.to_string())
 }
 
-impl From<AppIdError> for Error {
-    fn from(e: AppIdError) -> Self {
+impl From<AppNameError> for Error {
+    fn from(e: AppNameError) -> Self {
         Self::InvalidAppId(e)
     }
 }

@@ -8,7 +8,8 @@
 //!
 //! | crate | job |
 //! |---|---|
-//! | `bunctl-core` | [`AppId`], the filesystem seam |
+//! | `bunctl-core` | [`AppId`] (bunctl's own; nothing else of it is used) |
+//! | `bunctl-log-fs` | the filesystem seam: no symlink followed, locks, file identity |
 //! | `bunctl-log-buffer` | byte chunks → whole, bounded lines |
 //! | `bunctl-log-channel` | many producers → one writer thread, bounded by lines and bytes |
 //! | `bunctl-log-rotation` | when to rotate, archive names, retention, compression |
@@ -44,13 +45,14 @@ mod manager;
 mod pool;
 mod writer;
 
-pub use bunctl_core::fs::{Filesystem, StdFs};
-pub use bunctl_core::{is_log_thread, AppId, AppIdError};
+pub use bunctl_core::AppId;
 pub use bunctl_log_buffer::CONTINUATION_MARKER;
 pub use bunctl_log_buffer::{LineBuffer, LineFormat, Lines};
+pub use bunctl_log_fs::{is_log_thread, Filesystem, StdFs};
 /// The names of the metrics the writers record through the `metrics` facade.
 pub use bunctl_log_metrics::names as metric_names;
 pub use bunctl_log_metrics::MetricsSnapshot;
+pub use bunctl_log_rotation::{check_app_name, AppNameError};
 pub use bunctl_log_rotation::{Clock, SystemClock};
 pub use bunctl_log_sink::{FullDiskPolicy, RetryConfig};
 pub use capture::{CaptureMode, Stream};
@@ -70,7 +72,7 @@ pub mod product_readme {}
 /// by hand for time-based rotation. Not for production builds.
 #[cfg(feature = "testing")]
 pub mod testing {
-    pub use bunctl_core::fs::{FaultFs, Faults, Op};
+    pub use bunctl_log_fs::{FaultFs, Faults, Op};
     pub use bunctl_log_rotation::ManualClock;
 }
 
@@ -83,7 +85,7 @@ pub mod testing {
 pub fn list_log_files(live: &std::path::Path) -> Result<Vec<std::path::PathBuf>> {
     bunctl_log_sink::list_log_files(&StdFs, live).map_err(|source| Error::Io {
         action: "list log files in",
-        path: bunctl_core::fs::parent_dir(live),
+        path: bunctl_log_fs::parent_dir(live),
         source,
     })
 }

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
-use bunctl_core::fs::{Filesystem, StdFs};
 use bunctl_core::AppId;
+use bunctl_log_fs::{Filesystem, StdFs};
 use bunctl_log_metrics::MetricsSnapshot;
 use bunctl_log_rotation::{Clock, SystemClock};
 use tokio::sync::OnceCell;
@@ -122,13 +122,15 @@ impl LogManager {
 
     /// The live file of `app`'s stderr when streams are kept apart: `<base_dir>/<app>.err.log`.
     pub fn err_log_path(&self, app: &AppId) -> PathBuf {
-        self.config.base_dir.join(format!("{app}.err.log"))
+        self.config.err_log_path(app)
     }
 
     /// The writer of `app`, created (with `base_dir`) on first use; the same writer on every
     /// call until it is closed.
     ///
     /// # Errors
+    /// [`Error::InvalidAppId`] if `app` cannot name files beside other apps' (see
+    /// [`check_app_name`](bunctl_log_rotation::check_app_name): `a.err`, `.x`),
     /// [`Error::InvalidConfig`] naming a bad configuration field, [`Error::Locked`] if another
     /// process writes the app's file, [`Error::Io`] naming the directory or file that could not
     /// be created or opened.
@@ -157,6 +159,7 @@ impl LogManager {
     }
 
     async fn writer_for(&self, app: &AppId, path: &Path) -> Result<Arc<AsyncLogWriter>> {
+        bunctl_log_rotation::check_app_name(app.as_str())?;
         self.config.validate()?;
         let slot = {
             let mut writers = self.writers();

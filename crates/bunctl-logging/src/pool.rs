@@ -147,7 +147,7 @@ impl Pool {
     fn spawn_worker(self: &Arc<Self>) -> bool {
         let pool = self.clone();
         std::thread::Builder::new()
-            .name(format!("{} pool", bunctl_core::THREAD_NAME_PREFIX))
+            .name(format!("{} pool", bunctl_log_fs::THREAD_NAME_PREFIX))
             .stack_size(STACK_SIZE)
             .spawn(move || pool.worker())
             .map_err(|e| tracing::warn!(error = %e, "cannot start a log writer thread"))
@@ -227,7 +227,7 @@ impl Pool {
         if !t.started {
             let pool = self.clone();
             let started = std::thread::Builder::new()
-                .name(format!("{} timer", bunctl_core::THREAD_NAME_PREFIX))
+                .name(format!("{} timer", bunctl_log_fs::THREAD_NAME_PREFIX))
                 .stack_size(64 << 10)
                 .spawn(move || pool.timer());
             match started {

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::SystemTime;
 
-use bunctl_core::fs::{parent_dir, Filesystem, Locked, StdFs};
 use bunctl_log_buffer::{
     format_lines, format_message, formatted_max_len, LineFormat, Lines, TimeCache,
 };
@@ -15,6 +14,7 @@ use bunctl_log_channel::{
     channel_with_metrics, Batch, ChannelConfig, ChannelStats, Receiver, Sender, TryRecv,
     TrySendError, DROP_MARKER_PREFIX, DROP_MARKER_SUFFIX,
 };
+use bunctl_log_fs::{parent_dir, Filesystem, Locked, StdFs};
 use bunctl_log_metrics::{Exporter, LogMetrics, MetricsSnapshot};
 use bunctl_log_rotation::{Clock, SystemClock};
 use bunctl_log_sink::{

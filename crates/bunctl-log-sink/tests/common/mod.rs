@@ -1,5 +1,5 @@
 //! Shared test helpers: a scripted [`Sink`], and readers for a rotating sink's files. Faults are
-//! injected with `bunctl_core::fs::FaultFs`.
+//! injected with `bunctl_log_fs::FaultFs`.
 #![allow(dead_code)] // each test crate uses a different part of this module
 
 use std::io::{self, Read};
@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 #[allow(unused_imports)] // not every test crate uses all of them
-pub use bunctl_core::fs::{FaultFs, Faults, Op};
+pub use bunctl_log_fs::{FaultFs, Faults, Op};
 use bunctl_log_sink::Sink;
 
 /// The content of one log file, gunzipped if its name ends in `.gz`.

@@ -21,6 +21,20 @@
 //! * **Identity**: [`FileId`] (device and inode) tells whether a path still names the file a
 //!   writer has open, so a live file removed or renamed by someone else is noticed.
 
+/// Every thread of the log subsystem has a name starting with this: writer threads
+/// (`bunctl-log <file>`), the compressor (`bunctl-log-gzip`), background syncs
+/// (`bunctl-log-sync`).
+pub const THREAD_NAME_PREFIX: &str = "bunctl-log";
+
+/// Whether the calling thread is one of the log subsystem's own (see [`THREAD_NAME_PREFIX`]).
+/// A logging backend that waits for room in a writer's buffer must not wait on these: the
+/// writer thread would wait for itself.
+pub fn is_log_thread() -> bool {
+    std::thread::current()
+        .name()
+        .is_some_and(|name| name.starts_with(THREAD_NAME_PREFIX))
+}
+
 #[cfg(any(test, feature = "testing"))]
 mod fault;
 
