@@ -16,7 +16,7 @@
 //!
 //! The groups (every one sets a `Throughput`, so criterion prints a rate next to the time):
 //!
-//! * `line_buffer`: [`LineBuffer::push`] over 8 MiB of lines of 60 to 140 bytes (about 100 on
+//! * `line_buffer`: [`LineSplitter::push`] over 8 MiB of lines of 60 to 140 bytes (about 100 on
 //!   average) fed in 64 KiB chunks, so chunk boundaries cut lines (bytes/s); and
 //!   [`encode_message`] of one 100-byte line and of a multi-line message (a stack trace).
 //! * `channel`: [`bunctl_log_channel::channel`] with its default config, one receiver thread
@@ -58,7 +58,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
-use bunctl_log_buffer::{encode_message, LineBuffer, DEFAULT_MAX_LINE_LEN};
+use bunctl_log_buffer::{encode_message, LineSplitter, DEFAULT_MAX_LINE_LEN};
 use bunctl_log_channel::{channel, ChannelConfig, Receiver, Sender};
 use bunctl_log_fs::StdFs;
 use bunctl_log_metrics::{names as metric_names, Exporter, LogMetrics, MetricsSnapshot};
@@ -219,7 +219,7 @@ fn bench_line_buffer(c: &mut Criterion) {
 
     group.throughput(Throughput::Bytes(input.len() as u64));
     group.bench_function("push/8MiB_in_64KiB_chunks", |b| {
-        let mut buf = LineBuffer::default();
+        let mut buf = LineSplitter::default();
         b.iter(|| {
             let (mut lines, mut bytes) = (0usize, 0usize);
             for chunk in input.chunks(64 << 10) {

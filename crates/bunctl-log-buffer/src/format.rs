@@ -182,7 +182,7 @@ pub fn format_message(
     count
 }
 
-/// Appends whole lines that a [`LineBuffer`](crate::LineBuffer) cut (each ending in `\n`, the
+/// Appends whole lines that a [`LineSplitter`](crate::LineSplitter) cut (each ending in `\n`, the
 /// pieces of a split line ending in [`CONTINUATION_MARKER`] and `\n`) to `out` in `format`,
 /// one formatted line per line or piece, and returns how many. In JSON a piece's `log` has no
 /// marker and no `\n`, as Docker writes the pieces of a long line.
@@ -532,7 +532,7 @@ mod tests {
 
     #[test]
     fn lines_cut_by_a_line_buffer_keep_their_pieces() {
-        let mut buf = crate::LineBuffer::new(3);
+        let mut buf = crate::LineSplitter::new(3);
         let mut cut = Vec::new();
         let n = buf.push_into(b"abcdefg\nhi\n", &mut cut);
         assert_eq!(n, 4);

@@ -1,4 +1,4 @@
-//! The fuzz body for [`LineBuffer`](crate::LineBuffer), as an ordinary library function.
+//! The fuzz body for [`LineSplitter`](crate::LineSplitter), as an ordinary library function.
 //!
 //! It lives here rather than in `fuzz/` so that the same code runs in two places: under
 //! libFuzzer (`fuzz/fuzz_targets/line_buffer.rs`, built only by `cargo fuzz`), and from a plain
@@ -6,17 +6,17 @@
 //! (`tests/fuzz_corpus.rs`), so CI checks the corpus without building libFuzzer and a crash
 //! found once stays a regression test. It is not part of the supported API.
 //!
-//! [`check_line_buffer`] panics (that is how a fuzzer sees a failure) when an invariant of the
+//! [`check_line_splitter`] panics (that is how a fuzzer sees a failure) when an invariant of the
 //! buffer does not hold for the given input.
 
 use memchr::memmem;
 
-use crate::{encode_message, is_single_line, LineBuffer, Lines, CONTINUATION_MARKER};
+use crate::{encode_message, is_single_line, LineSplitter, Lines, CONTINUATION_MARKER};
 
 /// How many header bytes at most give chunk lengths.
 const MAX_CHUNK_LENS: usize = 15;
 
-/// Checks every invariant of [`LineBuffer`] and [`encode_message`] on one fuzz input.
+/// Checks every invariant of [`LineSplitter`] and [`encode_message`] on one fuzz input.
 ///
 /// Layout of `data`: byte 0 gives the longest line, `1 + b % 64`; the low 4 bits of byte 1
 /// give `k`, the number of chunk-length bytes that follow; the rest is the payload. The
@@ -28,7 +28,7 @@ const MAX_CHUNK_LENS: usize = 15;
 /// * every [`Lines`] ends with `\n` and its `count` is its number of `\n`;
 /// * every line is at most `max` bytes, or is a split piece: exactly `max` bytes followed by
 ///   [`CONTINUATION_MARKER`] (so no line exceeds `max + CONTINUATION_MARKER.len()`);
-/// * [`LineBuffer::pending_len`] is at most `max` after every push;
+/// * [`LineSplitter::pending_len`] is at most `max` after every push;
 /// * joining the split pieces (dropping the marker and newline of each) gives the payload back,
 ///   plus a `\n` if it did not end with one; when the payload does not itself contain
 ///   `CONTINUATION_MARKER` + `\n`, simply deleting every marker + `\n` does the same;
@@ -38,7 +38,7 @@ const MAX_CHUNK_LENS: usize = 15;
 ///
 /// # Panics
 /// When any of these does not hold.
-pub fn check_line_buffer(data: &[u8]) {
+pub fn check_line_splitter(data: &[u8]) {
     let (header, payload) = split_input(data);
     let max = header.max;
 
@@ -142,7 +142,7 @@ fn chunk<'a>(payload: &'a [u8], lens: &[usize]) -> Vec<&'a [u8]> {
 /// Feeds `chunks` then finishes, checking each [`Lines`] and the pending length as it goes.
 /// Returns everything emitted and the total line count.
 fn run(max: usize, chunks: &[&[u8]]) -> (Vec<u8>, usize) {
-    let mut buf = LineBuffer::new(max);
+    let mut buf = LineSplitter::new(max);
     assert_eq!(buf.max_line_len(), max);
     let mut out = Vec::new();
     let mut count = 0;
@@ -206,11 +206,11 @@ mod tests {
 
     #[test]
     fn short_and_empty_inputs_are_fine() {
-        check_line_buffer(b"");
-        check_line_buffer(b"\x00");
-        check_line_buffer(b"\x00\x00");
-        check_line_buffer(b"\x03\x0f");
-        check_line_buffer(b"\x03\x0f\x00\x00abc\ndef");
+        check_line_splitter(b"");
+        check_line_splitter(b"\x00");
+        check_line_splitter(b"\x00\x00");
+        check_line_splitter(b"\x03\x0f");
+        check_line_splitter(b"\x03\x0f\x00\x00abc\ndef");
     }
 
     #[test]
@@ -235,6 +235,6 @@ mod tests {
         data.extend_from_slice(
             b"\nand a line longer than sixty-four bytes, which is split in two\n",
         );
-        check_line_buffer(&data);
+        check_line_splitter(&data);
     }
 }

@@ -1,7 +1,7 @@
 //! Byte chunks in, whole lines out.
 //!
 //! A child's stdout arrives in chunks cut wherever the pipe happened to be: half a line, ten
-//! lines and a half, one 100 MB line in a thousand pieces. [`LineBuffer`] turns that stream into
+//! lines and a half, one 100 MB line in a thousand pieces. [`LineSplitter`] turns that stream into
 //! whole `\n`-terminated lines, the only unit the rest of the log subsystem deals in, so no line
 //! is ever torn or interleaved with another further down.
 //!
@@ -11,16 +11,16 @@
 //! * A line longer than `max_line_len` bytes is split into pieces of at most `max_line_len`
 //!   bytes; every piece but the last ends with [`CONTINUATION_MARKER`], so a reader sees the
 //!   split and can join the pieces. Memory stays bounded by `max_line_len` whatever the input.
-//! * [`LineBuffer::finish`] writes a partial last line (no newline before EOF) with a newline
+//! * [`LineSplitter::finish`] writes a partial last line (no newline before EOF) with a newline
 //!   added: nothing is lost.
 //!
 //! Output comes as [`Lines`]: a slice of one or more whole lines and their count. Lines that
 //! arrived whole inside a chunk are handed on as one slice of that chunk, without copying.
 //!
 //! ```
-//! use bunctl_log_buffer::LineBuffer;
+//! use bunctl_log_buffer::LineSplitter;
 //!
-//! let mut buf = LineBuffer::new(1024);
+//! let mut buf = LineSplitter::new(1024);
 //! let mut out = Vec::new();
 //! for chunk in [&b"hel"[..], b"lo\nwor", b"ld\npartial"] {
 //!     buf.push(chunk, |lines| out.extend_from_slice(lines.bytes));
@@ -56,7 +56,7 @@ pub struct Lines<'a> {
 
 /// Splits a stream of byte chunks into whole, bounded lines. See the [crate docs](crate).
 #[derive(Debug, Clone)]
-pub struct LineBuffer {
+pub struct LineSplitter {
     max_line_len: usize,
     /// The start of a line whose newline has not arrived yet; never longer than `max_line_len`.
     pending: Vec<u8>,
@@ -64,8 +64,8 @@ pub struct LineBuffer {
     scratch: Vec<u8>,
 }
 
-impl LineBuffer {
-    /// A buffer that splits lines longer than `max_line_len` bytes (at least 1).
+impl LineSplitter {
+    /// A splitter that splits lines longer than `max_line_len` bytes (at least 1).
     pub fn new(max_line_len: usize) -> Self {
         Self {
             max_line_len: max_line_len.max(1),
@@ -198,7 +198,7 @@ impl LineBuffer {
     }
 }
 
-impl Default for LineBuffer {
+impl Default for LineSplitter {
     fn default() -> Self {
         Self::new(DEFAULT_MAX_LINE_LEN)
     }
@@ -233,7 +233,7 @@ pub fn is_single_line(message: &[u8], max_line_len: usize) -> bool {
 ///
 /// One trailing `\n` is the message's own terminator and is not doubled; any other `\n` splits
 /// the message into several lines; lines longer than `max_line_len` are split as by
-/// [`LineBuffer`]. The result is what `LineBuffer` yields for `message` + `\n`.
+/// [`LineSplitter`]. The result is what `LineSplitter` yields for `message` + `\n`.
 pub fn encode_message(message: &[u8], max_line_len: usize, out: &mut Vec<u8>) -> usize {
     let body = message.strip_suffix(b"\n").unwrap_or(message);
     let mut count = 0;
@@ -249,7 +249,7 @@ mod tests {
     use proptest::prelude::*;
 
     fn run(max: usize, chunks: &[&[u8]]) -> (Vec<u8>, usize) {
-        let mut b = LineBuffer::new(max);
+        let mut b = LineSplitter::new(max);
         let mut out = Vec::new();
         let mut n = 0;
         for c in chunks {
@@ -308,7 +308,7 @@ mod tests {
 
     #[test]
     fn huge_line_in_many_chunks_stays_bounded() {
-        let mut b = LineBuffer::new(1000);
+        let mut b = LineSplitter::new(1000);
         let chunk = vec![b'x'; 4096];
         let mut pieces = 0;
         for _ in 0..256 {

@@ -1,4 +1,4 @@
-//! Replays the fuzz corpus of `LineBuffer` through the fuzz body, without libFuzzer.
+//! Replays the fuzz corpus of `LineSplitter` through the fuzz body, without libFuzzer.
 //!
 //! `fuzz/corpus/line_buffer/` holds hand-made seeds; `fuzz/artifacts/line_buffer/` (not in
 //! git) holds inputs `cargo fuzz` found crashing, so a crash found locally fails this test
@@ -7,7 +7,7 @@
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use bunctl_log_buffer::fuzzing::check_line_buffer;
+use bunctl_log_buffer::fuzzing::check_line_splitter;
 
 /// The seeds kept in git; the corpus holds at least these.
 const SEEDS: &[&str] = &[
@@ -43,7 +43,7 @@ fn replay(dir: &Path) -> Vec<String> {
             continue;
         }
         let data = fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        let result = std::panic::catch_unwind(|| check_line_buffer(&data));
+        let result = std::panic::catch_unwind(|| check_line_splitter(&data));
         assert!(result.is_ok(), "{} fails (input {data:?})", path.display());
         names.push(
             path.file_name()

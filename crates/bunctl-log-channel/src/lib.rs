@@ -531,7 +531,7 @@ impl Sender {
         self.send_lines_one_by_one(&block).await
     }
 
-    /// Sends whole lines (as a [`bunctl_log_buffer::LineBuffer`] yields them), waiting for
+    /// Sends whole lines (as a [`bunctl_log_buffer::LineSplitter`] yields them), waiting for
     /// room. Used for captured streams: one lock per chunk of lines instead of per line.
     ///
     /// # Errors

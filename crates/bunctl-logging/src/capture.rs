@@ -1,7 +1,7 @@
 //! Capturing a child process's output: its pipes → whole lines → writers, losslessly.
 //!
 //! A pump reads a pipe in chunks, cuts them into whole lines with a
-//! [`LineBuffer`] and hands them to a writer with the waiting
+//! [`LineSplitter`] and hands them to a writer with the waiting
 //! write. When the disk is slower than the child, the pump stops reading, the pipe fills up, and
 //! the child waits on its next write, as with s6-log: nothing is lost and memory stays bounded.
 //! A partial last line (no newline before EOF) is written with a newline. [`pump_until`] also
@@ -12,7 +12,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::Poll;
 
-use bunctl_log_buffer::{LineBuffer, LineFormat, Lines};
+use bunctl_log_buffer::{LineFormat, LineSplitter, Lines};
 use tokio::io::{AsyncRead, AsyncReadExt, ReadBuf};
 
 use crate::{AsyncLogWriter, Error, Result};
@@ -147,7 +147,7 @@ where
         .map(Stream::tag);
     // `None` until the stop; then how many reads are left.
     let mut reads_left: Option<usize> = None;
-    let mut buffer = LineBuffer::new(max_line_len);
+    let mut buffer = LineSplitter::new(max_line_len);
     let mut chunk = vec![0u8; 64 << 10];
     let mut block = Vec::with_capacity(128 << 10);
     let mut tagged = Vec::new();

@@ -47,7 +47,7 @@ mod writer;
 
 pub use bunctl_core::AppId;
 pub use bunctl_log_buffer::CONTINUATION_MARKER;
-pub use bunctl_log_buffer::{LineBuffer, LineFormat, Lines};
+pub use bunctl_log_buffer::{LineFormat, LineSplitter, Lines};
 pub use bunctl_log_fs::{is_log_thread, Filesystem, StdFs};
 /// The names of the metrics the writers record through the `metrics` facade.
 pub use bunctl_log_metrics::names as metric_names;

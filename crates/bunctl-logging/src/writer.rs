@@ -368,7 +368,7 @@ impl AsyncLogWriter {
             .map_err(|_| Error::Closed)
     }
 
-    /// Writes whole lines as a [`LineBuffer`](bunctl_log_buffer::LineBuffer) yields them,
+    /// Writes whole lines as a [`LineSplitter`](bunctl_log_buffer::LineSplitter) yields them,
     /// waiting for room: the lossless path for captured streams (one lock per chunk).
     ///
     /// # Errors

@@ -6,7 +6,7 @@ mod common;
 use std::time::SystemTime;
 
 use bunctl_logging::{
-    AppId, AsyncLogWriter, LineBuffer, LineFormat, LogConfig, LogManager, LogWriterConfig,
+    AppId, AsyncLogWriter, LineFormat, LineSplitter, LogConfig, LogManager, LogWriterConfig,
     WriterOptions,
 };
 
@@ -36,7 +36,7 @@ async fn write_all_ways(w: &AsyncLogWriter) {
     w.write_line_async("a line longer than eight")
         .await
         .unwrap();
-    let mut buf = LineBuffer::new(8);
+    let mut buf = LineSplitter::new(8);
     let mut block = Vec::new();
     let n = buf.push_into(b"four\nfive is long\n", &mut block);
     w.write_lines(bunctl_logging::Lines {

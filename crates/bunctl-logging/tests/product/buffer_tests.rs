@@ -1,4 +1,4 @@
-//! Line buffering through the public API: partial lines joined by a `LineBuffer` and handed
+//! Line buffering through the public API: partial lines joined by a `LineSplitter` and handed
 //! over with `write_lines`, CR/LF, batching and `flush`, what each write does when the buffer
 //! is full, and the memory bound.
 
@@ -8,7 +8,7 @@ use std::time::Duration;
 use bunctl_logging::testing::{FaultFs, Op};
 use bunctl_logging::SystemClock;
 use bunctl_logging::{
-    AsyncLogWriter, Error, LineBuffer, Lines, LogWriterConfig, RotationStrategy, WriterOptions,
+    AsyncLogWriter, Error, LineSplitter, Lines, LogWriterConfig, RotationStrategy, WriterOptions,
 };
 
 use crate::common::{is_marker, lines, marker_count};
@@ -18,7 +18,7 @@ use crate::{eventually, never_rotating, writer_config};
 /// the unterminated last line, if any; returns the number of lines handed over.
 async fn pump<'a>(
     writer: &AsyncLogWriter,
-    buf: &mut LineBuffer,
+    buf: &mut LineSplitter,
     chunks: impl IntoIterator<Item = &'a [u8]>,
 ) -> usize {
     let mut out = Vec::new();
@@ -68,7 +68,7 @@ async fn partial_lines_from_a_line_buffer_reach_the_file_whole_and_in_order() {
         rest = tail;
     }
     assert!(chunks.len() > 500);
-    let mut buf = LineBuffer::new(1 << 20);
+    let mut buf = LineSplitter::new(1 << 20);
     let handed = pump(&writer, &mut buf, chunks).await;
     writer.shutdown().await.unwrap();
 
@@ -85,7 +85,7 @@ async fn lf_ends_a_line_and_cr_is_kept_wherever_the_chunks_are_cut() {
     let writer = never_rotating(dir.path()).await;
     // "\r\n" cut between its bytes, a lone "\r" inside a line, a line that is only "\r\n".
     let chunks: [&[u8]; 4] = [b"one\r", b"\ntwo\rthree", b"\r\n", b"\r\nfour\r"];
-    let handed = pump(&writer, &mut LineBuffer::new(1024), chunks).await;
+    let handed = pump(&writer, &mut LineSplitter::new(1024), chunks).await;
     // The same rules for single writes: a trailing "\n" is the line's end, "\r" stays.
     writer.write_line("five\r\n").unwrap();
     writer.write_line("six\r").unwrap();

@@ -7,7 +7,7 @@ use std::time::Duration;
 use bunctl_logging::testing::{FaultFs, Faults, Op};
 use bunctl_logging::SystemClock;
 use bunctl_logging::{
-    AsyncLogWriter, Error, LineBuffer, Lines, LogWriterConfig, RotationStrategy, WriterOptions,
+    AsyncLogWriter, Error, LineSplitter, Lines, LogWriterConfig, RotationStrategy, WriterOptions,
 };
 
 use crate::common::lines;
@@ -38,7 +38,7 @@ async fn unicode_is_kept_byte_for_byte_even_when_chunks_cut_a_character() {
     }
     // The same text as a stream cut every 3 bytes: inside most multi-byte characters.
     let stream = expected.clone();
-    let mut buf = LineBuffer::new(1 << 20);
+    let mut buf = LineSplitter::new(1 << 20);
     let mut out = Vec::new();
     for chunk in stream.chunks(3) {
         out.clear();
