@@ -36,8 +36,12 @@ pub fn is_log_thread() -> bool {
 }
 
 #[cfg(any(test, feature = "testing"))]
+mod crash;
+#[cfg(any(test, feature = "testing"))]
 mod fault;
 
+#[cfg(any(test, feature = "testing"))]
+pub use crash::{CrashFs, CrashLog, CrashState, Cut, DirOrder};
 #[cfg(any(test, feature = "testing"))]
 pub use fault::{FaultFs, Faults, Op};
 
