@@ -53,10 +53,11 @@
 //! ```
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crossbeam_utils::CachePadded;
+use serde::{Deserialize, Serialize};
 
 /// Names of the metrics an [`Exporter`] publishes, all labelled `app=<app id>` and `file=<file name>`.
 pub mod names {
@@ -147,6 +148,8 @@ pub struct LogMetrics {
     reopens: Counter,
     archives_deleted_for_space: Counter,
     breaker_open: CachePadded<AtomicBool>,
+    /// Bytes waiting in the buffer, as last set by [`LogMetrics::update_buffer_size`].
+    current_buffer_size: CachePadded<AtomicUsize>,
 }
 
 impl LogMetrics {
@@ -168,6 +171,7 @@ impl LogMetrics {
             reopens: counter(),
             archives_deleted_for_space: counter(),
             breaker_open: CachePadded::new(AtomicBool::new(false)),
+            current_buffer_size: CachePadded::new(AtomicUsize::new(0)),
         }
     }
 
@@ -180,6 +184,19 @@ impl LogMetrics {
         // Total before count: see `snapshot`.
         add(&self.write_latency_ns, nanos(latency));
         add(&self.write_batches, 1);
+    }
+
+    /// Adds `latency` to the write latency total without counting a write: for callers that
+    /// time a write apart from recording it. The average stays per
+    /// [`record_write`](Self::record_write) call.
+    pub fn record_write_duration(&self, latency: Duration) {
+        add(&self.write_latency_ns, nanos(latency));
+    }
+
+    /// Sets the bytes waiting in the buffer now, reported as
+    /// [`MetricsSnapshot::current_buffer_size`] (a gauge: the last value set wins).
+    pub fn update_buffer_size(&self, bytes: usize) {
+        self.current_buffer_size.store(bytes, Ordering::Relaxed);
     }
 
     /// `lines` more lines are in the file. For writers whose sink layer records bytes and
@@ -260,6 +277,7 @@ impl LogMetrics {
             breaker_open: self.breaker_open.load(Ordering::Relaxed),
             buffered_lines: 0,
             buffered_bytes: 0,
+            current_buffer_size: self.current_buffer_size.load(Ordering::Relaxed),
             avg_write_latency_us: average_us(write_latency_ns, write_batches),
             avg_flush_latency_us: average_us(flush_latency_ns, flush_count),
             uptime_seconds: self.started.elapsed().as_secs(),
@@ -281,8 +299,8 @@ impl Default for LogMetrics {
 /// The counters of a writer at one moment, as plain numbers.
 ///
 /// Taken with [`LogMetrics::snapshot`]; combine several with [`MetricsSnapshot::merge`] and
-/// publish with an [`Exporter`].
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+/// publish with an [`Exporter`]. Serializes (serde) as an object of its fields, by name.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct MetricsSnapshot {
     /// Bytes written to the log files.
     pub bytes_written: u64,
@@ -313,6 +331,10 @@ pub struct MetricsSnapshot {
     pub buffered_lines: u64,
     /// Bytes accepted and waiting in the buffer now; see `buffered_lines`.
     pub buffered_bytes: u64,
+    /// Bytes waiting in the buffer now, as the product's API names it: a writer fills it in
+    /// (the same value as `buffered_bytes`); a [`LogMetrics`] used alone reports what
+    /// [`LogMetrics::update_buffer_size`] last set.
+    pub current_buffer_size: usize,
     /// Average latency of one written batch, in microseconds (0.0 before the first write).
     pub avg_write_latency_us: f64,
     /// Average latency of one flush, in microseconds (0.0 before the first flush).
@@ -346,6 +368,9 @@ impl MetricsSnapshot {
             breaker_open: self.breaker_open || other.breaker_open,
             buffered_lines: self.buffered_lines.saturating_add(other.buffered_lines),
             buffered_bytes: self.buffered_bytes.saturating_add(other.buffered_bytes),
+            current_buffer_size: self
+                .current_buffer_size
+                .saturating_add(other.current_buffer_size),
             avg_write_latency_us: self.avg_write_latency_us.max(other.avg_write_latency_us),
             avg_flush_latency_us: self.avg_flush_latency_us.max(other.avg_flush_latency_us),
             uptime_seconds: self.uptime_seconds.max(other.uptime_seconds),
@@ -580,6 +605,7 @@ mod tests {
             breaker_open: false,
             buffered_lines: 1,
             buffered_bytes: 100,
+            current_buffer_size: 100,
             avg_write_latency_us: 1.5,
             avg_flush_latency_us: 9.0,
             uptime_seconds: 100,
@@ -598,6 +624,7 @@ mod tests {
             breaker_open: true,
             buffered_lines: 2,
             buffered_bytes: 200,
+            current_buffer_size: usize::MAX,
             avg_write_latency_us: 2.5,
             avg_flush_latency_us: 3.0,
             uptime_seconds: 7,
@@ -616,6 +643,7 @@ mod tests {
             breaker_open: true,
             buffered_lines: 3,
             buffered_bytes: 300,
+            current_buffer_size: usize::MAX,
             avg_write_latency_us: 2.5,
             avg_flush_latency_us: 9.0,
             uptime_seconds: 100,
@@ -623,6 +651,37 @@ mod tests {
         assert_eq!(a.merge(&b), want);
         assert_eq!(b.merge(&a), want);
         assert_eq!(a.merge(&MetricsSnapshot::default()), a);
+    }
+
+    #[test]
+    fn buffer_size_is_a_gauge_and_write_duration_adds_latency_only() {
+        let m = LogMetrics::new();
+        m.update_buffer_size(4096);
+        m.update_buffer_size(512);
+        m.record_write(100, 1, Duration::ZERO);
+        m.record_write(100, 1, Duration::ZERO);
+        m.record_write_duration(Duration::from_micros(30));
+        m.record_write_duration(Duration::from_micros(10));
+        let snap = m.snapshot();
+        assert_eq!(snap.current_buffer_size, 512);
+        assert_eq!((snap.bytes_written, snap.lines_written), (200, 2));
+        // 40 us over the two writes recorded.
+        assert_eq!(snap.avg_write_latency_us, 20.0);
+    }
+
+    #[test]
+    fn a_snapshot_round_trips_through_json_by_field_name() {
+        let m = LogMetrics::new();
+        m.record_write(10, 2, Duration::from_micros(5));
+        m.update_buffer_size(7);
+        let snap = m.snapshot();
+        let json = serde_json::to_value(snap).unwrap();
+        assert_eq!(json["bytes_written"], 10);
+        assert_eq!(json["lines_written"], 2);
+        assert_eq!(json["current_buffer_size"], 7);
+        assert_eq!(json["breaker_open"], false);
+        let back: MetricsSnapshot = serde_json::from_value(json).unwrap();
+        assert_eq!(back, snap);
     }
 
     #[test]

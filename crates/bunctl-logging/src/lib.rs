@@ -42,6 +42,7 @@ pub mod capture;
 mod config;
 mod error;
 mod manager;
+mod metrics;
 mod pool;
 mod writer;
 
@@ -62,6 +63,7 @@ pub use config::{
 };
 pub use error::{Error, Result};
 pub use manager::{Capture, CaptureSummary, LogManager};
+pub use metrics::LogMetrics;
 pub use writer::AsyncLogWriter;
 
 #[doc = include_str!("product_readme.md")]
@@ -72,7 +74,7 @@ pub mod product_readme {}
 /// by hand for time-based rotation. Not for production builds.
 #[cfg(feature = "testing")]
 pub mod testing {
-    pub use bunctl_log_fs::{FaultFs, Faults, Op};
+    pub use bunctl_log_fs::{CrashFs, CrashLog, CrashState, Cut, DirOrder, FaultFs, Faults, Op};
     pub use bunctl_log_rotation::ManualClock;
 }
 

@@ -630,6 +630,7 @@ fn stream_name(stream: Stream) -> &'static str {
 fn with_queue(mut snap: MetricsSnapshot, stats: ChannelStats) -> MetricsSnapshot {
     snap.buffered_lines = stats.buffered_lines as u64;
     snap.buffered_bytes = stats.buffered_bytes as u64;
+    snap.current_buffer_size = stats.buffered_bytes;
     snap
 }
 

@@ -1,0 +1,117 @@
+//! The product's (v2) API at the facade's root, through the public API only: the calls
+//! bunctl's daemon and the v2 crate's users make, with the semantics the issue states.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use bunctl_logging::{
+    AsyncLogWriter, LogMetrics, LogWriterConfig, MetricsSnapshot, RotationConfig, RotationStrategy,
+    MAX_INTERVAL,
+};
+
+/// A deep directory inside a fresh tempdir: whatever a test does stays inside it.
+fn deep_dir(root: &tempfile::TempDir) -> PathBuf {
+    let dir = root.path().join("a").join("b").join("c");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A writer of `path` that never rotates and holds lines until asked (no deadline in a test's
+/// lifetime, a batch threshold no test reaches).
+async fn holding_writer(path: &Path) -> AsyncLogWriter {
+    AsyncLogWriter::new(LogWriterConfig {
+        path: path.to_path_buf(),
+        rotation: RotationConfig {
+            strategy: RotationStrategy::Never,
+            max_files: 10,
+            compression: false,
+        },
+        buffer_size: 1 << 20,
+        flush_interval: MAX_INTERVAL,
+        ..LogWriterConfig::default()
+    })
+    .await
+    .unwrap()
+}
+
+// ---------------------------------------------------------------------------------------------
+// LogMetrics and MetricsSnapshot
+
+#[test]
+fn log_metrics_counts_with_the_v2_methods() {
+    let m = LogMetrics::new();
+    m.record_write(100);
+    m.record_write(50);
+    m.record_write_duration(40);
+    m.record_write_duration(20);
+    m.record_write_error();
+    m.record_flush(300);
+    m.record_flush(100);
+    m.record_rotation();
+    m.record_buffer_overflow();
+    m.record_buffer_overflow();
+    m.record_dropped_message();
+    m.update_buffer_size(10);
+    m.update_buffer_size(3);
+    let s = m.snapshot();
+    assert_eq!(s.bytes_written, 150);
+    assert_eq!(s.lines_written, 2);
+    assert_eq!(s.write_errors, 1);
+    assert_eq!(s.flush_count, 2);
+    assert_eq!(s.rotation_count, 1);
+    assert_eq!(s.buffer_overflows, 2);
+    assert_eq!(s.dropped_messages, 1);
+    assert_eq!(s.current_buffer_size, 3);
+    assert_eq!(s.avg_write_latency_us, 30.0);
+    assert_eq!(s.avg_flush_latency_us, 200.0);
+}
+
+#[test]
+fn log_metrics_is_shared_across_threads() {
+    let m = std::sync::Arc::new(LogMetrics::new());
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..1000 {
+                    m.record_write(2);
+                    m.record_dropped_message();
+                }
+            });
+        }
+    });
+    let s = m.snapshot();
+    assert_eq!((s.bytes_written, s.lines_written), (8000, 4000));
+    assert_eq!(s.dropped_messages, 4000);
+}
+
+#[tokio::test]
+async fn a_writer_reports_the_bytes_queued_now_as_current_buffer_size() {
+    let root = tempfile::tempdir().unwrap();
+    let path = deep_dir(&root).join("app.log");
+    let w = holding_writer(&path).await;
+    assert_eq!(w.get_metrics().await.current_buffer_size, 0);
+    w.write_line("0123456789").unwrap();
+    let held = w.get_metrics().await;
+    assert_eq!(held.current_buffer_size, 11);
+    assert_eq!(held.buffered_bytes, 11);
+    w.flush().await.unwrap();
+    assert_eq!(w.get_metrics().await.current_buffer_size, 0);
+    w.shutdown().await.unwrap();
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), "0123456789\n");
+}
+
+#[tokio::test]
+async fn metrics_snapshot_serializes_to_json_and_back() {
+    let root = tempfile::tempdir().unwrap();
+    let w = holding_writer(&deep_dir(&root).join("app.log")).await;
+    w.write_line("x").unwrap();
+    let snap = w.get_metrics().await;
+    let json = serde_json::to_string(&snap).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(value["current_buffer_size"], 2);
+    assert_eq!(value["dropped_messages"], 0);
+    let back: MetricsSnapshot = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, snap);
+    w.shutdown().await.unwrap();
+}
