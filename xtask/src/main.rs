@@ -5,6 +5,7 @@
 //! cargo xtask bench-layers [ARGS...]  criterion benchmarks per layer (benches/benches/layers.rs)
 //! cargo xtask fuzz [SECONDS]          fuzz the line buffer (default 60 s; installs cargo-fuzz)
 //! cargo xtask crash [N] [--seed S]    kill `bunctl-log pipe` N times, check the files (crash.rs)
+//! cargo xtask powerloss [--any-order] every power-cut state of a rotating writer, checked
 //! cargo xtask shipper [--lines N] [--rate R] [--max-size SIZE]
 //!                                     ship the files with a private rsyslogd (shipper.rs)
 //! cargo xtask ci                      what CI runs: bash .ci/run
@@ -46,6 +47,11 @@ COMMANDS:
                             order, whole or cut short and marked. Prints what the kills left
                             and the lines lost per kill. Work dir: <target>/crash/<time>-<pid>,
                             removed on success, kept on failure.
+    powerloss [--any-order] Power loss, every state: the power_loss test of bunctl-logging
+                            (release build) with BUNCTL_POWERLOSS_STATES=all, so every cut of
+                            the recorded operations is built and checked, not a sample; with
+                            --any-order, also under the weaker model where any one unsynced
+                            directory entry is lost alone (BUNCTL_POWERLOSS_ORDER=any).
     shipper [--lines N] [--rate R] [--max-size SIZE]
                             Ship the files with a real log shipper: install rsyslog with apt-get
                             if rsyslogd is missing (root), start a private rsyslogd (own config,
@@ -84,6 +90,7 @@ fn main() -> ExitCode {
         Some("fuzz") => fuzz(&rest),
         Some("crash") => crash::crash(&rest),
         Some("shipper") => shipper::shipper(&rest),
+        Some("powerloss") => powerloss(&rest),
         Some("ci") => ci(&rest),
         Some("help" | "--help" | "-h") => {
             print!("{HELP}");
@@ -193,6 +200,35 @@ fn fuzz(args: &[OsString]) -> Result<(), i32> {
         .arg("corpus/line_buffer")
         .arg("--")
         .arg(format!("-max_total_time={seconds}"));
+    run(command)
+}
+
+fn powerloss(args: &[OsString]) -> Result<(), i32> {
+    let mut any_order = false;
+    for a in args {
+        match a.to_str() {
+            Some("--any-order") => any_order = true,
+            _ => {
+                eprintln!("xtask powerloss: unknown argument {a:?} (only --any-order)");
+                return Err(2);
+            }
+        }
+    }
+    let mut command = cargo();
+    command
+        .args([
+            "test",
+            "--release",
+            "-p",
+            "bunctl-logging",
+            "--test",
+            "power_loss",
+        ])
+        .args(["--", "--nocapture"])
+        .env("BUNCTL_POWERLOSS_STATES", "all");
+    if any_order {
+        command.env("BUNCTL_POWERLOSS_ORDER", "any");
+    }
     run(command)
 }
 
