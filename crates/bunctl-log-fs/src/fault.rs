@@ -11,7 +11,7 @@ use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 
-use super::{FileId, FileLock, FileMeta, Filesystem, StdFs, WriteFile};
+use super::{FileId, FileLock, FileMeta, Filesystem, ReadFile, StdFs, WriteFile};
 
 /// An operation of [`FaultFs`] that can be made to fail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -38,6 +38,8 @@ pub enum Op {
     CreateDir,
     /// `Filesystem::lock`.
     Lock,
+    /// `Filesystem::open_read` and `Filesystem::open_read_file` (readers).
+    OpenRead,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -340,7 +342,12 @@ impl Filesystem for FaultFs {
         StdFs.create_new(path, mode)
     }
     fn open_read(&self, path: &Path) -> io::Result<Box<dyn Read + Send>> {
+        self.faults.check(Op::OpenRead, Some(path))?;
         StdFs.open_read(path)
+    }
+    fn open_read_file(&self, path: &Path) -> io::Result<Box<dyn ReadFile>> {
+        self.faults.check(Op::OpenRead, Some(path))?;
+        StdFs.open_read_file(path)
     }
     fn last_byte(&self, path: &Path) -> io::Result<Option<u8>> {
         StdFs.last_byte(path)
@@ -507,6 +514,17 @@ mod tests {
         assert_eq!(fs.read_dir(dir.path()).unwrap(), vec!["b".to_string()]);
         let e = fs.metadata(&b).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        // on a read: the file is gone when it is opened, by either method
+        std::fs::write(&b, b"b").unwrap();
+        faults.vanish_before(Op::OpenRead, &b);
+        let e = fs.open_read_file(&b).err().unwrap();
+        assert_eq!(e.kind(), io::ErrorKind::NotFound);
+        std::fs::write(&b, b"b").unwrap();
+        faults.fail(Op::OpenRead, io::ErrorKind::PermissionDenied, 1);
+        let e = fs.open_read(&b).err().unwrap();
+        assert_eq!(e.kind(), io::ErrorKind::PermissionDenied);
+        assert_eq!(fs.open_read_file(&b).unwrap().meta().unwrap().len, 1);
+        assert_eq!(faults.calls(Op::OpenRead), 3);
         // clear drops an armed one
         std::fs::write(&b, b"b").unwrap();
         faults.vanish_before(Op::Metadata, &b);

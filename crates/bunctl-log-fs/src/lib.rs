@@ -46,7 +46,7 @@ pub use crash::{CrashFs, CrashLog, CrashState, Cut, DirOrder};
 pub use fault::{FaultFs, Faults, Op};
 
 use std::fmt;
-use std::io::{self, Read, Write};
+use std::io::{self, Read, Seek, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -85,6 +85,15 @@ pub trait WriteFile: Write + Send {
     fn file_id(&self) -> io::Result<Option<FileId>> {
         Ok(None)
     }
+}
+
+/// A file opened for reading through [`Filesystem::open_read_file`]: read from any offset,
+/// and asked what it is now (readers hold a live file open and compare its identity with what
+/// the path names, to tell whether it was rotated meanwhile).
+pub trait ReadFile: Read + Seek + Send {
+    /// Length, modification time and identity of the open file itself (`fstat(2)`: the file
+    /// as it is now, even if its name was changed or removed since it was opened).
+    fn meta(&self) -> io::Result<FileMeta>;
 }
 
 /// What the log subsystem needs to know about a file (from `lstat(2)`: a symlink is described
@@ -198,6 +207,14 @@ pub trait Filesystem: Send + Sync + 'static {
     fn create_new(&self, path: &Path, mode: u32) -> io::Result<Box<dyn WriteFile>>;
     /// Opens `path` for reading; never through a symlink.
     fn open_read(&self, path: &Path) -> io::Result<Box<dyn Read + Send>>;
+    /// Opens `path` for reading at any offset; never through a symlink. The default says
+    /// `Unsupported` (a filesystem that only streams).
+    fn open_read_file(&self, path: &Path) -> io::Result<Box<dyn ReadFile>> {
+        Err(io::Error::new(
+            io::ErrorKind::Unsupported,
+            format!("{} cannot be opened for seeking here", path.display()),
+        ))
+    }
     /// Reads the last byte of `path`, or `None` if it is empty; never through a symlink.
     fn last_byte(&self, path: &Path) -> io::Result<Option<u8>>;
     /// Renames `from` to `to`, replacing `to` (atomic on POSIX within one filesystem).
@@ -259,6 +276,22 @@ impl WriteFile for StdFile {
 
     fn file_id(&self) -> io::Result<Option<FileId>> {
         Ok(file_id_of(&self.0.metadata()?))
+    }
+}
+
+impl ReadFile for std::fs::File {
+    fn meta(&self) -> io::Result<FileMeta> {
+        Ok(meta_of(&self.metadata()?))
+    }
+}
+
+fn meta_of(m: &std::fs::Metadata) -> FileMeta {
+    FileMeta {
+        len: m.len(),
+        modified: m.modified().ok(),
+        id: file_id_of(m),
+        mode: mode_of(m),
+        is_symlink: m.file_type().is_symlink(),
     }
 }
 
@@ -348,8 +381,12 @@ impl Filesystem for StdFs {
         Ok(Box::new(open_no_follow(no_follow(0).read(true), path)?))
     }
 
+    fn open_read_file(&self, path: &Path) -> io::Result<Box<dyn ReadFile>> {
+        Ok(Box::new(open_no_follow(no_follow(0).read(true), path)?))
+    }
+
     fn last_byte(&self, path: &Path) -> io::Result<Option<u8>> {
-        use std::io::{Seek, SeekFrom};
+        use std::io::SeekFrom;
         let mut f = open_no_follow(no_follow(0).read(true), path)?;
         let len = f.metadata()?.len();
         if len == 0 {
@@ -399,14 +436,7 @@ impl Filesystem for StdFs {
     }
 
     fn metadata(&self, path: &Path) -> io::Result<FileMeta> {
-        let m = std::fs::symlink_metadata(path)?;
-        Ok(FileMeta {
-            len: m.len(),
-            modified: m.modified().ok(),
-            id: file_id_of(&m),
-            mode: mode_of(&m),
-            is_symlink: m.file_type().is_symlink(),
-        })
+        Ok(meta_of(&std::fs::symlink_metadata(path)?))
     }
 
     fn read_dir(&self, dir: &Path) -> io::Result<Vec<String>> {
@@ -433,7 +463,7 @@ impl Filesystem for StdFs {
     }
 
     fn lock(&self, path: &Path, mode: u32) -> io::Result<FileLock> {
-        use std::io::{Seek, SeekFrom};
+        use std::io::SeekFrom;
         let mut file = open_no_follow(no_follow(mode).read(true).write(true).create(true), path)?;
         match file.try_lock() {
             Ok(()) => {}
@@ -502,7 +532,15 @@ mod tests {
         let mut s = String::new();
         fs.open_read(&q).unwrap().read_to_string(&mut s).unwrap();
         assert_eq!(s, "hello\n");
+        let mut r = fs.open_read_file(&q).unwrap();
+        r.seek(io::SeekFrom::Start(3)).unwrap();
+        let mut end = String::new();
+        r.read_to_string(&mut end).unwrap();
+        assert_eq!(end, "lo\n");
         fs.remove_file(&q).unwrap();
+        // The open file is still there, and says it is the one that was renamed.
+        assert_eq!(r.meta().unwrap().id, id);
+        assert_eq!(r.meta().unwrap().len, 6);
         assert!(fs.read_dir(dir.path()).unwrap().is_empty());
         let e = fs.create_new(&q, DEFAULT_FILE_MODE).unwrap();
         drop(e);
@@ -534,6 +572,7 @@ mod tests {
         };
         refused(fs.open_append(&link, DEFAULT_FILE_MODE).err().unwrap());
         refused(fs.open_read(&link).err().unwrap());
+        refused(fs.open_read_file(&link).err().unwrap());
         refused(fs.last_byte(&link).unwrap_err());
         refused(fs.lock(&link, DEFAULT_FILE_MODE).unwrap_err());
         // O_EXCL: a symlink is "something there", even a dangling one.
