@@ -159,7 +159,7 @@ pub struct RotationConfig {
     /// When to rotate. Default: `Size(10 MiB)`.
     pub strategy: RotationStrategy,
     /// Most rotated files kept; the oldest beyond it are deleted. Default 10.
-    pub max_files: usize,
+    pub max_files: u32,
     /// Whether rotated files are gzipped. Default true.
     pub compression: bool,
 }
@@ -179,7 +179,9 @@ impl Default for RotationConfig {
 /// [`WriterOptions`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct LogWriterConfig {
-    /// The live file. Default `app.log`. Its directory is created if missing.
+    /// The live file. Default `app.log`. Its directory is created if missing. A path with a
+    /// `..` component is refused: a writer never ends up outside the directory its
+    /// configuration names.
     pub path: PathBuf,
     /// Rotation and retention.
     pub rotation: RotationConfig,
@@ -221,6 +223,13 @@ fn invalid(field: &'static str, reason: impl Into<String>) -> crate::Result<()> 
     })
 }
 
+/// Whether `path` has a `..` component (`a/../b`, `../x`): such a path may lead out of the
+/// directory it seems to name, so log paths are refused with one.
+fn has_parent_component(path: &Path) -> bool {
+    path.components()
+        .any(|c| c == std::path::Component::ParentDir)
+}
+
 fn at_most_max_interval(field: &'static str, d: Duration) -> crate::Result<()> {
     if d > MAX_INTERVAL {
         return invalid(field, format!("{d:?} is longer than the limit of one hour"));
@@ -234,6 +243,16 @@ impl LogWriterConfig {
     /// # Errors
     /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) with the field and the reason.
     pub fn validate(&self) -> crate::Result<()> {
+        if has_parent_component(&self.path) {
+            return invalid(
+                "path",
+                format!(
+                    "{} has a `..` component; name the log file without one (a writer \
+                     never leaves the directory its configuration names)",
+                    self.path.display()
+                ),
+            );
+        }
         match self.path.file_name() {
             None => return invalid("path", format!("{} has no file name", self.path.display())),
             Some(name) if name.to_str().is_none() => {
@@ -409,7 +428,7 @@ impl WriterOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogConfig {
     /// Where `<app>.log` files go. Default `/var/log/bunctl` (Unix) or
-    /// `C:\ProgramData\bunctl\logs` (Windows).
+    /// `C:\ProgramData\bunctl\logs` (Windows). A path with a `..` component is refused.
     pub base_dir: PathBuf,
     /// Rotate a file before it grows past this many bytes. Default 10 MiB.
     pub max_file_size: u64,
@@ -464,6 +483,15 @@ impl LogConfig {
     /// # Errors
     /// [`Error::InvalidConfig`](crate::Error::InvalidConfig) with the field and the reason.
     pub fn validate(&self) -> crate::Result<()> {
+        if has_parent_component(&self.base_dir) {
+            return invalid(
+                "base_dir",
+                format!(
+                    "{} has a `..` component; name the log directory without one",
+                    self.base_dir.display()
+                ),
+            );
+        }
         if self.max_file_size == 0 {
             return invalid("max_file_size", "must be at least 1 byte");
         }
@@ -482,7 +510,8 @@ impl LogConfig {
             path: path.to_path_buf(),
             rotation: RotationConfig {
                 strategy: RotationStrategy::Size(self.max_file_size),
-                max_files: self.max_files,
+                // More than u32::MAX archives is no limit either.
+                max_files: u32::try_from(self.max_files).unwrap_or(u32::MAX),
                 compression: self.compression,
             },
             buffer_size: self.buffer_size,

@@ -679,7 +679,7 @@ fn open_sink(
                 .rotation
                 .unwrap_or_else(|| config.rotation.strategy.into())
                 .policy(),
-            max_files: config.rotation.max_files,
+            max_files: usize::try_from(config.rotation.max_files).unwrap_or(usize::MAX),
             max_total_bytes: options.max_total_bytes,
             max_age: options.max_age,
             compression: config.rotation.compression && config.enable_compression,

@@ -490,13 +490,13 @@ mod arbitrary_configs {
     prop_compose! {
         fn configs()(
             strategy in strategy(),
-            max_files in prop_oneof![Just(0usize), Just(usize::MAX), 0usize..5],
+            max_files in prop_oneof![Just(0u32), Just(u32::MAX), 0u32..5],
             compression in any::<bool>(),
             buffer_size in size(),
             flush_interval in duration(),
             max_concurrent_writes in size(),
             enable_compression in any::<bool>(),
-        ) -> (RotationStrategy, usize, bool, usize, Duration, usize, bool) {
+        ) -> (RotationStrategy, u32, bool, usize, Duration, usize, bool) {
             (strategy, max_files, compression, buffer_size, flush_interval,
              max_concurrent_writes, enable_compression)
         }
@@ -555,7 +555,8 @@ mod arbitrary_configs {
             // Every line in the files may be an archive of its own (a size limit of one
             // byte), and a tiny max_line_len splits each of the 3 lines into many.
             let lines_in_files = 3 * "line 0".len().div_ceil(options.max_line_len.max(1));
-            let keeps_all = max_files >= lines_in_files && options.max_total_bytes.is_none();
+            let keeps_all = usize::try_from(max_files).is_ok_and(|m| m >= lines_in_files)
+                && options.max_total_bytes.is_none();
             let config = LogWriterConfig {
                 path: dir.path().join("sub").join("app.log"),
                 rotation: RotationConfig { strategy, max_files, compression },
@@ -665,7 +666,11 @@ mod names_never_collide {
                 (a, b)
             })
             .prop_filter("different", |(a, b)| a != b)
+            // Ids bunctl accepts and the file layout can hold apart (`check_app_name`):
+            // dotted ones included, `a.err` and `a.<stamp>` refused by `get_writer`.
             .prop_filter_map("valid", |(a, b)| {
+                bunctl_logging::check_app_name(&a).ok()?;
+                bunctl_logging::check_app_name(&b).ok()?;
                 Some((AppId::new(a).ok()?, AppId::new(b).ok()?))
             })
     }

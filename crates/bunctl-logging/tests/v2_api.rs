@@ -6,8 +6,8 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use bunctl_logging::{
-    AsyncLogWriter, LogMetrics, LogWriterConfig, MetricsSnapshot, RotationConfig, RotationStrategy,
-    MAX_INTERVAL,
+    AppId, AsyncLogWriter, Error, LogConfig, LogManager, LogMetrics, LogWriterConfig,
+    MetricsSnapshot, RotationConfig, RotationStrategy, MAX_INTERVAL,
 };
 
 /// A deep directory inside a fresh tempdir: whatever a test does stays inside it.
@@ -114,4 +114,98 @@ async fn metrics_snapshot_serializes_to_json_and_back() {
     let back: MetricsSnapshot = serde_json::from_str(&json).unwrap();
     assert_eq!(back, snap);
     w.shutdown().await.unwrap();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Configuration: `..` refused, max_files a u32
+
+#[tokio::test]
+async fn a_path_with_a_parent_component_is_refused_naming_the_path() {
+    let root = tempfile::tempdir().unwrap();
+    let deep = deep_dir(&root);
+    // Would land in root/a/escape/app.log, outside root/a/b/c: nothing may be created.
+    for path in [
+        deep.join("../../escape/app.log"),
+        deep.join("x/../app.log"),
+        deep.join("..").join("c").join("app.log"),
+    ] {
+        let e = AsyncLogWriter::new(LogWriterConfig {
+            path: path.clone(),
+            ..LogWriterConfig::default()
+        })
+        .await
+        .unwrap_err();
+        assert!(
+            matches!(e, Error::InvalidConfig { field: "path", .. }),
+            "{path:?}: {e:?}"
+        );
+        assert!(e.to_string().contains(&path.display().to_string()), "{e}");
+        assert!(e.to_string().contains(".."), "{e}");
+    }
+    assert!(!root.path().join("a/escape").exists());
+    assert!(common::dir_names(&deep).is_empty());
+    // The same file named without `..` is fine.
+    let w = AsyncLogWriter::new(LogWriterConfig {
+        path: deep.join("app.log"),
+        ..LogWriterConfig::default()
+    })
+    .await
+    .unwrap();
+    w.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_manager_base_dir_with_a_parent_component_is_refused() {
+    let root = tempfile::tempdir().unwrap();
+    let deep = deep_dir(&root);
+    let manager = LogManager::new(LogConfig {
+        base_dir: deep.join("../escape"),
+        ..LogConfig::default()
+    });
+    let e = manager
+        .get_writer(&AppId::new("web").unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            e,
+            Error::InvalidConfig {
+                field: "base_dir",
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert!(e.to_string().contains("escape"), "{e}");
+    assert!(!root.path().join("a/b/escape").exists());
+}
+
+#[test]
+fn rotation_config_max_files_is_a_u32() {
+    let c = RotationConfig {
+        strategy: RotationStrategy::Daily,
+        max_files: 30u32,
+        compression: true,
+    };
+    let max: u32 = c.max_files;
+    assert_eq!(max, 30);
+    assert_eq!(RotationConfig::default().max_files, 10u32);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Error
+
+#[test]
+fn the_error_is_a_send_sync_static_std_error() {
+    fn assert_error<E: std::error::Error + Send + Sync + 'static>() {}
+    assert_error::<Error>();
+    fn via_anyhow() -> anyhow::Result<()> {
+        Err(Error::Closed)?;
+        Ok(())
+    }
+    let e = via_anyhow().unwrap_err();
+    assert!(matches!(e.downcast_ref::<Error>(), Some(Error::Closed)));
+    // Boxed, as `Box<dyn Error + Send + Sync>` callers hold it.
+    let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(Error::Full);
+    assert!(boxed.to_string().contains("full"));
 }

@@ -32,7 +32,7 @@ const SCALE: usize = if cfg!(debug_assertions) { 1 } else { 10 };
 /// A writer of `dir/app.log` rotating by `strategy`, keeping `max_files`, gzipping; the
 /// other fields are the defaults. Installs the tracing subscriber (see
 /// [`common::init_tracing`]).
-fn writer_config(dir: &Path, strategy: RotationStrategy, max_files: usize) -> LogWriterConfig {
+fn writer_config(dir: &Path, strategy: RotationStrategy, max_files: u32) -> LogWriterConfig {
     common::init_tracing();
     LogWriterConfig {
         path: dir.join("app.log"),

@@ -240,7 +240,7 @@ async fn large_files_rotate_in_the_background_and_lose_nothing() {
         AsyncLogWriter::new(writer_config(
             dir.path(),
             RotationStrategy::Size(1 << 20),
-            usize::MAX,
+            u32::MAX,
         ))
         .await
         .unwrap(),
