@@ -81,6 +81,9 @@ pub mod names {
     pub const REOPENS: &str = "bunctl_log_reopens_total";
     /// Counter: archives deleted early to make room on a full disk.
     pub const ARCHIVES_DELETED_FOR_SPACE: &str = "bunctl_log_archives_deleted_for_space_total";
+    /// Counter: failed attempts to rotate the log file (the directory refused a name); writing
+    /// went on in the live file past its limit.
+    pub const ROTATION_FAILURES: &str = "bunctl_log_rotation_failures_total";
     /// Gauge: lines accepted and waiting in the writer's buffer (the queue depth).
     pub const BUFFERED_LINES: &str = "bunctl_log_buffered_lines";
     /// Gauge: bytes accepted and waiting in the writer's buffer.
@@ -143,6 +146,7 @@ pub struct LogMetrics {
     flush_count: Counter,
     flush_latency_ns: Counter,
     rotation_count: Counter,
+    rotation_failures: Counter,
     buffer_overflows: Counter,
     dropped_messages: Counter,
     reopens: Counter,
@@ -166,6 +170,7 @@ impl LogMetrics {
             flush_count: counter(),
             flush_latency_ns: counter(),
             rotation_count: counter(),
+            rotation_failures: counter(),
             buffer_overflows: counter(),
             dropped_messages: counter(),
             reopens: counter(),
@@ -227,6 +232,12 @@ impl LogMetrics {
         add(&self.rotation_count, 1);
     }
 
+    /// An attempt to rotate the log file failed (each failed attempt counts once); the live
+    /// file was kept and written past its limit.
+    pub fn record_rotation_failure(&self) {
+        add(&self.rotation_failures, 1);
+    }
+
     /// `lines` lines were dropped because the writer was full (`write_line`).
     pub fn record_dropped(&self, lines: u64) {
         add(&self.dropped_messages, lines);
@@ -270,6 +281,7 @@ impl LogMetrics {
             lines_lost: get(&self.lines_lost),
             flush_count,
             rotation_count: get(&self.rotation_count),
+            rotation_failures: get(&self.rotation_failures),
             buffer_overflows: get(&self.buffer_overflows),
             dropped_messages: get(&self.dropped_messages),
             reopens: get(&self.reopens),
@@ -314,6 +326,11 @@ pub struct MetricsSnapshot {
     pub flush_count: u64,
     /// Rotations of the log file.
     pub rotation_count: u64,
+    /// Failed attempts to rotate the log file (each attempt counts once): the directory
+    /// refused the rename or the new file, and the live file was written past its limit until
+    /// a retry worked. 0 when read from a snapshot serialized before this field existed.
+    #[serde(default)]
+    pub rotation_failures: u64,
     /// Writes that found the buffer full (`write_line` or `try_write_line`).
     pub buffer_overflows: u64,
     /// Lines dropped because the writer was full (`write_line`).
@@ -359,6 +376,9 @@ impl MetricsSnapshot {
             lines_lost: self.lines_lost.saturating_add(other.lines_lost),
             flush_count: self.flush_count.saturating_add(other.flush_count),
             rotation_count: self.rotation_count.saturating_add(other.rotation_count),
+            rotation_failures: self
+                .rotation_failures
+                .saturating_add(other.rotation_failures),
             buffer_overflows: self.buffer_overflows.saturating_add(other.buffer_overflows),
             dropped_messages: self.dropped_messages.saturating_add(other.dropped_messages),
             reopens: self.reopens.saturating_add(other.reopens),
@@ -382,13 +402,14 @@ type CounterOf = fn(&MetricsSnapshot) -> u64;
 type GaugeOf = fn(&MetricsSnapshot) -> f64;
 
 /// The counters [`Exporter`] publishes, with where each comes from.
-const COUNTERS: [(&str, CounterOf); 10] = [
+const COUNTERS: [(&str, CounterOf); 11] = [
     (names::BYTES_WRITTEN, |s| s.bytes_written),
     (names::LINES_WRITTEN, |s| s.lines_written),
     (names::WRITE_ERRORS, |s| s.write_errors),
     (names::LINES_LOST, |s| s.lines_lost),
     (names::FLUSHES, |s| s.flush_count),
     (names::ROTATIONS, |s| s.rotation_count),
+    (names::ROTATION_FAILURES, |s| s.rotation_failures),
     (names::BUFFER_OVERFLOWS, |s| s.buffer_overflows),
     (names::DROPPED_MESSAGES, |s| s.dropped_messages),
     (names::REOPENS, |s| s.reopens),
@@ -509,6 +530,7 @@ mod tests {
                         m.record_lines_lost(3);
                         m.record_flush(Duration::from_nanos(2_000));
                         m.record_rotation();
+                        m.record_rotation_failure();
                         m.record_dropped(5);
                         m.record_overflow();
                     }
@@ -523,6 +545,7 @@ mod tests {
         assert_eq!(snap.lines_lost, 3 * n);
         assert_eq!(snap.flush_count, n);
         assert_eq!(snap.rotation_count, n);
+        assert_eq!(snap.rotation_failures, n);
         assert_eq!(snap.dropped_messages, 5 * n);
         assert_eq!(snap.buffer_overflows, n);
         assert_eq!(snap.avg_write_latency_us, 1.0);
@@ -598,6 +621,7 @@ mod tests {
             lines_lost: 3,
             flush_count: 4,
             rotation_count: 5,
+            rotation_failures: 1,
             buffer_overflows: 6,
             dropped_messages: 7,
             reopens: 8,
@@ -617,6 +641,7 @@ mod tests {
             lines_lost: 30,
             flush_count: 40,
             rotation_count: 50,
+            rotation_failures: 10,
             buffer_overflows: 60,
             dropped_messages: 70,
             reopens: 80,
@@ -636,6 +661,7 @@ mod tests {
             lines_lost: 33,
             flush_count: 44,
             rotation_count: 55,
+            rotation_failures: 11,
             buffer_overflows: 66,
             dropped_messages: 77,
             reopens: 88,
@@ -685,12 +711,25 @@ mod tests {
     }
 
     #[test]
+    fn a_snapshot_serialized_before_rotation_failures_existed_reads_it_as_zero() {
+        let m = LogMetrics::new();
+        m.record_rotation_failure();
+        let mut json = serde_json::to_value(m.snapshot()).unwrap();
+        assert_eq!(json["rotation_failures"], 1);
+        json.as_object_mut().unwrap().remove("rotation_failures");
+        let back: MetricsSnapshot = serde_json::from_value(json).unwrap();
+        assert_eq!(back.rotation_failures, 0);
+    }
+
+    #[test]
     fn export_publishes_every_metric_with_the_app_label() {
         let m = LogMetrics::new();
         m.record_write(4096, 40, Duration::from_micros(8));
         m.record_write(4096, 2, Duration::from_micros(4));
         m.record_flush(Duration::from_micros(250));
         m.record_dropped(9);
+        m.record_rotation_failure();
+        m.record_rotation_failure();
         let snap = m.snapshot();
 
         let recorder = DebuggingRecorder::new();
@@ -702,7 +741,7 @@ mod tests {
         });
 
         let entries = snapshotter.snapshot().into_vec();
-        assert_eq!(entries.len(), 16, "{entries:#?}");
+        assert_eq!(entries.len(), 17, "{entries:#?}");
         let find = |name: &str| {
             let (key, _, _, value) = entries
                 .iter()
@@ -728,6 +767,7 @@ mod tests {
         assert_eq!(find(names::LINES_LOST), (Counter, 0.0));
         assert_eq!(find(names::FLUSHES), (Counter, 1.0));
         assert_eq!(find(names::ROTATIONS), (Counter, 0.0));
+        assert_eq!(find(names::ROTATION_FAILURES), (Counter, 2.0));
         assert_eq!(find(names::BUFFER_OVERFLOWS), (Counter, 0.0));
         assert_eq!(find(names::DROPPED_MESSAGES), (Counter, 9.0));
         assert_eq!(find(names::BREAKER_OPEN), (Gauge, 0.0));
