@@ -83,7 +83,8 @@ pub use app_names::{
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use compress::{compress_file, Compressor};
 pub use naming::{
-    Archive, ArchiveFile, ArchiveForm, ArchiveNaming, Scan, SEQ_MIN_DIGITS, TIMESTAMP_FORMAT,
+    Archive, ArchiveFile, ArchiveForm, ArchiveNaming, Scan, GZ_SUFFIX, SEQ_MIN_DIGITS,
+    TIMESTAMP_FORMAT,
 };
 pub use policy::{
     AnyOf, DailyIn, DailyPolicy, HourlyIn, HourlyPolicy, NeverPolicy, RotationPolicy, SizePolicy,

@@ -44,6 +44,7 @@ mod error;
 mod manager;
 mod metrics;
 mod pool;
+mod read;
 mod writer;
 
 pub use bunctl_core::AppId;
@@ -65,6 +66,7 @@ pub use config::{
 pub use error::{Error, Result};
 pub use manager::{Capture, CaptureSummary, LogManager};
 pub use metrics::LogMetrics;
+pub use read::StructuredLogs;
 pub use writer::AsyncLogWriter;
 
 #[doc = include_str!("product_readme.md")]

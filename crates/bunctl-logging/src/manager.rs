@@ -24,9 +24,9 @@ type Slot = Arc<OnceCell<Arc<AsyncLogWriter>>>;
 /// [`close_all`](Self::close_all) shuts every writer down concurrently. Idle writers cost no
 /// CPU: nothing wakes them until a line arrives.
 pub struct LogManager {
-    config: LogConfig,
+    pub(crate) config: LogConfig,
     options: WriterOptions,
-    fs: Arc<dyn Filesystem>,
+    pub(crate) fs: Arc<dyn Filesystem>,
     clock: Arc<dyn Clock>,
     /// Writers by live file. Held only to find or insert a slot, never across I/O or `await`.
     writers: Mutex<HashMap<PathBuf, Slot>>,
@@ -258,6 +258,35 @@ impl LogManager {
             w.shutdown().await?;
         }
         Ok(())
+    }
+
+    /// The v2 name of [`LogManager::close`]: flushes, closes and forgets `app`'s writers (a
+    /// later [`get_writer`](Self::get_writer) opens a new one); `Ok` for an app without one.
+    /// Its files stay.
+    ///
+    /// # Errors
+    /// As [`AsyncLogWriter::shutdown`].
+    pub async fn remove_writer(&self, app: &AppId) -> Result<()> {
+        self.close(app).await
+    }
+
+    /// Flushes every open writer: each returns once the lines it accepted before are in its
+    /// file (the page cache). All are flushed even if one fails.
+    ///
+    /// # Errors
+    /// The writers' errors: one, or [`Error::Multiple`].
+    pub async fn flush_all(&self) -> Result<()> {
+        let mut errors = Vec::new();
+        for writer in self.open_writers() {
+            if let Err(e) = writer.flush().await {
+                errors.push(e);
+            }
+        }
+        match errors.len() {
+            0 => Ok(()),
+            1 => Err(errors.remove(0)),
+            _ => Err(Error::Multiple(errors)),
+        }
     }
 
     /// Shuts every writer down, concurrently, each bounded by its shutdown timeout. Every line

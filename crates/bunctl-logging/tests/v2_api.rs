@@ -209,3 +209,100 @@ fn the_error_is_a_send_sync_static_std_error() {
     let boxed: Box<dyn std::error::Error + Send + Sync> = Box::new(Error::Full);
     assert!(boxed.to_string().contains("full"));
 }
+
+// ---------------------------------------------------------------------------------------------
+// LogManager: remove_writer, flush_all, read_logs, read_structured_logs, read_all_apps_logs
+
+fn manager_in(dir: &Path, max_size: u64) -> LogManager {
+    LogManager::new(LogConfig {
+        base_dir: dir.to_path_buf(),
+        max_file_size: max_size,
+        ..LogConfig::default()
+    })
+}
+
+#[tokio::test]
+async fn an_app_without_files_reads_as_empty() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = deep_dir(&root).join("never-created");
+    let manager = manager_in(&dir, 10 << 20);
+    let app = AppId::new("ghost").unwrap();
+    assert!(manager.read_logs(&app, 10).await.unwrap().is_empty());
+    let s = manager.read_structured_logs(&app, 10).await.unwrap();
+    assert!(s.errors.is_empty() && s.output.is_empty());
+    assert!(manager.read_all_apps_logs(10).await.unwrap().is_empty());
+    manager.remove_writer(&app).await.unwrap(); // unknown app: Ok
+    assert!(!dir.exists());
+}
+
+#[tokio::test]
+async fn read_logs_gives_the_last_lines_across_rotated_and_gzipped_files() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = deep_dir(&root);
+    let manager = manager_in(&dir, 4 << 10);
+    let app = AppId::new("web.v2").unwrap();
+    let w = manager.get_writer(&app).await.unwrap();
+    for i in 0..3_000 {
+        w.write_line_async(format!("line {i:05}")).await.unwrap();
+    }
+    manager.flush_all().await.unwrap();
+    manager.remove_writer(&app).await.unwrap();
+    let names = common::dir_names(&dir);
+    assert!(names.iter().any(|n| n.ends_with(".log.gz")), "{names:?}");
+    for n in [0, 1, 100, 2_000] {
+        let got = manager.read_logs(&app, n).await.unwrap();
+        let want: Vec<String> = (3_000 - n..3_000).map(|i| format!("line {i:05}")).collect();
+        assert_eq!(got, want, "last {n}");
+    }
+    // A new writer after remove_writer: a later get_writer opens one.
+    let again = manager.get_writer(&app).await.unwrap();
+    again.write_line_async("after").await.unwrap();
+    manager.close_all().await.unwrap();
+    assert_eq!(manager.read_logs(&app, 1).await.unwrap(), ["after"]);
+}
+
+#[tokio::test]
+async fn structured_logs_split_tagged_lines_and_separate_stderr_files() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = deep_dir(&root);
+    let manager = manager_in(&dir, 10 << 20);
+    let daemon = AppId::new("api").unwrap();
+    let w = manager.get_writer(&daemon).await.unwrap();
+    w.write_line("[api] [2026-12-03T10:00:00Z] [stdout] up")
+        .unwrap();
+    w.write_line("[api] [2026-12-03T10:00:01Z] [stderr] oops")
+        .unwrap();
+    w.write_line("[api] [2026-12-03T10:00:02Z] [stdout] serving")
+        .unwrap();
+    let split = AppId::new("com.example.job").unwrap();
+    let out = manager
+        .get_stream_writer(
+            &split,
+            bunctl_logging::Stream::Stdout,
+            bunctl_logging::CaptureMode::Separate,
+        )
+        .await
+        .unwrap();
+    let err = manager
+        .get_stream_writer(
+            &split,
+            bunctl_logging::Stream::Stderr,
+            bunctl_logging::CaptureMode::Separate,
+        )
+        .await
+        .unwrap();
+    out.write_line("out 1").unwrap();
+    err.write_line("err 1").unwrap();
+    manager.close_all().await.unwrap();
+
+    let s = manager.read_structured_logs(&daemon, 50).await.unwrap();
+    assert_eq!(s.output.len(), 2);
+    assert_eq!(s.errors, ["[api] [2026-12-03T10:00:01Z] [stderr] oops"]);
+    let all = manager.read_all_apps_logs(50).await.unwrap();
+    let names: Vec<&str> = all.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["api", "com.example.job"]);
+    assert_eq!(all[1].1.output, ["out 1"]);
+    assert_eq!(all[1].1.errors, ["err 1"]);
+    let json = serde_json::to_string(&all[1].1).unwrap();
+    assert_eq!(json, r#"{"errors":["err 1"],"output":["out 1"]}"#);
+}
