@@ -18,7 +18,7 @@ bunctl-log pipe  --app NAME [--dir DIR] [--max-size SIZE] [--keep N] [--no-compr
        bunctl-log files --app NAME [--dir DIR]
        bunctl-log cat   --app NAME [--dir DIR]
        bunctl-log tail  --app NAME [--dir DIR] [-n LINES] [-f]
-       bunctl-log tail  --app NAME [--dir DIR] --since TIME [--until TIME]
+       bunctl-log tail  --app NAME [--dir DIR] [-n LINES] --since TIME [--until TIME]
        bunctl-log completions bash|zsh|fish";
 
 /// Capture output into rotated, compressed per-app logs, and read them back.
@@ -66,8 +66,9 @@ it cannot start COMMAND or write its logs, 2 for bad arguments.")]
 Print the last LINES lines across rotated files (decompressed); with -f, keep printing new \
 lines, following the live file across rotations (like tail -F), or waiting for it if there is \
 none. With --since and/or --until, print instead the lines whose time is in that range, \
-oldest first, from logs written with --format timestamped or json; rotated files that \
-cannot hold such lines (by the times in their names) are not opened.")]
+oldest first, from logs written with --format timestamped or json (with -n, the last LINES of \
+them, as `docker logs --since T --tail N` does); rotated files that cannot hold such lines \
+(by the times in their names, where the clock did not step back) are not opened.")]
     Tail(TailArgs),
     /// Print a completion script for a shell
     #[command(long_about = "\
@@ -156,19 +157,18 @@ pub struct RunArgs {
     pub command: Vec<OsString>,
 }
 
+/// How many lines `tail` prints without `-n`.
+pub const DEFAULT_LINES: usize = 10;
+
 /// `tail`'s arguments.
 #[derive(Debug, Clone, Args)]
 pub struct TailArgs {
     #[command(flatten)]
     pub target: Target,
-    /// How many lines to print first
-    #[arg(
-        short = 'n',
-        long = "lines",
-        value_name = "LINES",
-        default_value_t = 10
-    )]
-    pub lines: usize,
+    /// How many lines to print first [default: 10]; with --since/--until, the last LINES of
+    /// the lines in the range (all of them by default)
+    #[arg(short = 'n', long = "lines", value_name = "LINES")]
+    pub lines: Option<usize>,
     /// Keep printing new lines, across rotations
     #[arg(short = 'f', long)]
     pub follow: bool,
@@ -177,16 +177,16 @@ pub struct TailArgs {
     #[arg(
         long,
         value_name = "TIME",
-        value_parser = crate::since::parse_time,
-        conflicts_with_all = ["lines", "follow"]
+        value_parser = bunctl_log_read::parse_time,
+        conflicts_with = "follow"
     )]
     pub since: Option<chrono::DateTime<chrono::Utc>>,
     /// Print the lines up to TIME (included), in the same forms as --since
     #[arg(
         long,
         value_name = "TIME",
-        value_parser = crate::since::parse_time,
-        conflicts_with_all = ["lines", "follow"]
+        value_parser = bunctl_log_read::parse_time,
+        conflicts_with = "follow"
     )]
     pub until: Option<chrono::DateTime<chrono::Utc>>,
 }
@@ -349,16 +349,22 @@ mod tests {
         let Ok(Command::Tail(o)) = parse("tail --app x -n 3 -f") else {
             panic!("not tail")
         };
-        assert_eq!((o.lines, o.follow), (3, true));
+        assert_eq!((o.lines, o.follow), (Some(3), true));
         assert_eq!((o.since, o.until), (None, None));
         let Ok(Command::Tail(o)) = parse("tail --app x --since 2h --until=2026-11-27T01:00:00Z")
         else {
             panic!("not tail")
         };
         assert!(o.since.is_some() && o.until.is_some());
+        let Ok(Command::Tail(o)) = parse("tail --app x -n 5 --since 2h") else {
+            panic!("not tail")
+        };
+        assert_eq!(o.lines, Some(5));
+        assert!(o.since.is_some());
+        assert!(parse("tail --app x --until 2h -n 3").is_ok());
         for bad in [
             "tail --app x --since 2h -f",
-            "tail --app x --until 2h -n 3",
+            "tail --app x --until 2h -f -n 3",
             "tail --app x --since yesterday",
             "cat --app x --since 2h",
         ] {

@@ -6,17 +6,16 @@
 //! or SIGHUP stop it the same way as EOF, after writing what it read. `bunctl-log run --app
 //! NAME -- COMMAND` captures a command's output, forwards those signals to it and exits with its
 //! status; on Linux the command dies with bunctl-log even if bunctl-log is killed with SIGKILL.
-//! `files` and `cat` read the logs back, oldest first. Run `bunctl-log --help` for the flags.
+//! `files` and `cat` read the logs back, oldest first, and `tail` their end, a time window or
+//! what comes next (`-f`), all through bunctl-log-read. Run `bunctl-log --help` for the flags.
 
 mod args;
 #[cfg(target_os = "linux")]
 mod exec;
-mod follow;
 mod metrics;
 mod read;
 #[cfg(unix)]
 mod signals;
-mod since;
 #[cfg(unix)]
 mod stdin;
 
@@ -352,36 +351,33 @@ async fn run(a: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
     Ok(u8::try_from(code).unwrap_or(1))
 }
 
-fn log_files(t: &Target) -> Result<Vec<std::path::PathBuf>, Box<dyn std::error::Error>> {
-    let (_, live) = log_config(t, None);
-    Ok(bunctl_logging::list_log_files(&live)?)
-}
-
 fn files(t: &Target) -> CliResult {
-    let mut out = std::io::stdout().lock();
-    for f in log_files(t)? {
-        writeln!(out, "{}", f.display())?;
-    }
+    let (_, live) = log_config(t, None);
+    read::files(&live, &mut std::io::stdout().lock())?;
     Ok(())
 }
 
 fn cat(t: &Target) -> CliResult {
     let (_, live) = log_config(t, None);
-    read::cat(&log_files(t)?, &live, &mut std::io::stdout().lock())?;
+    read::cat(&live, &mut std::io::stdout().lock())?;
     Ok(())
 }
 
 fn tail(a: &TailArgs) -> CliResult {
-    let (_, path) = log_config(&a.target, None);
+    let (_, live) = log_config(&a.target, None);
     let mut out = std::io::stdout().lock();
     if a.since.is_some() || a.until.is_some() {
-        since::print(&path, a.since, a.until, &mut out)?;
-        return Ok(());
+        let window = bunctl_log_read::Window {
+            since: a.since,
+            until: a.until,
+        };
+        return read::window(&live, &window, a.lines, &mut out);
     }
+    let n = a.lines.unwrap_or(args::DEFAULT_LINES);
     if a.follow {
-        follow::follow(&path, a.lines, &mut out)?;
+        read::follow(&live, n, &mut out)?;
     } else {
-        read::tail(&log_files(&a.target)?, &path, a.lines, &mut out)?;
+        read::tail(&live, n, &mut out)?;
     }
     Ok(())
 }

@@ -75,7 +75,21 @@ fn expected(lines: &[(String, String)], since: Option<&str>, until: Option<&str>
 }
 
 fn tail_range(dir: &Path, app: &str, since: Option<&str>, until: Option<&str>) -> String {
+    tail_range_n(dir, app, since, until, None)
+}
+
+/// `tail [-n N] [--since S] [--until U]`'s output.
+fn tail_range_n(
+    dir: &Path,
+    app: &str,
+    since: Option<&str>,
+    until: Option<&str>,
+    n: Option<&str>,
+) -> String {
     let mut args = vec!["tail", "--app", app, "--dir", dir.to_str().unwrap()];
+    if let Some(n) = n {
+        args.extend(["-n", n]);
+    }
     if let Some(s) = since {
         args.extend(["--since", s]);
     }
@@ -112,6 +126,23 @@ fn round_trip(format: &str) {
             want,
             "{since:?}..{until:?}"
         );
+    }
+    // With -n: the last N of the lines in the range (docker logs --since T --tail N).
+    for (since, until) in [(Some(time(100)), None), (None, Some(time(300)))] {
+        let want = expected(&lines, since, until);
+        let want: Vec<&str> = want.lines().collect();
+        for n in ["0", "1", "7", "1000"] {
+            let k: usize = n.parse().unwrap();
+            let last: String = want[want.len().saturating_sub(k)..]
+                .iter()
+                .map(|l| format!("{l}\n"))
+                .collect();
+            assert_eq!(
+                tail_range_n(dir.path(), &app, since, until, Some(n)),
+                last,
+                "-n {n} {since:?}..{until:?}"
+            );
+        }
     }
     // Relative times: everything was written in the last hour, nothing before it.
     let all = expected(&lines, None, None);
