@@ -10,8 +10,14 @@
 //! not ours is never renamed or replaced, and a crash at any step is finished by the next
 //! open ([`recover_next`]): the live file, if any, is fsynced and archived first, then `.next`
 //! becomes the live file, so the lines stay in order.
+//!
+//! A rename the directory refuses (`chattr +i`, a read-only remount, EIO) must not cost a line.
+//! If the rotated file could not take its archive name, nothing was renamed: the job folds
+//! `.next` back ([`FinishJob::fold_back`]), appending its lines to the rotated file, which stays
+//! the live file, and removing `.next`. If only the rename of `.next` to the live name failed,
+//! the rotation itself is done and `.next` is the file that takes the name at the next try.
 
-use std::io;
+use std::io::{self, Read};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -48,12 +54,16 @@ pub(crate) struct FinishJob {
     pub(crate) compressor: Option<Arc<Compressor>>,
     pub(crate) retention: Retention,
     pub(crate) naming: ArchiveNaming,
+    /// When the rotated file's content started: the live file's again if the job folds back.
+    pub(crate) opened_at: DateTime<Utc>,
     /// The writer's lock, held until the renames are done even if the sink is dropped.
     _lock: Arc<FileLock>,
     synced: bool,
     /// The rotated file was renamed to `archive` (or was found gone).
     archived: bool,
     moved_away: Option<PathChange>,
+    /// Bytes of `.next` already appended to the rotated file by [`fold_back`](Self::fold_back).
+    folded: u64,
 }
 
 impl FinishJob {
@@ -67,6 +77,7 @@ impl FinishJob {
         compressor: Option<Arc<Compressor>>,
         retention: Retention,
         naming: ArchiveNaming,
+        opened_at: DateTime<Utc>,
         lock: Arc<FileLock>,
     ) -> Self {
         Self {
@@ -78,11 +89,96 @@ impl FinishJob {
             compressor,
             retention,
             naming,
+            opened_at,
             _lock: lock,
             synced: false,
             archived: false,
             moved_away: None,
+            folded: 0,
         }
+    }
+
+    /// Whether the rotated file was fsynced (a failure before that is the file's own).
+    pub(crate) fn synced(&self) -> bool {
+        self.synced
+    }
+
+    /// Whether the rotated file took its archive name (or was found gone): only the rename of
+    /// `.next` to the live name is left.
+    pub(crate) fn archived(&self) -> bool {
+        self.archived
+    }
+
+    /// The rename the job is at, for messages: "rename a.log to a.<stamp>-<seq>.log".
+    pub(crate) fn step(&self) -> String {
+        let name = |p: &std::path::Path| {
+            p.file_name().map_or_else(
+                || p.display().to_string(),
+                |n| n.to_string_lossy().into_owned(),
+            )
+        };
+        let live = self.old.path();
+        if self.archived {
+            format!("rename {} to {}", name(&self.next), name(live))
+        } else {
+            format!("rename {} to {}", name(live), name(&self.archive))
+        }
+    }
+
+    /// Undoes the switch to `.next` after the rotated file could not be renamed (nothing was):
+    /// appends what was written to `.next` to the rotated file, which stays the live file, then
+    /// removes `.next`. The caller writes nothing to either meanwhile. A write that fails
+    /// half-way is resumed from the byte it stopped at by the next call, never repeated.
+    /// `Ok(false)` if `.next` could not be removed: its lines are in the live file too, and the
+    /// caller must remove it before a crash lets the next open take it for a rotation's (and
+    /// write those lines twice).
+    ///
+    /// # Errors
+    /// The I/O error of reading `.next` or writing the rotated file.
+    pub(crate) fn fold_back(&mut self) -> io::Result<bool> {
+        let mut next = match self.fs.open_read(&self.next) {
+            Ok(next) => next,
+            // Removed by someone else: its lines went with it, as with any removed file.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(true),
+            Err(e) => return Err(e),
+        };
+        // What an earlier call appended already.
+        io::copy(&mut next.by_ref().take(self.folded), &mut io::sink())?;
+        let mut buf = vec![0u8; 64 << 10];
+        loop {
+            let n = match next.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            let Some(chunk) = buf.get(..n) else {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "a read claimed more bytes than it was given room for",
+                ));
+            };
+            if let Err(e) = self.old.write_all(chunk) {
+                self.folded += e.written as u64;
+                return Err(e.error);
+            }
+            self.folded += n as u64;
+        }
+        drop(next);
+        match self.fs.remove_file(&self.next) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(true),
+            Err(e) => {
+                tracing::warn!(path = %self.next.display(), error = %e,
+                    "cannot remove the next log file after moving its lines back to the live file");
+                Ok(false)
+            }
+        }
+    }
+
+    /// The rotated file, the live file again after [`fold_back`](Self::fold_back).
+    pub(crate) fn into_old(self) -> FileSink {
+        self.old
     }
 
     /// Runs the steps not done yet.

@@ -53,7 +53,10 @@ use std::io;
 pub use file::{FileSink, PathChange, CUT_LINE_MARKER};
 pub use metered::MeteredSink;
 pub use retrying::{is_transient, CircuitOpen, RetryConfig, RetryingSink};
-pub use rotating::{list_log_files, FullDiskPolicy, RotatingSink, RotatingSinkConfig};
+pub use rotating::{
+    list_log_files, FullDiskPolicy, RotatingSink, RotatingSinkConfig, ROTATION_FAILED_MARKER,
+    ROTATION_RESUMED_MARKER,
+};
 
 /// A destination for batches of whole lines.
 pub trait Sink: Send {

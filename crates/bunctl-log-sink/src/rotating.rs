@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
 use bunctl_log_fs::{parent_dir, FileLock, Filesystem, DEFAULT_DIR_MODE, DEFAULT_FILE_MODE};
 use bunctl_log_metrics::LogMetrics;
 use bunctl_log_rotation::{
@@ -16,6 +17,42 @@ use memchr::{memchr, memrchr};
 use crate::file::PathChange;
 use crate::finish::{hand_over, recover_next, FinishJob, Finished};
 use crate::{FileSink, Sink};
+
+/// The start of the marker line a [`RotatingSink`] writes when a rotation fails (the directory
+/// refused a rename, or a new name): `[bunctl-log] rotation failed in <dir>: cannot <step>:
+/// <error>; writing goes on in <file> ...`. One such line per run of failures, at the point
+/// where the file went on past its limit; every failed attempt is counted
+/// (`rotation_failures`).
+pub const ROTATION_FAILED_MARKER: &[u8] = b"[bunctl-log] rotation failed";
+
+/// The start of the marker line a [`RotatingSink`] writes when a rotation works again after
+/// failing: `[bunctl-log] rotation resumed in <dir> after <n> failed attempts`, in the file
+/// that the rotation started.
+pub const ROTATION_RESUMED_MARKER: &[u8] = b"[bunctl-log] rotation resumed";
+
+/// `marker` followed by `rest` and a `\n`, with any newline in `rest` (a path, an error's
+/// text) made a space, so that the marker stays one line.
+fn marker_line(marker: &[u8], rest: &str) -> Vec<u8> {
+    let mut line = marker.to_vec();
+    line.extend(rest.bytes().map(|b| if b == b'\n' { b' ' } else { b }));
+    line.push(b'\n');
+    line
+}
+
+/// The file name of `path`, for marker lines and messages.
+fn file_name(path: &Path) -> String {
+    path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    )
+}
+
+/// `now + delay`, or a year from now if that does not fit the clock (never a panic).
+fn later(now: Instant, delay: Duration) -> Instant {
+    now.checked_add(delay)
+        .or_else(|| now.checked_add(Duration::from_secs(365 * 86_400)))
+        .unwrap_or(now)
+}
 
 /// What a [`RotatingSink`] does when a write finds the disk full.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -83,6 +120,12 @@ pub struct RotatingSinkConfig {
     /// How long [`Sink::close`] waits for compressions still queued before it leaves them
     /// for the next start (see [`Compressor::finish`]). Default: no limit.
     pub close_compression_budget: Duration,
+    /// After a failed rotation (see [`RotatingSink`]), how long until it is tried again; the
+    /// delay doubles with each further failure, up to `rotation_retry_max_delay`. Meanwhile
+    /// writing goes on in the live file, past its limit. Default 1 s.
+    pub rotation_retry_delay: Duration,
+    /// Longest delay between two tries of a failed rotation. Default 60 s.
+    pub rotation_retry_max_delay: Duration,
 }
 
 impl RotatingSinkConfig {
@@ -103,6 +146,8 @@ impl RotatingSinkConfig {
             reopen_check_interval: Duration::from_millis(10),
             full_disk: FullDiskPolicy::KeepArchives,
             close_compression_budget: Duration::MAX,
+            rotation_retry_delay: Duration::from_secs(1),
+            rotation_retry_max_delay: Duration::from_secs(60),
         }
     }
 
@@ -147,6 +192,19 @@ impl RotatingSinkConfig {
 ///   the sink never wedges on a missing file.
 /// * **A full disk** can free space by deleting this file's oldest archives
 ///   ([`FullDiskPolicy`]).
+/// * **A failed rotation never costs a line.** If the directory refuses the rename to the
+///   archive name or the new `.next` file (`chattr +i`, a read-only remount, EIO), the live
+///   file is kept and written on past its limit: the write succeeds, a marker line starting
+///   with [`ROTATION_FAILED_MARKER`] says where and why (naming the directory and the error,
+///   once per run of failures), every failed attempt is counted (`rotation_failures`), and the
+///   rotation is tried again after [`rotation_retry_delay`](RotatingSinkConfig::rotation_retry_delay),
+///   doubling up to [`rotation_retry_max_delay`](RotatingSinkConfig::rotation_retry_max_delay),
+///   in the foreground. The first rotation that works again writes a
+///   [`ROTATION_RESUMED_MARKER`] line at the start of the new file. A rotation finishing in
+///   the background whose rotated file cannot be renamed moves the lines written to `.next`
+///   meanwhile back to the end of the live file and removes `.next`; if only the rename of
+///   `.next` to the live name fails, writing goes on in `.next`, which takes the name at the
+///   next try. Lines are lost only when the file itself cannot be written.
 pub struct RotatingSink {
     fs: Arc<dyn Filesystem>,
     clock: Arc<dyn Clock>,
@@ -185,6 +243,22 @@ pub struct RotatingSink {
     /// Held for the sink's life (and the compressor's); taken again by a reopen that finds
     /// the lock file gone.
     lock: Arc<FileLock>,
+    rotation_retry_delay: Duration,
+    rotation_retry_max_delay: Duration,
+    /// Rotations are failing: writing goes on in the live file until a retry works.
+    rotation_failure: Option<RotationFailure>,
+    /// A `.next` whose lines were moved back to the live file but which could not be removed:
+    /// removed before the next rotation (which waits for that).
+    stale_next: bool,
+}
+
+/// A run of failed rotations, and when to try again.
+struct RotationFailure {
+    /// Failed attempts in this run.
+    attempts: u64,
+    /// The delays before the next tries.
+    delays: ExponentialBackoff,
+    retry_at: Instant,
 }
 
 impl std::fmt::Debug for RotatingSink {
@@ -203,6 +277,9 @@ enum Finishing {
     Running(std::sync::mpsc::Receiver<(FinishJob, io::Result<Finished>)>),
     /// A step failed: the writer runs the rest in the foreground.
     Failed(Box<FinishJob>),
+    /// The rotated file could not be renamed: `.next`'s lines are being moved back to it, the
+    /// live file again (a write that failed there is resumed first).
+    FoldingBack(Box<FinishJob>),
 }
 
 impl RotatingSink {
@@ -286,6 +363,10 @@ impl RotatingSink {
             retention_due: false,
             dir_dirty: false,
             lock,
+            rotation_retry_delay: config.rotation_retry_delay,
+            rotation_retry_max_delay: config.rotation_retry_max_delay,
+            rotation_failure: None,
+            stale_next: false,
         })
     }
 
@@ -491,11 +572,20 @@ impl RotatingSink {
     /// write or a batch without its last `\n`) the rotation waits until that line is finished,
     /// so that the line is not torn across two files.
     ///
+    /// A rename the directory refuses is not an error: the live file is kept and written on
+    /// past its limit, with a marker line, and the rotation is tried again later (see
+    /// [`RotatingSink`]); until that retry is due, this does nothing.
+    ///
     /// # Errors
-    /// The I/O error of the step that failed; a failed rename leaves everything as it was.
+    /// The I/O error of the step that failed (the fsync of the live file, opening the new
+    /// one, writing the marker line).
     pub fn rotate(&mut self) -> io::Result<()> {
         if !self.at_line_start {
             self.rotate_pending = true;
+            return Ok(());
+        }
+        // After a failed rotation the next try waits for its backoff; writing goes on.
+        if !self.rotation_retry_due() {
             return Ok(());
         }
         // One rotation at a time: the last one's renames first. If that reopened the live name
@@ -503,6 +593,24 @@ impl RotatingSink {
         if self.finish_rotation(true)? {
             self.rotate_pending = false;
             return Ok(());
+        }
+        // The last rotation's `.next` is still waiting for the live name (its rename failed):
+        // it is the file being written, and rotating it waits for that rename's retry.
+        if self.finishing.is_some() {
+            return Ok(());
+        }
+        // Lines of a `.next` that were moved back to the live file: it must go first, or a
+        // crash would let the next open take it for a rotation's and write them twice.
+        if self.stale_next {
+            let next = self.naming.next_path();
+            match self.fs.remove_file(&next) {
+                Ok(()) => self.stale_next = false,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => self.stale_next = false,
+                Err(e) => {
+                    self.rotate_pending = true;
+                    return self.rotation_failed(&format!("remove {}", file_name(&next)), &e);
+                }
+            }
         }
         // Never rename a file that is not ours: someone may have moved it or put another there.
         // After a reopen the live file is new (only the marker in it): nothing to rotate.
@@ -518,7 +626,12 @@ impl RotatingSink {
         live.flush()?;
         let size = live.size();
         let archive = self.naming.archive_path(self.opened_at, self.next_seq);
-        if size >= self.background_finish_bytes && self.start_finishing(&archive, size) {
+        // A retry after a failure is done in the foreground: if it fails again, there is no
+        // `.next` to move back.
+        if self.rotation_failure.is_none()
+            && size >= self.background_finish_bytes
+            && self.start_finishing(&archive, size)
+        {
             self.rotated();
             return Ok(());
         }
@@ -530,16 +643,121 @@ impl RotatingSink {
                 self.rotate_pending = false;
                 return self.reopen(PathChange::Removed);
             }
-            Err(e) => return Err(e),
+            // Refused (EPERM of an immutable directory, EROFS, EIO): nothing changed, and the
+            // live file is still ours to write.
+            Err(e) => {
+                let step = format!(
+                    "rename {} to {}",
+                    file_name(self.naming.live_path()),
+                    file_name(&archive)
+                );
+                // Tried again once the backoff is over, whatever asked for this one.
+                self.rotate_pending = true;
+                return self.rotation_failed(&step, &e);
+            }
         }
         // The old handle now writes to the archive: never use it again.
         self.live = None;
         tracing::debug!(live = %self.naming.live_path().display(), archive = %archive.display(),
             seq = self.next_seq, size, "log file rotated");
         self.rotated();
+        self.count_rotation();
         self.hand_over(archive);
         self.live()?;
-        Ok(())
+        self.rotation_resumed()
+    }
+
+    /// Whether a rotation may be tried now: no failure, or its retry is due.
+    fn rotation_retry_due(&self) -> bool {
+        self.rotation_failure
+            .as_ref()
+            .is_none_or(|f| Instant::now() >= f.retry_at)
+    }
+
+    /// A rotation failed at `step` with `error`, and writing goes on in the file being written:
+    /// counts the attempt, sets when to try again, and writes the marker line (the first time
+    /// in a run of failures).
+    fn rotation_failed(&mut self, step: &str, error: &io::Error) -> io::Result<()> {
+        self.note_rotation_failure(step, error);
+        self.write_marker_tail()
+    }
+
+    /// [`rotation_failed`](Self::rotation_failed) with the marker line left in `marker_tail`,
+    /// for the next write: for a caller that must first put other lines before it.
+    fn note_rotation_failure(&mut self, step: &str, error: &io::Error) {
+        if let Some(m) = &self.metrics {
+            m.record_rotation_failure();
+        }
+        let (initial, max) = (self.rotation_retry_delay, self.rotation_retry_max_delay);
+        let now = Instant::now();
+        let first = self.rotation_failure.is_none();
+        let failure = self
+            .rotation_failure
+            .get_or_insert_with(|| RotationFailure {
+                attempts: 0,
+                delays: ExponentialBuilder::default()
+                    .with_min_delay(initial)
+                    .with_factor(2.0)
+                    .with_max_delay(max.max(initial))
+                    .without_max_times()
+                    .build(),
+                retry_at: now,
+            });
+        failure.attempts = failure.attempts.saturating_add(1);
+        let delay = failure.delays.next().unwrap_or(max);
+        failure.retry_at = later(now, delay);
+        let attempts = failure.attempts;
+        let dir = self.naming.dir();
+        let writing = self.live.as_ref().map_or_else(
+            || file_name(self.naming.live_path()),
+            |l| file_name(l.path()),
+        );
+        tracing::warn!(dir = %dir.display(), step, %error, attempts, retry_in = ?delay,
+            writing = %writing, "log rotation failed; writing goes on in the same file");
+        if first {
+            // `.next` (whose rename to the live name failed) is a new file, under its limit.
+            let past = if writing == file_name(self.naming.live_path()) {
+                " past its limit"
+            } else {
+                ""
+            };
+            let marker = marker_line(
+                ROTATION_FAILED_MARKER,
+                &format!(
+                    " in {}: cannot {step}: {error}; writing goes on in {writing}{past} and \
+                     the rotation is retried, so no line is lost",
+                    dir.display()
+                ),
+            );
+            self.marker_tail.extend_from_slice(&marker);
+        }
+    }
+
+    /// A rotation worked: if it follows failed ones, says so in the file being written now.
+    fn rotation_resumed(&mut self) -> io::Result<()> {
+        let Some(failure) = self.rotation_failure.take() else {
+            return Ok(());
+        };
+        let dir = self.naming.dir();
+        tracing::info!(dir = %dir.display(), attempts = failure.attempts,
+            "log rotation works again");
+        let marker = marker_line(
+            ROTATION_RESUMED_MARKER,
+            &format!(
+                " in {} after {} failed attempts",
+                dir.display(),
+                failure.attempts
+            ),
+        );
+        self.write_marker(&marker)
+    }
+
+    /// Counts a rotation whose archive got its name (or, moved away by someone else, had it
+    /// taken for it).
+    fn count_rotation(&self) {
+        if let Some(m) = &self.metrics {
+            m.record_rotation();
+        }
     }
 
     /// Queues `archive` for compression, or applies retention (see [`hand_over`]).
@@ -565,9 +783,6 @@ impl RotatingSink {
         // removes the plain archive: a crash before that undoes a rename at worst, and the
         // content is then still whole under its old name (which the next open finishes).
         self.dir_dirty = true;
-        if let Some(m) = &self.metrics {
-            m.record_rotation();
-        }
     }
 
     /// Moves writing to `.next` and leaves the rotated file's fsync and renames to a thread
@@ -599,6 +814,7 @@ impl RotatingSink {
             self.compressor.clone(),
             self.retention,
             self.naming.clone(),
+            self.opened_at,
             self.lock.clone(),
         );
         let (tx, rx) = std::sync::mpsc::channel();
@@ -659,10 +875,17 @@ impl RotatingSink {
                     }
                 }
             }
+            // Only `.next`'s rename is left, and it failed: it waits for its retry, unless the
+            // caller waits for the rotation's end anyway (sync, close).
+            Finishing::Failed(job) if job.archived() && !block && !self.rotation_retry_due() => {
+                self.finishing = Some(Finishing::Failed(job));
+                return Ok(false);
+            }
             Finishing::Failed(mut job) => {
                 let done = job.run();
                 (*job, done)
             }
+            Finishing::FoldingBack(job) => return self.fold_back(*job),
         };
         match done {
             Ok(Finished::Done { moved_away }) => {
@@ -678,7 +901,8 @@ impl RotatingSink {
                         m.record_reopen();
                     }
                 }
-                Ok(false)
+                self.count_rotation();
+                self.rotation_resumed().map(|()| false)
             }
             Ok(Finished::Foreign(change)) => {
                 // `.next` holds our newest lines: they become the archive the rotated file
@@ -692,7 +916,10 @@ impl RotatingSink {
                 // A name of its own: the rotated file may have taken the one it was given.
                 let archive = self.naming.archive_path(self.opened_at, self.next_seq);
                 match self.fs.rename(&job.next, &archive) {
-                    Ok(()) => self.next_seq += 1,
+                    Ok(()) => {
+                        self.next_seq += 1;
+                        self.count_rotation();
+                    }
                     // Gone too: what was written there went with it.
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {
                         self.live = None;
@@ -710,11 +937,54 @@ impl RotatingSink {
             Ok(Finished::NextGone) => {
                 // The lines written to `.next` went with it, as they would have with the live
                 // file: start afresh at the live name (recreating the directory if need be).
+                self.count_rotation();
                 self.live = None;
                 self.reopen(PathChange::Removed).map(|()| true)
             }
-            Err(e) => {
+            // The rotated file's own fsync failed: its error, retried like a failed write.
+            Err(e) if !job.synced() => {
                 self.finishing = Some(Finishing::Failed(Box::new(job)));
+                Err(e)
+            }
+            // The rotated file could not take its archive name, and nothing was renamed: it
+            // stays the live file, and what went to `.next` meanwhile goes back to its end.
+            Err(e) if !job.archived() => {
+                let step = job.step();
+                if let Some(mut next) = self.live.take() {
+                    if let Err(e) = next.flush() {
+                        tracing::debug!(error = %e, "cannot flush the next log file");
+                    }
+                }
+                // The marker goes after `.next`'s lines: it waits in `marker_tail`.
+                self.note_rotation_failure(&step, &e);
+                self.rotate_pending = true;
+                self.fold_back(job)
+            }
+            // The archive has its name; only `.next`'s rename to the live name failed. Writing
+            // goes on in `.next`, which takes the name at the next try.
+            Err(e) => {
+                let step = job.step();
+                self.finishing = Some(Finishing::Failed(Box::new(job)));
+                self.rotation_failed(&step, &e).map(|()| false)
+            }
+        }
+    }
+
+    /// Moves `.next`'s lines back to the end of the rotated file and makes it the live file
+    /// again (see [`FinishJob::fold_back`]); a write that fails there is resumed by the next
+    /// call (before any other write).
+    fn fold_back(&mut self, mut job: FinishJob) -> io::Result<bool> {
+        match job.fold_back() {
+            Ok(removed) => {
+                self.stale_next = !removed;
+                // The rotation did not happen: a time policy still finds it due.
+                self.opened_at = job.opened_at;
+                self.live = Some(job.into_old());
+                self.last_check = Instant::now();
+                Ok(false)
+            }
+            Err(e) => {
+                self.finishing = Some(Finishing::FoldingBack(Box::new(job)));
                 Err(e)
             }
         }
@@ -749,6 +1019,11 @@ impl RotatingSink {
             }
             if let Some(i) = memrchr(b'\n', &batch[..room as usize]) {
                 return Ok(i + 1);
+            }
+            // Rotation is failing: the live file takes the whole batch, past its limit, until
+            // a retry works (tried here when due).
+            if self.rotation_failure.is_some() && (attempt == 1 || !self.rotation_retry_due()) {
+                return Ok(batch.len());
             }
             if size == 0 || attempt == 1 {
                 break;
@@ -807,7 +1082,23 @@ impl Sink for RotatingSink {
     fn close(&mut self) -> io::Result<()> {
         // A rotation still finishing is finished (its archive then reaches the compressor
         // before `finish`); if it cannot be, the next open does it.
-        let finished = self.finish_rotation(true).map(drop);
+        let finished = self.finish_rotation(true).map(drop).and_then(|()| {
+            // A marker still waiting (a rotation failure noted as the sink closes).
+            if self.at_line_start && self.live.is_some() {
+                self.write_marker_tail()
+            } else {
+                Ok(())
+            }
+        });
+        if self.stale_next {
+            match self.fs.remove_file(&self.naming.next_path()) {
+                Ok(()) => self.stale_next = false,
+                Err(e) if e.kind() == io::ErrorKind::NotFound => self.stale_next = false,
+                Err(e) => tracing::error!(path = %self.naming.next_path().display(), error = %e,
+                    "cannot remove a next log file whose lines are in the live file; the next \
+                     open will write them twice unless it is removed"),
+            }
+        }
         let synced = match self.live.as_mut() {
             Some(live) => live.close(),
             None => Ok(()),

@@ -465,7 +465,11 @@ fn full_sink(dir: &Path) -> (RotatingSink, common::Faults, Arc<dyn Filesystem>) 
     let (fs, faults) = FaultFs::shared();
     let live = dir.join("app.log");
     let mut sink = RotatingSink::open(
-        config(&live, SizePolicy(20), usize::MAX, false),
+        RotatingSinkConfig {
+            // A failed rotation is tried again at the next write.
+            rotation_retry_delay: Duration::ZERO,
+            ..config(&live, SizePolicy(20), usize::MAX, false)
+        },
         fs.clone(),
         Arc::new(SystemClock),
     )
@@ -474,26 +478,40 @@ fn full_sink(dir: &Path) -> (RotatingSink, common::Faults, Arc<dyn Filesystem>) 
     (sink, faults, fs)
 }
 
+/// The lines of `content` that start with `marker`.
+fn markers<'a>(content: &'a [u8], marker: &[u8]) -> Vec<&'a [u8]> {
+    content
+        .split(|&b| b == b'\n')
+        .filter(|l| l.starts_with(marker))
+        .collect()
+}
+
 #[test]
-fn failed_rename_leaves_everything_as_it_was() {
+fn failed_rename_keeps_the_live_file_and_the_next_try_rotates() {
     let dir = tempfile::tempdir().unwrap();
     let (mut sink, faults, _fs) = full_sink(dir.path());
     faults.fail(Op::Rename, io::ErrorKind::StorageFull, 1);
-    let e = sink.write_all(b"ccccccccc\n").unwrap_err();
-    assert_eq!(e.written, 0);
-    assert_eq!(e.error.kind(), io::ErrorKind::StorageFull);
+    // The rename is refused: the line goes on in the live file, past its limit, after a marker.
+    sink.write_all(b"ccccccccc\n").unwrap();
     assert_eq!(faults.failures(Op::Rename), 1);
     let files = sink.log_files().unwrap();
     assert_eq!(files, vec![sink.live_path().to_path_buf()]);
-    assert_eq!(read_all(&files), vec![b"aaaaaaaaa\nbbbbbbbbb\n".to_vec()]);
+    let live = read_log_file(&files[0]);
+    let failed = markers(&live, bunctl_log_sink::ROTATION_FAILED_MARKER);
+    assert_eq!(failed.len(), 1, "{}", String::from_utf8_lossy(&live));
+    let expected = [&b"aaaaaaaaa\nbbbbbbbbb\n"[..], failed[0], b"\nccccccccc\n"].concat();
+    assert_eq!(live, expected);
 
-    // the disk has room again: the same write succeeds and rotates
-    sink.write_all(b"ccccccccc\n").unwrap();
+    // The next write tries again (no delay in this sink), and the rotation works.
+    sink.write_all(b"ddddddddd\n").unwrap();
     sink.close().unwrap();
-    assert_eq!(
-        read_all(&sink.log_files().unwrap()),
-        vec![b"aaaaaaaaa\nbbbbbbbbb\n".to_vec(), b"ccccccccc\n".to_vec()]
-    );
+    let files = read_all(&sink.log_files().unwrap());
+    assert_eq!(files[0], expected);
+    // The new file starts with the resumed marker (which fills this tiny limit on its own).
+    let rest = files[1..].concat();
+    let resumed = markers(&rest, bunctl_log_sink::ROTATION_RESUMED_MARKER);
+    assert_eq!(resumed.len(), 1);
+    assert_eq!(rest, [resumed[0], b"\nddddddddd\n"].concat());
 }
 
 #[test]
@@ -713,7 +731,10 @@ fn a_deferred_rotate_survives_a_failed_rename() {
     let (fs, faults) = FaultFs::shared();
     let live = dir.path().join("app.log");
     let mut sink = RotatingSink::open(
-        config(&live, SizePolicy(1 << 20), usize::MAX, false),
+        RotatingSinkConfig {
+            rotation_retry_delay: Duration::ZERO,
+            ..config(&live, SizePolicy(1 << 20), usize::MAX, false)
+        },
         fs,
         Arc::new(SystemClock),
     )
@@ -723,13 +744,19 @@ fn a_deferred_rotate_survives_a_failed_rename() {
     assert_eq!(sink.log_files().unwrap().len(), 1);
     sink.write_all(b" line\n").unwrap();
     faults.fail(Op::Rename, io::ErrorKind::StorageFull, 1);
-    let e = sink.write_all(b"x\n").unwrap_err();
-    assert_eq!((e.written, e.error.kind()), (0, io::ErrorKind::StorageFull));
-    sink.write_all(b"x\n").unwrap(); // the rotation is still due, and happens now
-    sink.write_all(b"y\n").unwrap(); // and only once
+    sink.write_all(b"x\n").unwrap(); // refused: x goes on in the same file
+    assert_eq!(faults.failures(Op::Rename), 1);
+    sink.write_all(b"y\n").unwrap(); // the rotation is still due, and happens now
+    sink.write_all(b"z\n").unwrap(); // and only once
     sink.close().unwrap();
+    let files = read_all(&sink.log_files().unwrap());
+    assert_eq!(files.len(), 2);
+    let failed = markers(&files[0], bunctl_log_sink::ROTATION_FAILED_MARKER);
+    assert_eq!(failed.len(), 1);
     assert_eq!(
-        read_all(&sink.log_files().unwrap()),
-        vec![b"one\nhalf line\n".to_vec(), b"x\ny\n".to_vec()]
+        files[0],
+        [&b"one\nhalf line\n"[..], failed[0], b"\nx\n"].concat()
     );
+    let resumed = markers(&files[1], bunctl_log_sink::ROTATION_RESUMED_MARKER);
+    assert_eq!(files[1], [resumed[0], b"\ny\nz\n"].concat());
 }
