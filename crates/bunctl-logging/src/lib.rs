@@ -41,10 +41,12 @@
 pub mod capture;
 mod config;
 mod error;
+mod line_buffer;
 mod manager;
 mod metrics;
 mod pool;
 mod read;
+mod rotation;
 mod writer;
 
 pub use bunctl_core::AppId;
@@ -64,9 +66,11 @@ pub use config::{
     WriterOptions, Zone, MAX_INTERVAL,
 };
 pub use error::{Error, Result};
+pub use line_buffer::{BufferStats, LineBuffer, LineBufferConfig};
 pub use manager::{Capture, CaptureSummary, LogManager};
 pub use metrics::LogMetrics;
 pub use read::StructuredLogs;
+pub use rotation::LogRotation;
 pub use writer::AsyncLogWriter;
 
 #[doc = include_str!("product_readme.md")]
