@@ -52,7 +52,12 @@ impl fmt::Display for AppNameError {
 
 impl std::error::Error for AppNameError {}
 
-/// Checks that `name` can be the id of an app's files (see the [layout rule](self)).
+/// Checks that `name` can be the id of an app's files in a shared directory.
+///
+/// The layout rule: every file name of an app is the id, then `.err` for stderr kept apart,
+/// then `.<ts>-<seq>` for an archive, then `.log`; read from its end, a name gives back its
+/// app. So an id whose last `.`-part is `err` or an archive stamp is refused: its files would
+/// be another app's.
 ///
 /// # Errors
 /// [`AppNameError`] with the rule broken: empty, too long, a character outside
@@ -125,7 +130,7 @@ pub struct AppFile {
 }
 
 /// The app a log file belongs to: its live files, its archives (plain or `.gz`), nothing else
-/// (not `.gz.tmp`, `.next`, locks or other files). The inverse of the [layout rule](self).
+/// (not `.gz.tmp`, `.next`, locks or other files). The inverse of the layout rule of [`check_app_name`].
 pub fn app_of_file(file_name: &str) -> Option<AppFile> {
     if file_name.ends_with(TMP_SUFFIX) || file_name.starts_with('.') {
         return None;

@@ -58,8 +58,8 @@ pub use bunctl_log_metrics::names as metric_names;
 pub use bunctl_log_metrics::MetricsSnapshot;
 pub use bunctl_log_rotation::{check_app_name, AppNameError};
 pub use bunctl_log_rotation::{Clock, SystemClock};
-pub use bunctl_log_sink::CUT_LINE_MARKER;
 pub use bunctl_log_sink::{FullDiskPolicy, RetryConfig};
+pub use bunctl_log_sink::{CUT_LINE_MARKER, ROTATION_FAILED_MARKER, ROTATION_RESUMED_MARKER};
 pub use capture::{CaptureMode, Stream};
 pub use config::{
     LogConfig, LogWriterConfig, Period, RotationConfig, RotationRule, RotationStrategy,
