@@ -69,7 +69,7 @@ pub use error::{Error, Result};
 pub use line_buffer::{BufferStats, LineBuffer, LineBufferConfig};
 pub use manager::{Capture, CaptureSummary, LogManager};
 pub use metrics::LogMetrics;
-pub use read::StructuredLogs;
+pub use read::{LogLines, StructuredLogs};
 pub use rotation::LogRotation;
 pub use writer::AsyncLogWriter;
 
