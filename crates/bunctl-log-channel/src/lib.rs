@@ -466,8 +466,24 @@ impl Sender {
     /// # Errors
     /// [`Closed`] once the channel is closed.
     pub fn send_or_drop(&self, msg: &[u8]) -> Result<(), Closed> {
-        let enc = self.encode(msg);
-        if self.push_now(&enc)? {
+        self.push_or_drop(&self.encode(msg))
+    }
+
+    /// [`send_lines`](Self::send_lines) without waiting: the whole lines (as a
+    /// [`bunctl_log_buffer::LineSplitter`] yields them, split pieces included) go in as they
+    /// are, or, if there is no room now, are dropped, counted and marked as by
+    /// [`send_or_drop`](Self::send_or_drop). Lines that can never fit at once are dropped too:
+    /// hand them over in smaller groups.
+    ///
+    /// # Errors
+    /// [`Closed`] once the channel is closed.
+    pub fn send_lines_or_drop(&self, lines: Lines<'_>) -> Result<(), Closed> {
+        self.push_or_drop(&Encoded::Block(lines.bytes.into(), lines.count))
+    }
+
+    /// Takes `enc` now, or after one yield, or drops and counts it.
+    fn push_or_drop(&self, enc: &Encoded<'_>) -> Result<(), Closed> {
+        if self.push_now(enc)? {
             return Ok(());
         }
         // Full. The writer may be runnable but preempted by producers (more busy threads than
@@ -479,7 +495,7 @@ impl Sender {
             self.shared.wake_writer();
         }
         std::thread::yield_now();
-        if self.push_now(&enc)? {
+        if self.push_now(enc)? {
             return Ok(());
         }
         let (_, lines) = enc.size();

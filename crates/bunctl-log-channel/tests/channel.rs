@@ -295,3 +295,46 @@ fn config_is_normalized_so_every_piece_fits() {
     assert!(c.max_bytes > 1000 + bunctl_log_buffer::CONTINUATION_MARKER.len());
     assert!(c.batch_bytes <= c.max_bytes);
 }
+
+#[tokio::test]
+async fn lines_sent_or_dropped_go_in_as_they_are_or_are_counted_and_marked() {
+    let (tx, rx) = channel(small(3, 1 << 10));
+    // A split piece longer than max_line_len (64) is not cut again.
+    let piece = [
+        &[b'x'; 64][..],
+        bunctl_log_buffer::CONTINUATION_MARKER,
+        b"\n",
+    ]
+    .concat();
+    let block = [&piece[..], b"rest\n"].concat();
+    tx.send_lines_or_drop(Lines {
+        bytes: &block,
+        count: 2,
+    })
+    .unwrap();
+    // 2 of 3 lines taken: a block of two does not fit, and is dropped whole.
+    tx.send_lines_or_drop(Lines {
+        bytes: b"a\nb\n",
+        count: 2,
+    })
+    .unwrap();
+    assert_eq!(tx.stats().dropped_lines, 2);
+    tx.close();
+    assert_eq!(
+        tx.send_lines_or_drop(Lines {
+            bytes: b"c\n",
+            count: 1
+        }),
+        Err(Closed)
+    );
+    drop(tx);
+    let (bytes, lines) = drain(rx, 3, 1 << 10);
+    let text = String::from_utf8(bytes).unwrap();
+    let expected = format!("{}rest\n", String::from_utf8(piece).unwrap());
+    assert!(text.starts_with(&expected), "{text}");
+    assert!(
+        text[expected.len()..].contains(" 2 lines dropped"),
+        "{text}"
+    );
+    assert_eq!(lines, 2);
+}

@@ -71,7 +71,7 @@ pub use manager::{Capture, CaptureSummary, LogManager};
 pub use metrics::LogMetrics;
 pub use read::{LogLines, StructuredLogs};
 pub use rotation::LogRotation;
-pub use writer::AsyncLogWriter;
+pub use writer::{AsyncLogWriter, LogWriter};
 
 #[doc = include_str!("product_readme.md")]
 pub mod product_readme {}

@@ -4,11 +4,11 @@ use std::collections::VecDeque;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::SystemTime;
 
 use bunctl_log_buffer::{
-    format_lines, format_message, formatted_max_len, LineFormat, Lines, TimeCache,
+    format_lines, format_message, formatted_max_len, LineFormat, LineSplitter, Lines, TimeCache,
 };
 use bunctl_log_channel::{
     channel_with_metrics, Batch, ChannelConfig, ChannelStats, Receiver, Sender, TryRecv,
@@ -20,6 +20,7 @@ use bunctl_log_rotation::{Clock, SystemClock};
 use bunctl_log_sink::{
     list_log_files, MeteredSink, RetryingSink, RotatingSink, RotatingSinkConfig, Sink,
 };
+use bytes::Bytes;
 
 use crate::pool::{Job, Pool, Turn, Work, BATCHES_PER_TURN};
 use crate::{Error, LogWriterConfig, Result, Stream, WriterOptions};
@@ -40,6 +41,11 @@ use crate::{Error, LogWriterConfig, Result, Stream, WriterOptions};
 /// | [`try_write_line`](Self::try_write_line) | returns [`Error::Full`] |
 /// | [`write_line_async`](Self::write_line_async) | waits for room: lossless |
 ///
+/// [`write`](Self::write) takes raw bytes (chunks of a stream, cut anywhere) and holds a
+/// partial last line until the rest comes; [`rotate`](Self::rotate) rotates the file now;
+/// [`close`](Self::close) is [`shutdown`](Self::shutdown) by value (the product's v2 names;
+/// [`LogWriter`] is this type under its v2 name).
+///
 /// One writer per live file: opening a second one on the same file, in this process or
 /// another, fails with [`Error::Locked`].
 ///
@@ -57,6 +63,55 @@ pub struct AsyncLogWriter {
     done: Arc<Done>,
     /// What the first completed `shutdown` returned, returned again by every later call.
     outcome: std::sync::Mutex<Option<Result<()>>>,
+    /// Cuts what [`write`](Self::write) is given into lines and holds a partial last one.
+    /// Held while the lines are handed over, so they enter the buffer in the order they came.
+    partial: Mutex<LineSplitter>,
+    /// The rotating sink, for [`rotate`](Self::rotate): weak, so that the writer thread alone
+    /// keeps it (its files and lock) alive.
+    rotator: Rotator,
+}
+
+/// The writer thread's [`RotatingSink`], shared with the handle for [`AsyncLogWriter::rotate`];
+/// `None` once closed.
+type SharedRotating = Arc<Mutex<Option<RotatingSink>>>;
+/// The handle's side of a [`SharedRotating`].
+type Rotator = Weak<Mutex<Option<RotatingSink>>>;
+
+/// The product's (v2) name of the background writer: the same type as [`AsyncLogWriter`],
+/// with the same semantics (`new(LogWriterConfig).await`, `write`, `write_line`, `flush`,
+/// `rotate`, `get_metrics`, `shutdown`).
+///
+/// One difference in signature: v2's `LogWriter::shutdown` took the writer by value; here
+/// [`shutdown`](AsyncLogWriter::shutdown) takes `&self`, so that writers shared in an `Arc` (as
+/// a [`LogManager`](crate::LogManager) hands them out) can be shut down too. Code written for
+/// v2, `writer.shutdown().await?` on an owned writer, compiles and works as it did; after it
+/// the writer refuses every write with [`Error::Closed`]. [`close`](AsyncLogWriter::close)
+/// takes the writer by value.
+///
+/// ```
+/// use bunctl_logging::{LogWriter, LogWriterConfig};
+///
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// # let dir = tempfile::tempdir().unwrap();
+/// let writer = LogWriter::new(LogWriterConfig {
+///     path: dir.path().join("app.log"),
+///     ..LogWriterConfig::default()
+/// }).await?;
+/// writer.write("raw bytes, then a partial li")?;
+/// writer.write("ne\n")?;
+/// writer.write_line("a line")?;
+/// writer.flush().await?;
+/// writer.rotate().await?;
+/// assert_eq!(writer.get_metrics().await.lines_written, 2);
+/// writer.shutdown().await?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # }).unwrap();
+/// ```
+pub type LogWriter = AsyncLogWriter;
+
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    // Nothing under these locks leaves them inconsistent if it panics: carry on.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// How the writer thread ended.
@@ -180,7 +235,7 @@ impl AsyncLogWriter {
     ) -> Result<Self> {
         let metrics = checked(&config, &options)?;
         // Opening does file I/O (lock, recovery, retention): off the async worker.
-        let sink = {
+        let (sink, rotator) = {
             let (fs, metrics) = (fs.clone(), metrics.clone());
             let (sink_config, sink_options) = (config.clone(), options.clone());
             tokio::task::spawn_blocking(move || {
@@ -192,7 +247,7 @@ impl AsyncLogWriter {
                 task: "open",
             })??
         };
-        Self::start(config, options, fs, metrics, sink)
+        Self::start(config, options, fs, metrics, sink, rotator)
     }
 
     /// [`AsyncLogWriter::with_options`] for programs without an async runtime (a `tracing`
@@ -219,8 +274,8 @@ impl AsyncLogWriter {
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
         let metrics = checked(&config, &options)?;
-        let sink = open_sink(&config, &options, fs.clone(), clock, metrics.clone())?;
-        Self::start(config, options, fs, metrics, sink)
+        let (sink, rotator) = open_sink(&config, &options, fs.clone(), clock, metrics.clone())?;
+        Self::start(config, options, fs, metrics, sink, rotator)
     }
 
     /// Starts the writer thread on an opened sink.
@@ -230,6 +285,7 @@ impl AsyncLogWriter {
         fs: Arc<dyn Filesystem>,
         metrics: Arc<LogMetrics>,
         sink: Box<dyn Sink>,
+        rotator: Rotator,
     ) -> Result<Self> {
         let stream = stream_name(options.stream);
         let (tx, rx) = channel_with_metrics(
@@ -283,10 +339,12 @@ impl AsyncLogWriter {
             fs,
             metrics,
             shared,
+            partial: Mutex::new(LineSplitter::new(options.max_line_len)),
             options,
             stream,
             done,
             outcome: std::sync::Mutex::new(None),
+            rotator,
         })
     }
 
@@ -316,9 +374,110 @@ impl AsyncLogWriter {
         );
     }
 
+    /// Writes raw bytes: a chunk of a stream, cut anywhere. They are split into lines as any
+    /// input is (at each `\n`; a line longer than `max_line_len` in marked pieces); the complete
+    /// lines go in as [`write_line`](Self::write_line) would take them, never blocking (when
+    /// the buffer is full they are dropped, counted and marked in the file). A partial last line
+    /// is held, with no newline added, until more bytes come or the writer closes
+    /// ([`shutdown`](Self::shutdown), [`close`](Self::close), or dropping it), when it is written
+    /// with a newline. Lines written meanwhile with the other methods do not wait for it.
+    ///
+    /// ```
+    /// use bunctl_logging::{AsyncLogWriter, LogWriterConfig};
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// # let path = dir.path().join("app.log");
+    /// let writer = AsyncLogWriter::new(LogWriterConfig { path: path.clone(), ..Default::default() })
+    ///     .await?;
+    /// writer.write(&b"GET /a 200\nGET /b"[..])?;
+    /// writer.write(" 404\nstarting up...")?;
+    /// writer.close().await?;
+    /// assert_eq!(std::fs::read_to_string(&path)?, "GET /a 200\nGET /b 404\nstarting up...\n");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Closed`] once the writer is shut down; nothing else.
+    pub fn write(&self, data: impl Into<Bytes>) -> Result<()> {
+        let data: Bytes = data.into();
+        if self.tx.is_closed() {
+            return Err(Error::Closed);
+        }
+        let mut splitter = lock(&self.partial);
+        let mut block = Vec::new();
+        if splitter.push_into(&data, &mut block) == 0 {
+            return Ok(());
+        }
+        self.hand_over_or_drop(&block)
+    }
+
+    /// Hands whole lines (each ending in `\n`, as the splitter cut them) to the buffer without
+    /// waiting, formatted, in groups that fit it at once.
+    fn hand_over_or_drop(&self, lines: &[u8]) -> Result<()> {
+        if self.options.format == LineFormat::Raw {
+            return self.send_groups_or_drop(lines);
+        }
+        let mut scratch = take_scratch();
+        scratch.0.clear();
+        format_lines(
+            self.options.format,
+            lines,
+            self.stream,
+            SystemTime::now(),
+            &mut scratch.1,
+            &mut scratch.0,
+        );
+        let sent = self.send_groups_or_drop(&scratch.0);
+        put_scratch(scratch);
+        sent
+    }
+
+    /// Sends whole lines in groups of at most the buffer's limits (a group larger than the
+    /// whole buffer could never go in at once, and would be dropped whole).
+    fn send_groups_or_drop(&self, bytes: &[u8]) -> Result<()> {
+        let (max_bytes, max_lines) = {
+            let c = self.tx.config();
+            (c.max_bytes, c.max_lines)
+        };
+        let send = |bytes: &[u8], count: usize| {
+            self.tx
+                .send_lines_or_drop(Lines { bytes, count })
+                .map_err(|_| Error::Closed)
+        };
+        let (mut start, mut end, mut count) = (0, 0, 0);
+        for nl in memchr::memchr_iter(b'\n', bytes) {
+            let next = nl + 1;
+            if count > 0 && (next - start > max_bytes || count >= max_lines) {
+                send(&bytes[start..end], count)?;
+                (start, count) = (end, 0);
+            }
+            (end, count) = (next, count + 1);
+        }
+        if count > 0 {
+            send(&bytes[start..end], count)?;
+        }
+        Ok(())
+    }
+
+    /// Takes the partial line [`write`](Self::write) holds, if any (without a newline).
+    fn take_partial(&self) -> Option<Vec<u8>> {
+        let mut splitter = lock(&self.partial);
+        if splitter.pending_len() == 0 {
+            return None;
+        }
+        let mut tail = Vec::new();
+        splitter.finish_into(&mut tail);
+        tail.pop(); // the newline `finish` ends it with: `write_line` adds it again
+        Some(tail)
+    }
+
     /// Writes one line (a `\n` is added; a trailing one is not doubled). Never blocks: when
     /// the buffer is full the line is dropped and counted (`dropped_messages`,
     /// `buffer_overflows`), and the file gets a marker line with the count at the gap.
+    ///
+    /// Takes anything that is bytes: `&str`, `String`, `&String`, `&[u8]`, `Vec<u8>`.
     ///
     /// # Errors
     /// [`Error::Closed`] once the writer is shut down; nothing else.
@@ -489,6 +648,11 @@ impl AsyncLogWriter {
     /// [`Error::ShutdownTimeout`], [`Error::WriteFailed`] if lines were lost to I/O errors,
     /// [`Error::Io`] if the final fsync, compression or retention failed.
     pub async fn shutdown(&self) -> Result<()> {
+        if let Some(tail) = self.take_partial() {
+            // Waits for room, within the shutdown's bound; a closed writer has no room to give.
+            let wait = self.write_line_async(&tail);
+            let _ = tokio::time::timeout(self.options.shutdown_timeout, wait).await;
+        }
         self.tx.close();
         if let Some(outcome) = self.stored_outcome() {
             return outcome;
@@ -506,12 +670,114 @@ impl AsyncLogWriter {
     /// # Errors
     /// As [`shutdown`](Self::shutdown).
     pub fn shutdown_blocking(&self) -> Result<()> {
+        if let Some(tail) = self.take_partial() {
+            // Not waiting: nothing bounds a blocking wait for room.
+            let _ = self.write_line(&tail);
+        }
         self.tx.close();
         if let Some(outcome) = self.stored_outcome() {
             return outcome;
         }
         let finished = self.done.wait_blocking(self.options.shutdown_timeout);
         self.settle(finished)
+    }
+
+    /// [`shutdown`](Self::shutdown) by value: the product's (v2) name, for a writer that is not
+    /// shared (a [`LogManager`](crate::LogManager)'s are, in an `Arc`: shut those down with
+    /// `shutdown`, or [`LogManager::remove_writer`](crate::LogManager::remove_writer)).
+    ///
+    /// # Errors
+    /// As [`shutdown`](Self::shutdown).
+    pub async fn close(self) -> Result<()> {
+        self.shutdown().await
+    }
+
+    /// Rotates the live file now: every line accepted before the call goes to the file being
+    /// rotated (as [`flush`](Self::flush) waits for), then it is renamed to its archive name
+    /// and compressed and expired as any rotation (see [`RotationConfig`](crate::RotationConfig)).
+    /// An empty live file is not rotated. Waits at most [`WriterOptions::flush_timeout`] for
+    /// each of the flush and the rotation (the writer may be busy in a hung write).
+    ///
+    /// ```
+    /// use bunctl_logging::{AsyncLogWriter, LogWriterConfig};
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let writer = AsyncLogWriter::new(LogWriterConfig {
+    ///     path: dir.path().join("app.log"),
+    ///     ..LogWriterConfig::default()
+    /// }).await?;
+    /// writer.write_line("before")?;
+    /// writer.rotate().await?;
+    /// writer.write_line("after")?;
+    /// writer.shutdown().await?;
+    /// assert_eq!(writer.log_files()?.len(), 2); // the archive, then the live file
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Closed`] if the writer is shut down, [`Error::FlushTimeout`] from the flush,
+    /// [`Error::Io`] naming the file if the rotation failed (a failed rename leaves the file as
+    /// it was) or did not start within the timeout, [`Error::WriteFailed`] (after rotating) if
+    /// lines were lost to I/O errors since the last report.
+    pub async fn rotate(&self) -> Result<()> {
+        let losses = self.flush_before_rotation().await?;
+        let (rotator, path) = (self.rotator.clone(), self.path.clone());
+        let job = tokio::task::spawn_blocking(move || rotate_now(&rotator, &path));
+        match tokio::time::timeout(self.options.flush_timeout, job).await {
+            Ok(Ok(rotated)) => rotated?,
+            Ok(Err(_panicked)) => {
+                return Err(Error::TaskFailed {
+                    path: self.path.clone(),
+                    task: "rotation",
+                })
+            }
+            Err(_elapsed) => return Err(self.rotation_timeout()),
+        }
+        losses.map_or(Ok(()), Err)
+    }
+
+    /// [`rotate`](Self::rotate) for plain threads (no async runtime needed). Do not call it on
+    /// an async runtime's worker thread: it blocks the thread. It waits for the writer as long
+    /// as the writer takes (a writer stuck in a hung write holds it up).
+    ///
+    /// # Errors
+    /// As [`rotate`](Self::rotate).
+    pub fn rotate_blocking(&self) -> Result<()> {
+        let losses = match self.flush_blocking() {
+            Ok(()) => None,
+            Err(e @ Error::WriteFailed { .. }) => Some(e),
+            Err(e) => return Err(e),
+        };
+        rotate_now(&self.rotator, &self.path)?;
+        losses.map_or(Ok(()), Err)
+    }
+
+    /// The flush before a rotation; lines lost earlier are reported after the rotation.
+    async fn flush_before_rotation(&self) -> Result<Option<Error>> {
+        if self.is_closed() {
+            return Err(Error::Closed);
+        }
+        match self.flush().await {
+            Ok(()) => Ok(None),
+            Err(e @ Error::WriteFailed { .. }) => Ok(Some(e)),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn rotation_timeout(&self) -> Error {
+        Error::Io {
+            action: "rotate log file",
+            path: self.path.clone(),
+            source: io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!(
+                    "the writer did not get to the rotation within {:?}",
+                    self.options.flush_timeout
+                ),
+            ),
+        }
     }
 
     fn outcome(&self) -> std::sync::MutexGuard<'_, Option<Result<()>>> {
@@ -598,6 +864,17 @@ impl AsyncLogWriter {
     }
 }
 
+impl Drop for AsyncLogWriter {
+    /// A partial line [`write`](AsyncLogWriter::write) still holds is handed over as
+    /// [`write_line`](AsyncLogWriter::write_line) would (never waiting); the writer thread then
+    /// drains the buffer and closes the file on its own.
+    fn drop(&mut self) {
+        if let Some(tail) = self.take_partial() {
+            let _ = self.write_line(&tail);
+        }
+    }
+}
+
 /// A formatting buffer and time cache, one per thread, reused by every writer.
 type Scratch = (Vec<u8>, TimeCache);
 
@@ -607,7 +884,8 @@ thread_local! {
 
 /// The thread's formatting buffer (an empty one if it is in use: a nested write).
 fn take_scratch() -> Scratch {
-    SCRATCH.with(std::cell::Cell::take)
+    // `try_with`: a writer dropped while its thread's locals are torn down gets a fresh one.
+    SCRATCH.try_with(std::cell::Cell::take).unwrap_or_default()
 }
 
 /// Gives a formatting buffer back to the thread, keeping its allocation for the next line.
@@ -615,7 +893,7 @@ fn take_scratch() -> Scratch {
 fn put_scratch(mut scratch: Scratch) {
     if scratch.0.capacity() <= 1 << 20 {
         scratch.0.clear();
-        SCRATCH.with(|cell| cell.set(scratch));
+        let _ = SCRATCH.try_with(|cell| cell.set(scratch));
     }
 }
 
@@ -664,7 +942,7 @@ fn open_sink(
     fs: Arc<dyn Filesystem>,
     clock: Arc<dyn Clock>,
     metrics: Arc<LogMetrics>,
-) -> Result<Box<dyn Sink>> {
+) -> Result<(Box<dyn Sink>, Rotator)> {
     let dir = parent_dir(&config.path);
     fs.create_dir_all(&dir, options.dir_mode)
         .map_err(|source| Error::Io {
@@ -712,12 +990,64 @@ fn open_sink(
         },
     )?
     .with_metrics(metrics.clone());
+    let rotating: SharedRotating = Arc::new(Mutex::new(Some(rotating)));
+    let rotator = Arc::downgrade(&rotating);
     // Metered inside retrying: every failed attempt counts as a write error, even when a
     // retry then succeeds, so a flaky disk shows in the metrics before it loses anything.
-    let metered = MeteredSink::new(rotating, metrics.clone());
-    Ok(Box::new(
-        RetryingSink::new(metered, options.retry.clone()).with_metrics(metrics),
+    let metered = MeteredSink::new(Shared(rotating), metrics.clone());
+    Ok((
+        Box::new(RetryingSink::new(metered, options.retry.clone()).with_metrics(metrics)),
+        rotator,
     ))
+}
+
+/// Rotates the writer's file now, between two of the writer thread's writes.
+fn rotate_now(rotator: &Rotator, path: &Path) -> Result<()> {
+    let Some(shared) = rotator.upgrade() else {
+        return Err(Error::Closed);
+    };
+    let mut sink = lock(&shared);
+    let Some(sink) = sink.as_mut() else {
+        return Err(Error::Closed);
+    };
+    sink.rotate().map_err(|source| Error::Io {
+        action: "rotate log file",
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// The writer thread's [`RotatingSink`], shared with [`rotate_now`]: each call takes the lock
+/// (never contended but by a rotation), and `close` drops the sink (its files and lock) so
+/// that no rotation can follow.
+struct Shared(SharedRotating);
+
+impl Shared {
+    fn with<T>(&mut self, op: impl FnOnce(&mut RotatingSink) -> io::Result<T>) -> io::Result<T> {
+        match lock(&self.0).as_mut() {
+            Some(sink) => op(sink),
+            None => Err(io::Error::other("the log writer is closed")),
+        }
+    }
+}
+
+impl Sink for Shared {
+    fn write(&mut self, batch: &[u8]) -> io::Result<usize> {
+        self.with(|s| s.write(batch))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.with(Sink::flush)
+    }
+    fn sync(&mut self) -> io::Result<()> {
+        self.with(Sink::sync)
+    }
+    fn close(&mut self) -> io::Result<()> {
+        let taken = lock(&self.0).take();
+        match taken {
+            Some(mut sink) => sink.close(),
+            None => Ok(()),
+        }
+    }
 }
 
 /// How many written batches' buffers rest before producers fill them again. The kernel's

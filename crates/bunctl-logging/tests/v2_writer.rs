@@ -386,3 +386,347 @@ async fn rotate_never_renames_a_symlink() {
     assert!(e.to_string().contains("symbolic link"), "{e}");
     assert_eq!(common::dir_names(&dir), ["app.log", "target.log"]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// AsyncLogWriter::{write, write_line, rotate, close} and LogWriter
+
+use bunctl_logging::{LineFormat, LogWriter, WriterOptions};
+
+fn writer_config(path: &Path, strategy: RotationStrategy, compression: bool) -> LogWriterConfig {
+    LogWriterConfig {
+        path: path.to_path_buf(),
+        rotation: rotation_config(strategy, 100, compression),
+        enable_compression: compression,
+        ..LogWriterConfig::default()
+    }
+}
+
+async fn plain_writer(path: &Path) -> AsyncLogWriter {
+    AsyncLogWriter::new(writer_config(path, RotationStrategy::Never, false))
+        .await
+        .unwrap()
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap()
+}
+
+#[tokio::test]
+async fn write_line_takes_str_string_and_a_reference_to_a_string() {
+    let root = tempfile::tempdir().unwrap();
+    let path = deep_dir(&root).join("app.log");
+    let w = plain_writer(&path).await;
+    let owned = String::from("from a String");
+    let borrowed = String::from("from a &String");
+    w.write_line("from a &str").unwrap();
+    w.write_line(owned).unwrap();
+    w.write_line(&borrowed).unwrap();
+    w.write_line(format!("from format! {}", 1)).unwrap();
+    w.shutdown().await.unwrap();
+    assert_eq!(
+        read(&path),
+        "from a &str\nfrom a String\nfrom a &String\nfrom format! 1\n"
+    );
+}
+
+#[tokio::test]
+async fn write_splits_raw_bytes_and_holds_a_partial_line_until_the_rest_comes() {
+    let root = tempfile::tempdir().unwrap();
+    let path = deep_dir(&root).join("app.log");
+    let w = plain_writer(&path).await;
+    w.write(&b"first\nsec"[..]).unwrap();
+    w.flush().await.unwrap();
+    assert_eq!(
+        read(&path),
+        "first\n",
+        "the partial line waits, no newline added"
+    );
+    w.write(String::from("ond\n\nthird\r\nfou")).unwrap();
+    w.write(Vec::from(&b"r"[..])).unwrap();
+    w.write(bytes::Bytes::from_static(b"th")).unwrap();
+    w.flush().await.unwrap();
+    assert_eq!(read(&path), "first\nsecond\n\nthird\r\n");
+    // Other writes do not wait for the partial line.
+    w.write_line("a whole line").unwrap();
+    w.write("\n").unwrap();
+    w.flush().await.unwrap();
+    assert_eq!(
+        read(&path),
+        "first\nsecond\n\nthird\r\na whole line\nfourth\n"
+    );
+    assert_eq!(w.get_metrics().await.lines_written, 6);
+    w.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_partial_line_is_written_with_a_newline_when_the_writer_closes() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = deep_dir(&root);
+    // close(self)
+    let w = plain_writer(&dir.join("close.log")).await;
+    w.write("line\npartial").unwrap();
+    w.close().await.unwrap();
+    assert_eq!(read(&dir.join("close.log")), "line\npartial\n");
+    // shutdown(&self), twice
+    let w = plain_writer(&dir.join("shutdown.log")).await;
+    w.write("tail without newline").unwrap();
+    w.shutdown().await.unwrap();
+    w.shutdown().await.unwrap();
+    assert_eq!(read(&dir.join("shutdown.log")), "tail without newline\n");
+    assert!(matches!(w.write("more"), Err(Error::Closed)));
+    // shutdown_blocking, for a writer opened without a runtime
+    let path = dir.join("blocking.log");
+    std::thread::spawn(move || {
+        let w = AsyncLogWriter::open_blocking(
+            writer_config(&path, RotationStrategy::Never, false),
+            WriterOptions::default(),
+        )
+        .unwrap();
+        w.write("a\nb").unwrap();
+        w.shutdown_blocking().unwrap();
+        assert_eq!(read(&path), "a\nb\n");
+    })
+    .join()
+    .unwrap();
+}
+
+#[tokio::test]
+async fn a_partial_line_is_handed_over_when_the_writer_is_dropped() {
+    let root = tempfile::tempdir().unwrap();
+    let path = deep_dir(&root).join("app.log");
+    let w = plain_writer(&path).await;
+    w.write("whole\ndropped with the writer").unwrap();
+    drop(w);
+    // The writer thread finishes on its own; its lock goes with it.
+    let again = loop {
+        match AsyncLogWriter::new(writer_config(&path, RotationStrategy::Never, false)).await {
+            Ok(w) => break w,
+            Err(Error::Locked { .. }) => {
+                tokio::time::sleep(std::time::Duration::from_millis(5)).await
+            }
+            Err(e) => panic!("{e}"),
+        }
+    };
+    again.shutdown().await.unwrap();
+    assert_eq!(read(&path), "whole\ndropped with the writer\n");
+}
+
+#[tokio::test]
+async fn write_splits_an_endless_line_into_marked_pieces() {
+    let root = tempfile::tempdir().unwrap();
+    let path = deep_dir(&root).join("app.log");
+    let mut options = WriterOptions::default();
+    options.max_line_len = 8;
+    let w = AsyncLogWriter::with_options(
+        writer_config(&path, RotationStrategy::Never, false),
+        options,
+    )
+    .await
+    .unwrap();
+    w.write("0123456789").unwrap();
+    w.write("abcdefghij").unwrap();
+    w.flush().await.unwrap();
+    let marker = std::str::from_utf8(CONTINUATION_MARKER).unwrap();
+    assert_eq!(read(&path), format!("01234567{marker}\n89abcdef{marker}\n"));
+    w.shutdown().await.unwrap();
+    assert_eq!(
+        read(&path),
+        format!("01234567{marker}\n89abcdef{marker}\nghij\n")
+    );
+}
+
+#[tokio::test]
+async fn write_formats_its_lines_like_every_other_write() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = deep_dir(&root);
+    for format in [LineFormat::Timestamped, LineFormat::Json] {
+        let path = dir.join(format!("{format:?}.log"));
+        let mut options = WriterOptions::default();
+        options.format = format;
+        let w = AsyncLogWriter::with_options(
+            writer_config(&path, RotationStrategy::Never, false),
+            options,
+        )
+        .await
+        .unwrap();
+        w.write("one\ntw").unwrap();
+        w.write("o").unwrap();
+        w.write_line("three").unwrap();
+        w.close().await.unwrap();
+        let text = read(&path);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        for (line, want) in lines.iter().zip(["one", "three", "two"]) {
+            match format {
+                LineFormat::Json => {
+                    let v: serde_json::Value = serde_json::from_str(line).unwrap();
+                    assert_eq!(v["log"], format!("{want}\n"), "{line}");
+                    assert_eq!(v["stream"], "stdout");
+                }
+                _ => assert!(line.ends_with(&format!(" {want}")), "{line}"),
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn write_never_blocks_and_counts_and_marks_what_did_not_fit() {
+    let root = tempfile::tempdir().unwrap();
+    let path = deep_dir(&root).join("app.log");
+    let w = AsyncLogWriter::new(LogWriterConfig {
+        max_concurrent_writes: 3,
+        ..writer_config(&path, RotationStrategy::Never, false)
+    })
+    .await
+    .unwrap();
+    let mut sent = 0u64;
+    for round in 0..200 {
+        let chunk: String = (0..10).map(|i| format!("r{round} l{i}\n")).collect();
+        w.write(chunk).unwrap();
+        sent += 10;
+    }
+    w.shutdown().await.unwrap();
+    let m = w.get_metrics().await;
+    assert_eq!(m.lines_written + m.dropped_messages, sent);
+    let text = read(&path);
+    let bytes = text.as_bytes();
+    let mut marked = 0;
+    let mut last: Option<(u64, u64)> = None;
+    for line in common::lines(bytes) {
+        if common::is_marker(line) {
+            marked += common::marker_count(line);
+            continue;
+        }
+        let s = std::str::from_utf8(line).unwrap();
+        let (r, l) = s.split_once(' ').unwrap();
+        let key: (u64, u64) = (r[1..].parse().unwrap(), l[1..].parse().unwrap());
+        assert!(
+            last.is_none_or(|p| p < key),
+            "{s} after {last:?}: out of order"
+        );
+        last = Some(key);
+    }
+    assert_eq!(marked, m.dropped_messages, "every drop is marked");
+}
+
+#[tokio::test]
+async fn rotate_moves_what_was_accepted_before_into_an_archive() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = deep_dir(&root);
+    let live = dir.join("app.log");
+    let w = AsyncLogWriter::new(writer_config(&live, RotationStrategy::Never, true))
+        .await
+        .unwrap();
+    for i in 0..100 {
+        w.write_line_async(format!("before {i}")).await.unwrap();
+    }
+    w.rotate().await.unwrap();
+    w.write_line_async("after").await.unwrap();
+    w.shutdown().await.unwrap();
+    let files = w.log_files().unwrap();
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert!(
+        files[0].to_str().unwrap().ends_with("-000001.log.gz"),
+        "{files:?}"
+    );
+    let before: String = (0..100).map(|i| format!("before {i}\n")).collect();
+    assert_eq!(common::read_files(&files[..1]), before.as_bytes());
+    assert_eq!(read(&live), "after\n");
+    assert_eq!(w.get_metrics().await.rotation_count, 1);
+    // Nothing else is left in the directory: no .next, no .gz.tmp (the lock file is hidden).
+    let names = common::dir_names(&dir);
+    let visible: Vec<&String> = names.iter().filter(|n| !n.starts_with('.')).collect();
+    assert_eq!(visible.len(), 2, "{names:?}");
+}
+
+#[tokio::test]
+async fn rotate_of_an_empty_file_does_nothing_and_of_a_closed_writer_fails() {
+    let root = tempfile::tempdir().unwrap();
+    let live = deep_dir(&root).join("app.log");
+    let w = plain_writer(&live).await;
+    w.rotate().await.unwrap();
+    assert_eq!(w.log_files().unwrap(), std::slice::from_ref(&live));
+    w.shutdown().await.unwrap();
+    assert!(matches!(w.rotate().await, Err(Error::Closed)));
+    assert!(matches!(w.rotate_blocking(), Err(Error::Closed)));
+}
+
+#[test]
+fn rotate_blocking_works_without_a_runtime() {
+    let root = tempfile::tempdir().unwrap();
+    let live = deep_dir(&root).join("app.log");
+    let w = AsyncLogWriter::open_blocking(
+        writer_config(&live, RotationStrategy::Never, false),
+        WriterOptions::default(),
+    )
+    .unwrap();
+    w.write_line_blocking("one").unwrap();
+    w.rotate_blocking().unwrap();
+    w.write_line_blocking("two").unwrap();
+    w.rotate_blocking().unwrap();
+    w.shutdown_blocking().unwrap();
+    // Two archives, then the live file the writer opened again (empty).
+    let files = w.log_files().unwrap();
+    assert_eq!(files.len(), 3, "{files:?}");
+    assert_eq!(common::read_files(&files), b"one\ntwo\n");
+    assert_eq!(read(&live), "");
+}
+
+#[tokio::test]
+async fn log_writer_is_the_v2_background_writer() {
+    let root = tempfile::tempdir().unwrap();
+    let live = deep_dir(&root).join("app.log");
+    let writer: LogWriter = LogWriter::new(writer_config(&live, RotationStrategy::Never, false))
+        .await
+        .unwrap();
+    writer.write(&b"bytes\n"[..]).unwrap();
+    writer.write_line("line").unwrap();
+    writer.flush().await.unwrap();
+    assert_eq!(read(&live), "bytes\nline\n");
+    writer.rotate().await.unwrap();
+    writer.write_line("after rotate").unwrap();
+    let m = writer.get_metrics().await;
+    assert_eq!(m.rotation_count, 1);
+    // v2's `shutdown(self)`: called on an owned writer, as v2 code does.
+    writer.shutdown().await.unwrap();
+    assert_eq!(read(&live), "after rotate\n");
+}
+
+#[tokio::test]
+async fn lines_accepted_losslessly_survive_rotations_whole_in_order_exactly_once() {
+    let root = tempfile::tempdir().unwrap();
+    let live = deep_dir(&root).join("app.log");
+    let w = Arc::new(
+        AsyncLogWriter::new(writer_config(&live, RotationStrategy::Size(16 << 10), true))
+            .await
+            .unwrap(),
+    );
+    let producers: Vec<_> = (0..3)
+        .map(|p| {
+            let w = w.clone();
+            tokio::spawn(async move {
+                for i in 0..3000 {
+                    w.write_line_async(format!("p{p} {i:05}")).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for _ in 0..5 {
+        w.rotate().await.unwrap();
+        tokio::task::yield_now().await;
+    }
+    for p in producers {
+        p.await.unwrap();
+    }
+    w.shutdown().await.unwrap();
+    let all = common::read_files(&w.log_files().unwrap());
+    let mut next = [0u32; 3];
+    for line in common::lines(&all) {
+        let s = std::str::from_utf8(line).unwrap();
+        let (p, i) = s.split_once(' ').unwrap();
+        let p: usize = p[1..].parse().unwrap();
+        assert_eq!(i.parse::<u32>().unwrap(), next[p], "{s}");
+        next[p] += 1;
+    }
+    assert_eq!(next, [3000; 3]);
+}
