@@ -241,23 +241,33 @@ impl LogManager {
             .collect()
     }
 
-    /// Shuts down and forgets the writers of `app` (stdout and stderr files), if any.
+    /// Shuts down (flushing first) and forgets the writers of `app` (its stdout and stderr
+    /// files), if any; a later [`get_writer`](Self::get_writer) opens a new one. A writer
+    /// another task is opening for `app` meanwhile is waited for and shut down too. Both
+    /// writers are shut down even if one fails.
     ///
     /// # Errors
-    /// As [`AsyncLogWriter::shutdown`].
+    /// As [`AsyncLogWriter::shutdown`]: one error, or [`Error::Multiple`].
     pub async fn close(&self, app: &AppId) -> Result<()> {
-        let removed: Vec<_> = {
+        let removed: Vec<Slot> = {
             let mut writers = self.writers();
             [self.log_path(app), self.err_log_path(app)]
                 .iter()
                 .filter_map(|p| writers.remove(p))
-                .filter_map(|slot| slot.get().cloned())
                 .collect()
         };
-        for w in removed {
-            w.shutdown().await?;
+        let mut open = Vec::new();
+        for slot in removed {
+            // Waits for an open in progress; finds nothing (and opens nothing) otherwise.
+            let opened = slot
+                .get_or_try_init(|| async { Err::<Arc<AsyncLogWriter>, _>(Error::Closed) })
+                .await;
+            if let Ok(writer) = opened {
+                open.push(writer.clone());
+            }
         }
-        Ok(())
+        self.on_each(open, "shutdown", |w| async move { w.shutdown().await })
+            .await
     }
 
     /// The v2 name of [`LogManager::close`]: flushes, closes and forgets `app`'s writers (a
@@ -270,16 +280,57 @@ impl LogManager {
         self.close(app).await
     }
 
-    /// Flushes every open writer: each returns once the lines it accepted before are in its
-    /// file (the page cache). All are flushed even if one fails.
+    /// Flushes every open writer, concurrently: returns once the lines each accepted before
+    /// are in its file (the page cache). All are flushed even if one fails.
     ///
     /// # Errors
-    /// The writers' errors: one, or [`Error::Multiple`].
+    /// As [`AsyncLogWriter::flush`]: one error, or [`Error::Multiple`].
     pub async fn flush_all(&self) -> Result<()> {
+        self.on_each(
+            self.open_writers(),
+            "flush",
+            |w| async move { w.flush().await },
+        )
+        .await
+    }
+
+    /// Rotates every open writer's live file now, concurrently (see
+    /// [`AsyncLogWriter::rotate`]): the lines each accepted before go to the file rotated.
+    /// Empty live files are not rotated. All are rotated even if one fails.
+    ///
+    /// # Errors
+    /// As [`AsyncLogWriter::rotate`]: one error, or [`Error::Multiple`].
+    pub async fn rotate_all(&self) -> Result<()> {
+        self.on_each(self.open_writers(), "rotation", |w| async move {
+            w.rotate().await
+        })
+        .await
+    }
+
+    /// Runs `op` on every writer of `writers` concurrently and gathers their errors.
+    async fn on_each<F, Fut>(
+        &self,
+        writers: Vec<Arc<AsyncLogWriter>>,
+        task: &'static str,
+        op: F,
+    ) -> Result<()>
+    where
+        F: Fn(Arc<AsyncLogWriter>) -> Fut,
+        Fut: std::future::Future<Output = Result<()>> + Send + 'static,
+    {
+        let mut set = tokio::task::JoinSet::new();
+        for writer in writers {
+            set.spawn(op(writer));
+        }
         let mut errors = Vec::new();
-        for writer in self.open_writers() {
-            if let Err(e) = writer.flush().await {
-                errors.push(e);
+        while let Some(joined) = set.join_next().await {
+            match joined {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => errors.push(e),
+                Err(_join) => errors.push(Error::TaskFailed {
+                    path: self.config.base_dir.clone(),
+                    task,
+                }),
             }
         }
         match errors.len() {
@@ -300,26 +351,8 @@ impl LogManager {
             .drain()
             .filter_map(|(_, slot)| slot.get().cloned())
             .collect();
-        let mut set = tokio::task::JoinSet::new();
-        for writer in writers {
-            set.spawn(async move { writer.shutdown().await });
-        }
-        let mut errors = Vec::new();
-        while let Some(joined) = set.join_next().await {
-            match joined {
-                Ok(Ok(())) => {}
-                Ok(Err(e)) => errors.push(e),
-                Err(_join) => errors.push(Error::TaskFailed {
-                    path: self.config.base_dir.clone(),
-                    task: "shutdown",
-                }),
-            }
-        }
-        match errors.len() {
-            0 => Ok(()),
-            1 => Err(errors.remove(0)),
-            _ => Err(Error::Multiple(errors)),
-        }
+        self.on_each(writers, "shutdown", |w| async move { w.shutdown().await })
+            .await
     }
 
     /// The counters of every writer, summed (see [`MetricsSnapshot::merge`]).

@@ -730,3 +730,156 @@ async fn lines_accepted_losslessly_survive_rotations_whole_in_order_exactly_once
     }
     assert_eq!(next, [3000; 3]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// LogManager: remove_writer, flush_all, rotate_all
+
+use bunctl_logging::{AppId, CaptureMode, LogConfig, LogManager, Stream};
+
+/// A manager whose writers hold lines until asked (an hour's interval, a batch threshold no
+/// test reaches) and never rotate by themselves.
+fn holding_manager(dir: &Path) -> LogManager {
+    LogManager::new(LogConfig {
+        base_dir: dir.to_path_buf(),
+        max_file_size: u64::MAX,
+        compression: false,
+        buffer_size: 1 << 20,
+        flush_interval_ms: 3_600_000,
+        ..LogConfig::default()
+    })
+}
+
+#[tokio::test]
+async fn remove_writer_flushes_closes_and_forgets_both_streams() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = deep_dir(&root);
+    let manager = holding_manager(&dir);
+    let app = AppId::new("web.v2").unwrap();
+    let out = manager.get_writer(&app).await.unwrap();
+    let err = manager
+        .get_stream_writer(&app, Stream::Stderr, CaptureMode::Separate)
+        .await
+        .unwrap();
+    out.write_line("out").unwrap();
+    err.write_line("err").unwrap();
+    out.write("partial").unwrap();
+    manager.remove_writer(&app).await.unwrap();
+    assert_eq!(read(&manager.log_path(&app)), "out\npartial\n");
+    assert_eq!(read(&manager.err_log_path(&app)), "err\n");
+    assert!(out.is_closed() && err.is_closed());
+    assert!(matches!(out.write_line("late"), Err(Error::Closed)));
+    assert!(manager.log_paths().await.is_empty());
+    // A later get_writer opens a new one, appending.
+    let again = manager.get_writer(&app).await.unwrap();
+    assert!(!Arc::ptr_eq(&out, &again));
+    again.write_line("again").unwrap();
+    manager.remove_writer(&app).await.unwrap();
+    assert_eq!(read(&manager.log_path(&app)), "out\npartial\nagain\n");
+    // An app without a writer, twice.
+    manager.remove_writer(&app).await.unwrap();
+    manager
+        .remove_writer(&AppId::new("never-seen").unwrap())
+        .await
+        .unwrap();
+    assert!(!dir.join("never-seen.log").exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remove_writer_racing_get_writer_leaves_no_writer_behind() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = deep_dir(&root);
+    let manager = Arc::new(holding_manager(&dir));
+    let app = AppId::new("racy").unwrap();
+    for round in 0..20 {
+        let opener = {
+            let (manager, app) = (manager.clone(), app.clone());
+            tokio::spawn(async move { manager.get_writer(&app).await })
+        };
+        manager.remove_writer(&app).await.unwrap();
+        let opened = opener.await.unwrap().unwrap();
+        // Either the removal came first and this writer is the manager's, or it was removed
+        // with the others: never a writer open that the manager does not know about.
+        let current = manager.get_writer(&app).await.unwrap();
+        if !Arc::ptr_eq(&opened, &current) {
+            assert!(opened.is_closed(), "round {round}: a writer left open");
+        }
+        current.write_line(format!("round {round}")).unwrap();
+        manager.remove_writer(&app).await.unwrap();
+    }
+    let text = read(&manager.log_path(&app));
+    let want: String = (0..20).map(|r| format!("round {r}\n")).collect();
+    assert_eq!(text, want);
+}
+
+#[tokio::test]
+async fn flush_all_writes_every_writers_held_lines() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = deep_dir(&root);
+    let manager = holding_manager(&dir);
+    let apps: Vec<AppId> = ["a", "b", "c"]
+        .iter()
+        .map(|n| AppId::new(*n).unwrap())
+        .collect();
+    for app in &apps {
+        let w = manager.get_writer(app).await.unwrap();
+        w.write_line(format!("{app} 1")).unwrap();
+        w.write_line(format!("{app} 2")).unwrap();
+    }
+    for app in &apps {
+        assert_eq!(read(&manager.log_path(app)), "", "held until the flush");
+    }
+    manager.flush_all().await.unwrap();
+    for app in &apps {
+        assert_eq!(read(&manager.log_path(app)), format!("{app} 1\n{app} 2\n"));
+    }
+    manager.close_all().await.unwrap();
+    // No writer: nothing to do.
+    manager.flush_all().await.unwrap();
+}
+
+#[tokio::test]
+async fn rotate_all_rotates_every_open_writer_and_gathers_errors() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = deep_dir(&root);
+    let manager = holding_manager(&dir);
+    let (a, b, c) = (
+        AppId::new("a").unwrap(),
+        AppId::new("b").unwrap(),
+        AppId::new("c").unwrap(),
+    );
+    let wa = manager.get_writer(&a).await.unwrap();
+    let wb = manager.get_writer(&b).await.unwrap();
+    let wc = manager.get_writer(&c).await.unwrap();
+    wa.write_line("a before").unwrap();
+    wb.write_line("b before").unwrap();
+    manager.rotate_all().await.unwrap();
+    wa.write_line("a after").unwrap();
+    let files = wa.log_files().unwrap();
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert_eq!(common::read_files(&files[..1]), b"a before\n");
+    assert_eq!(wb.log_files().unwrap().len(), 2);
+    assert_eq!(
+        wc.log_files().unwrap().len(),
+        1,
+        "an empty file is not rotated"
+    );
+    assert_eq!(manager.total_metrics().await.rotation_count, 2);
+    // Two writers closed behind the manager's back: both errors, and `a` still rotates.
+    wb.shutdown().await.unwrap();
+    wc.shutdown().await.unwrap();
+    let e = manager.rotate_all().await.unwrap_err();
+    match e {
+        Error::Multiple(errors) => {
+            assert_eq!(errors.len(), 2);
+            assert!(
+                errors.iter().all(|e| matches!(e, Error::Closed)),
+                "{errors:?}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(wa.log_files().unwrap().len(), 3);
+    manager.close_all().await.unwrap();
+    let all = common::read_files(&wa.log_files().unwrap());
+    assert_eq!(all, b"a before\na after\n");
+}
