@@ -16,7 +16,7 @@ use crate::{Error, Result, RotationConfig, WriterOptions};
 /// retention the writers use: the product's (v2) `LogRotation`.
 ///
 /// A writer of this crate ([`AsyncLogWriter`](crate::AsyncLogWriter)) rotates its own file
-/// (by its configuration); this engine is
+/// (by its configuration, or now with [`rotate`](crate::AsyncLogWriter::rotate)); this engine is
 /// for a file written some other way. It keeps the size written since the last rotation
 /// ([`update_size`](Self::update_size)) and the start of the current period, and
 /// [`rotate`](Self::rotate) does the rotation itself:
