@@ -114,16 +114,9 @@ fn lines_in_state(state: &CrashState, scratch: &Path) -> Vec<String> {
     let live = scratch.join("app.log");
     let mut seen = Vec::new();
     for f in list_log_files(&live).unwrap() {
-        let raw = std::fs::read(&f).unwrap();
-        let text = if f.extension().is_some_and(|e| e == "gz") {
-            let mut out = Vec::new();
-            // A .gz in a crashed state is whole (it is renamed into place after its fsync).
-            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&raw[..]), &mut out)
-                .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
-            out
-        } else {
-            raw
-        };
+        // A .gz in a crashed state is whole (it is renamed into place after its fsync):
+        // read_files panics on one that is not.
+        let text = common::read_files(std::slice::from_ref(&f));
         for l in text.split(|&b| b == b'\n') {
             seen.push(String::from_utf8_lossy(l).into_owned());
         }
