@@ -72,7 +72,11 @@ fn dotted_app_ids_write_and_read_back_their_own_files_only() {
             .lines()
             .map(str::to_owned)
             .collect();
-        assert_eq!(got, lines(app, n), "cat --app {app}: its lines, once, in order");
+        assert_eq!(
+            got,
+            lines(app, n),
+            "cat --app {app}: its lines, once, in order"
+        );
     }
 
     let out = bunctl_log(&["tail", "-n", "3", "--app", "web.v2"], &dir, None);
@@ -91,5 +95,8 @@ fn a_dotted_id_the_layout_cannot_tell_apart_is_refused_with_its_reason() {
     assert!(!out.status.success(), "web.err would read as web's stderr");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("web.err"), "the error names the id: {err}");
-    assert!(!dir.join("web.err.log").exists(), "nothing written for a refused id");
+    assert!(
+        !dir.join("web.err.log").exists(),
+        "nothing written for a refused id"
+    );
 }
