@@ -96,7 +96,7 @@ pub struct WriteArgs {
     pub max_size: u64,
     /// Rotated files to keep
     #[arg(long, value_name = "N", default_value_t = 10)]
-    pub keep: usize,
+    pub keep: u32,
     /// Keep rotated files uncompressed
     #[arg(long)]
     pub no_compress: bool,

@@ -433,7 +433,7 @@ pub struct LogConfig {
     /// Rotate a file before it grows past this many bytes. Default 10 MiB.
     pub max_file_size: u64,
     /// Rotated files kept per app. Default 10.
-    pub max_files: usize,
+    pub max_files: u32,
     /// Gzip rotated files. Default true.
     pub compression: bool,
     /// Bytes buffered before the writer writes (see [`LogWriterConfig::buffer_size`]).
@@ -510,8 +510,7 @@ impl LogConfig {
             path: path.to_path_buf(),
             rotation: RotationConfig {
                 strategy: RotationStrategy::Size(self.max_file_size),
-                // More than u32::MAX archives is no limit either.
-                max_files: u32::try_from(self.max_files).unwrap_or(u32::MAX),
+                max_files: self.max_files,
                 compression: self.compression,
             },
             buffer_size: self.buffer_size,

@@ -190,6 +190,13 @@ fn rotation_config_max_files_is_a_u32() {
     let max: u32 = c.max_files;
     assert_eq!(max, 30);
     assert_eq!(RotationConfig::default().max_files, 10u32);
+    // LogConfig's, as the product's config table says.
+    let l = LogConfig {
+        max_files: 30u32,
+        ..LogConfig::default()
+    };
+    let max: u32 = l.max_files;
+    assert_eq!(max, 30);
 }
 
 // ---------------------------------------------------------------------------------------------
