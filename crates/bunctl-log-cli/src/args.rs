@@ -15,10 +15,10 @@ bunctl-log pipe  --app NAME [--dir DIR] [--max-size SIZE] [--keep N] [--no-compr
        bunctl-log run   --app NAME [--dir DIR] [--max-size SIZE] [--keep N] [--no-compress]
                         [--format raw|timestamped|json] [--metrics-addr IP:PORT]
                         [--merge] -- COMMAND [ARGS...]
-       bunctl-log files --app NAME [--dir DIR]
-       bunctl-log cat   --app NAME [--dir DIR]
-       bunctl-log tail  --app NAME [--dir DIR] [-n LINES] [-f]
-       bunctl-log tail  --app NAME [--dir DIR] [-n LINES] --since TIME [--until TIME]
+       bunctl-log files [--app] NAME [--dir DIR] [--stream stdout|stderr|all]
+       bunctl-log cat   [--app] NAME [--dir DIR] [--stream stdout|stderr|all]
+       bunctl-log tail  [--app] NAME [--dir DIR] [--stream S] [-n [+]LINES] [-f]
+       bunctl-log tail  [--app] NAME [--dir DIR] [--stream S] [-n LINES] --since TIME [--until TIME]
        bunctl-log completions bash|zsh|fish";
 
 /// Capture output into rotated, compressed per-app logs, and read them back.
@@ -58,17 +58,36 @@ COMMAND's process group and exits with COMMAND's exit code (128+N if signal N ki
 it cannot start COMMAND or write its logs, 2 for bad arguments.")]
     Run(RunArgs),
     /// List NAME's log files, oldest first, the live file last
-    Files(Target),
+    #[command(long_about = "\
+List NAME's log files, oldest first, the live file last: those of its stdout (NAME.log, or \
+both streams merged), then those of its stderr (NAME.err.log), as --stream says. Exits 1 if \
+NAME has no log file in DIR.")]
+    Files(ReadTarget),
     /// Print NAME's logs, oldest first, decompressing rotated files
-    Cat(Target),
+    #[command(long_about = "\
+Print NAME's logs, oldest first, decompressing rotated files: its stdout's (NAME.log, or both \
+streams merged), then its stderr's (NAME.err.log), as --stream says. When both streams have \
+files and are printed, each line is prefixed `stdout: ` or `stderr: ` by the file it comes \
+from, unless it says its stream itself (a [stdout]/[stderr] tag, a JSON stream field). \
+Exits 1 if NAME has no log file in DIR.")]
+    Cat(ReadTarget),
     /// Print the last lines across rotated files; with -f, follow the live file
     #[command(long_about = "\
-Print the last LINES lines across rotated files (decompressed); with -f, keep printing new \
+Print the last LINES lines across rotated files (decompressed), or with -n +LINES every line \
+from line LINES on (as GNU tail; not with -f, --since or --until); with -f, keep printing new \
 lines, following the live file across rotations (like tail -F), or waiting for it if there is \
 none. With --since and/or --until, print instead the lines whose time is in that range, \
 oldest first, from logs written with --format timestamped or json (with -n, the last LINES of \
 them, as `docker logs --since T --tail N` does); rotated files that cannot hold such lines \
-(by the times in their names, where the clock did not step back) are not opened.")]
+(by the times in their names, where the clock did not step back) are not opened. \
+--stream says which of NAME's streams: stdout (NAME.log, or both streams merged), stderr \
+(NAME.err.log) or all (the default). When both have files and are printed, each line is \
+prefixed `stdout: ` or `stderr: ` by the file it comes from, unless it says its stream itself \
+(a [stdout]/[stderr] tag, a JSON stream field), and stdout's lines come first, then \
+stderr's: not interleaved, except that the last LINES are of the app as a whole when the \
+lines carry times (timestamped, json) and LINES of each stream when they do not (raw). With \
+-f each stream is followed on its own and printed as its lines come. Exits 1 if NAME has no \
+log file in DIR.")]
     Tail(TailArgs),
     /// Print a completion script for a shell
     #[command(long_about = "\
@@ -86,6 +105,88 @@ pub struct Target {
     /// Directory of the log files
     #[arg(long, value_name = "DIR", default_value = "logs")]
     pub dir: PathBuf,
+}
+
+/// Which app's logs, where, which streams (`files`, `cat`, `tail`).
+#[derive(Debug, Clone, Args)]
+pub struct ReadTarget {
+    /// The app, as with --app
+    #[arg(
+        value_name = "NAME",
+        value_parser = OsStringValueParser::new().try_map(parse_app),
+        required_unless_present = "app"
+    )]
+    pub app_arg: Option<AppId>,
+    /// The app: 1 to 64 of A-Z a-z 0-9 _ -, not starting with -
+    #[arg(long, value_name = "NAME", value_parser = OsStringValueParser::new().try_map(parse_app))]
+    pub app: Option<AppId>,
+    /// Directory of the log files
+    #[arg(long, value_name = "DIR", default_value = "logs")]
+    pub dir: PathBuf,
+    /// Which of the app's streams: stdout (NAME.log, or both merged), stderr (NAME.err.log)
+    /// or all
+    #[arg(long, value_enum, value_name = "STREAM", default_value_t = StreamChoice::All)]
+    pub stream: StreamChoice,
+}
+
+impl ReadTarget {
+    /// The app and directory.
+    ///
+    /// # Errors
+    /// If the app is given twice, differently (`cat web --app db`).
+    pub fn target(&self) -> Result<Target, String> {
+        let app = match (&self.app_arg, &self.app) {
+            (Some(a), Some(b)) if a != b => {
+                return Err(format!(
+                    "the app is given twice, as {a} and as --app {b}: give it once"
+                ))
+            }
+            (Some(a), _) | (None, Some(a)) => a.clone(),
+            (None, None) => return Err("no app: give NAME or --app NAME".into()),
+        };
+        Ok(Target {
+            app,
+            dir: self.dir.clone(),
+        })
+    }
+}
+
+/// `--stream`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum StreamChoice {
+    /// The app's stdout (or both streams, merged into one file)
+    Stdout,
+    /// The app's stderr, kept in files of its own
+    Stderr,
+    /// Both
+    All,
+}
+
+/// `tail -n`: the last LINES, or from line LINES on (`+LINES`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LineCount {
+    /// The last this many lines.
+    Last(usize),
+    /// Every line from this one on, counted from 1 (`+0` is `+1`, as in GNU tail).
+    From(usize),
+}
+
+/// Parses `-n`: `10` or `+10`.
+pub fn parse_line_count(s: &str) -> Result<LineCount, String> {
+    let (digits, from) = match s.strip_prefix('+') {
+        Some(d) => (d, true),
+        None => (s, false),
+    };
+    let n: usize = digits.parse().map_err(|_| {
+        format!(
+            "invalid line count {s:?}: use a number N (the last N lines) or +N (from line N on)"
+        )
+    })?;
+    Ok(if from {
+        LineCount::From(n.max(1))
+    } else {
+        LineCount::Last(n)
+    })
 }
 
 /// How the files are written (`pipe` and `run`).
@@ -164,11 +265,11 @@ pub const DEFAULT_LINES: usize = 10;
 #[derive(Debug, Clone, Args)]
 pub struct TailArgs {
     #[command(flatten)]
-    pub target: Target,
-    /// How many lines to print first [default: 10]; with --since/--until, the last LINES of
-    /// the lines in the range (all of them by default)
-    #[arg(short = 'n', long = "lines", value_name = "LINES")]
-    pub lines: Option<usize>,
+    pub target: ReadTarget,
+    /// How many lines to print first [default: 10], or +LINES: from line LINES on; with
+    /// --since/--until, the last LINES of the lines in the range (all of them by default)
+    #[arg(short = 'n', long = "lines", value_name = "LINES", value_parser = parse_line_count)]
+    pub lines: Option<LineCount>,
     /// Keep printing new lines, across rotations
     #[arg(short = 'f', long)]
     pub follow: bool,
@@ -349,7 +450,7 @@ mod tests {
         let Ok(Command::Tail(o)) = parse("tail --app x -n 3 -f") else {
             panic!("not tail")
         };
-        assert_eq!((o.lines, o.follow), (Some(3), true));
+        assert_eq!((o.lines, o.follow), (Some(LineCount::Last(3)), true));
         assert_eq!((o.since, o.until), (None, None));
         let Ok(Command::Tail(o)) = parse("tail --app x --since 2h --until=2026-11-27T01:00:00Z")
         else {
@@ -359,7 +460,7 @@ mod tests {
         let Ok(Command::Tail(o)) = parse("tail --app x -n 5 --since 2h") else {
             panic!("not tail")
         };
-        assert_eq!(o.lines, Some(5));
+        assert_eq!(o.lines, Some(LineCount::Last(5)));
         assert!(o.since.is_some());
         assert!(parse("tail --app x --until 2h -n 3").is_ok());
         for bad in [

@@ -24,7 +24,9 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Instant;
 
-use args::{Cli, Command, PipeArgs, RunArgs, TailArgs, Target, WriteArgs};
+use args::{
+    Cli, Command, PipeArgs, ReadTarget, RunArgs, StreamChoice, TailArgs, Target, WriteArgs,
+};
 use bunctl_logging::{
     capture::pump_until, AsyncLogWriter, CaptureMode, LogConfig, LogManager, LogWriterConfig,
     WriterOptions,
@@ -60,6 +62,34 @@ fn main() -> ExitCode {
                 .error(
                     clap::error::ErrorKind::ArgumentConflict,
                     format!("--since {since} is after --until {until}"),
+                )
+                .print();
+            return ExitCode::from(2);
+        }
+    }
+    if let Command::Files(t) | Command::Cat(t) | Command::Tail(TailArgs { target: t, .. }) =
+        &cli.command
+    {
+        if let Err(e) = t.target() {
+            let _ = Cli::command()
+                .error(clap::error::ErrorKind::ArgumentConflict, e)
+                .print();
+            return ExitCode::from(2);
+        }
+    }
+    if let Command::Tail(TailArgs {
+        lines: Some(args::LineCount::From(_)),
+        follow,
+        since,
+        until,
+        ..
+    }) = &cli.command
+    {
+        if *follow || since.is_some() || until.is_some() {
+            let _ = Cli::command()
+                .error(
+                    clap::error::ErrorKind::ArgumentConflict,
+                    "-n +LINES (from line LINES on) cannot be used with -f, --since or --until",
                 )
                 .print();
             return ExitCode::from(2);
@@ -167,6 +197,7 @@ async fn pipe(a: PipeArgs) -> CliResult {
     if let Some(addr) = a.write.metrics_addr {
         metrics::serve(addr)?;
     }
+    check_dir(&a.target.dir)?;
     let config = writer_config(&a.target, &a.write);
     let writer =
         std::sync::Arc::new(AsyncLogWriter::with_options(config, writer_options(&a.write)).await?);
@@ -198,10 +229,10 @@ async fn pipe(a: PipeArgs) -> CliResult {
     let secs = start.elapsed().as_secs_f64();
     let why = stopped_by.map_or(String::new(), |s| format!("stopped by {s}; "));
     eprintln!(
-        "bunctl-log: {why}{} lines, {} bytes, {} rotations, {} dropped, {} lost in {:.2} s ({:.0} lines/s) -> {}",
-        m.lines_written,
-        m.bytes_written,
-        m.rotation_count,
+        "bunctl-log: {why}{}, {}, {}, {} dropped, {} lost in {:.2} s ({:.0} lines/s) -> {}",
+        counted(m.lines_written, "line"),
+        counted(m.bytes_written, "byte"),
+        counted(m.rotation_count, "rotation"),
         m.dropped_messages,
         m.lines_lost,
         secs,
@@ -211,18 +242,55 @@ async fn pipe(a: PipeArgs) -> CliResult {
     pumped?;
     closed?;
     if m.lines_lost > 0 || m.dropped_messages > 0 {
-        return Err(format!(
-            "{} lines were not written",
-            m.lines_lost + m.dropped_messages
-        )
-        .into());
+        let lost = counted(m.lines_lost + m.dropped_messages, "line");
+        let verb = if lost.starts_with("1 ") {
+            "was"
+        } else {
+            "were"
+        };
+        return Err(format!("{lost} {verb} not written").into());
     }
     Ok(())
 }
 
+/// `1 line`, `2 lines`, `0 lines`: a count and its noun, plural unless it is one.
+fn counted(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
+
+/// Why `run` cannot start its command, with the exit status a shell gives then.
+struct CannotRun {
+    /// 127: not found; 126: found but not executable.
+    code: u8,
+    message: String,
+}
+
+impl CannotRun {
+    fn new(program: &OsStr, code: u8, why: &str) -> Self {
+        Self {
+            code,
+            message: format!("cannot run {program:?}: {why}"),
+        }
+    }
+
+    /// From the error of starting it.
+    fn of_spawn(program: &OsStr, e: &std::io::Error) -> Self {
+        match e.kind() {
+            std::io::ErrorKind::NotFound => Self::new(program, 127, "not found"),
+            std::io::ErrorKind::PermissionDenied => Self::new(program, 126, "not executable"),
+            _ => Self::new(program, 126, &e.to_string()),
+        }
+    }
+}
+
 /// The command `run` starts, in its own process group (so that signals reach all of it and
 /// only it: the terminal's Ctrl-C goes to bunctl-log, which forwards it).
-fn command(program: &OsStr, args: &[OsString]) -> Result<tokio::process::Command, String> {
+fn command(program: &OsStr, args: &[OsString]) -> Result<tokio::process::Command, CannotRun> {
     #[cfg(target_os = "linux")]
     let mut cmd = {
         // The exec helper would report a missing program into the log file: say it here.
@@ -245,27 +313,38 @@ fn command(program: &OsStr, args: &[OsString]) -> Result<tokio::process::Command
 /// `Err` unless `program` names an executable file, looked up as `execvp` does: in `PATH`
 /// unless it has a `/`.
 #[cfg(target_os = "linux")]
-fn check_program(program: &OsStr) -> Result<(), String> {
+fn check_program(program: &OsStr) -> Result<(), CannotRun> {
     use std::os::unix::fs::PermissionsExt;
-    let runnable = |path: &std::path::Path| {
-        std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-    };
-    let has_slash = program.as_encoded_bytes().contains(&b'/');
-    let found = if has_slash {
-        runnable(std::path::Path::new(program))
-    } else {
-        match std::env::var_os("PATH") {
-            Some(path) => std::env::split_paths(&path).any(|dir| runnable(&dir.join(program))),
-            // execvp's default path then: let the exec helper try.
-            None => true,
-        }
+    let runnable = |m: &std::fs::Metadata| m.is_file() && m.permissions().mode() & 0o111 != 0;
+    if program.as_encoded_bytes().contains(&b'/') {
+        return match std::fs::metadata(program) {
+            Ok(m) if runnable(&m) => Ok(()),
+            Ok(m) if m.is_dir() => Err(CannotRun::new(program, 126, "not executable: a directory")),
+            Ok(_) => Err(CannotRun::new(program, 126, "not executable")),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(CannotRun::new(program, 127, "not found"))
+            }
+            Err(e) => Err(CannotRun::new(program, 126, &e.to_string())),
+        };
+    }
+    let found = match std::env::var_os("PATH") {
+        Some(path) => std::env::split_paths(&path)
+            .any(|dir| std::fs::metadata(dir.join(program)).is_ok_and(|m| runnable(&m))),
+        // execvp's default path then: let the exec helper try.
+        None => true,
     };
     if found {
         Ok(())
-    } else if has_slash {
-        Err(format!("cannot run {program:?}: no executable file there"))
     } else {
-        Err(format!("cannot run {program:?}: not found in PATH"))
+        Err(CannotRun::new(program, 127, "not found in PATH"))
+    }
+}
+
+/// `Err` naming `dir` if it exists and is not a directory (a missing one is created).
+fn check_dir(dir: &std::path::Path) -> Result<(), String> {
+    match std::fs::metadata(dir) {
+        Ok(m) if !m.is_dir() => Err(format!("{} is not a directory", dir.display())),
+        _ => Ok(()),
     }
 }
 
@@ -306,15 +385,23 @@ async fn run(a: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
     if let Some(addr) = a.write.metrics_addr {
         metrics::serve(addr)?;
     }
+    check_dir(&a.target.dir)?;
     let (config, _) = log_config(&a.target, Some(&a.write));
     let app = &a.target.app;
     let manager = LogManager::with_options(config, writer_options(&a.write));
     let (program, args) = a.command.split_first().ok_or("run needs a command")?;
     // Spawned from the main thread (this runs in `block_on`), which lives as long as the
     // process: on Linux the child's death signal is tied to the thread that forked it.
-    let mut child = command(program, args)?
-        .spawn()
-        .map_err(|e| format!("cannot run {program:?}: {e}"))?;
+    let spawned = command(program, args)
+        .and_then(|mut c| c.spawn().map_err(|e| CannotRun::of_spawn(program, &e)));
+    let mut child = match spawned {
+        Ok(child) => child,
+        Err(e) => {
+            // The status a shell gives: 127 not found, 126 not executable.
+            eprintln!("bunctl-log: {}", e.message);
+            return Ok(e.code);
+        }
+    };
     let mode = if a.merge {
         CaptureMode::Merged
     } else {
@@ -335,10 +422,10 @@ async fn run(a: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
         format!(" after bunctl-log forwarded {s}")
     });
     eprintln!(
-        "bunctl-log: {} exited with {status}{after}; {} stdout and {} stderr lines, {} dropped in {:.2} s",
+        "bunctl-log: {} exited with {status}{after}; {} and {}, {} dropped in {:.2} s",
         program.to_string_lossy(),
-        summary.stdout.lines,
-        summary.stderr.lines,
+        counted(summary.stdout.lines, "stdout line"),
+        counted(summary.stderr.lines, "stderr line"),
         totals.dropped_messages,
         start.elapsed().as_secs_f64(),
     );
@@ -351,33 +438,54 @@ async fn run(a: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
     Ok(u8::try_from(code).unwrap_or(1))
 }
 
-fn files(t: &Target) -> CliResult {
-    let (_, live) = log_config(t, None);
-    read::files(&live, &mut std::io::stdout().lock())?;
+/// The files `files`, `cat` and `tail` read.
+fn logs(t: &ReadTarget) -> Result<read::Logs, Box<dyn std::error::Error>> {
+    let target = t.target()?;
+    let (config, stdout) = log_config(&target, None);
+    let stderr = config.err_log_path(&target.app);
+    let want = match t.stream {
+        StreamChoice::Stdout => Some(bunctl_log_read::Origin::Stdout),
+        StreamChoice::Stderr => Some(bunctl_log_read::Origin::Stderr),
+        StreamChoice::All => None,
+    };
+    read::Logs::find(target.app.as_str(), &target.dir, stdout, stderr, want)
+}
+
+fn files(t: &ReadTarget) -> CliResult {
+    read::files(&logs(t)?, &mut std::io::stdout().lock())?;
     Ok(())
 }
 
-fn cat(t: &Target) -> CliResult {
-    let (_, live) = log_config(t, None);
-    read::cat(&live, &mut std::io::stdout().lock())?;
+fn cat(t: &ReadTarget) -> CliResult {
+    read::cat(&logs(t)?, &mut std::io::stdout().lock())?;
     Ok(())
 }
 
 fn tail(a: &TailArgs) -> CliResult {
-    let (_, live) = log_config(&a.target, None);
-    let mut out = std::io::stdout().lock();
+    let logs = logs(&a.target)?;
+    let lines = a
+        .lines
+        .unwrap_or(args::LineCount::Last(args::DEFAULT_LINES));
     if a.since.is_some() || a.until.is_some() {
         let window = bunctl_log_read::Window {
             since: a.since,
             until: a.until,
         };
-        return read::window(&live, &window, a.lines, &mut out);
+        let n = match lines {
+            _ if a.lines.is_none() => None,
+            args::LineCount::Last(n) => Some(n),
+            // Refused in main, before reading.
+            args::LineCount::From(_) => None,
+        };
+        return read::window(&logs, &window, n, &mut std::io::stdout().lock());
     }
-    let n = a.lines.unwrap_or(args::DEFAULT_LINES);
-    if a.follow {
-        read::follow(&live, n, &mut out)?;
-    } else {
-        read::tail(&live, n, &mut out)?;
+    match lines {
+        args::LineCount::From(first) => {
+            let mut out = read::SkipLines::new(std::io::stdout().lock(), first - 1);
+            read::cat(&logs, &mut out)?;
+        }
+        args::LineCount::Last(n) if a.follow => read::follow(&logs, n)?,
+        args::LineCount::Last(n) => read::tail(&logs, n, &mut std::io::stdout().lock())?,
     }
     Ok(())
 }

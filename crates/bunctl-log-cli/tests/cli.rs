@@ -355,9 +355,10 @@ fn run_says_on_stderr_when_the_command_cannot_be_found() {
     let d = dir.path().to_str().unwrap();
     for missing in ["bunctl-log-no-such-program", "./no/such/program"] {
         let out = bunctl_log(&["run", "--app", "x", "--dir", d, "--", missing], b"");
-        assert_eq!(out.status.code(), Some(1), "{missing}");
+        assert_eq!(out.status.code(), Some(127), "{missing}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains("cannot run") && err.contains(missing), "{err}");
+        assert!(err.contains("not found"), "{err}");
     }
 }
 
@@ -485,6 +486,11 @@ fn cat_while_pipe_rotates_and_compresses_succeeds_every_time() {
             input.write_all(text.as_bytes()).unwrap();
         }
     });
+    // Before its first file, the app has no logs: `cat` says so and exits 1.
+    let started = std::time::Instant::now();
+    while !dir.path().join("c.log").exists() && started.elapsed().as_secs() < 30 {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     let mut reads = 0;
     while pipe.0.try_wait().unwrap().is_none() || reads < 5 {
         let out = bunctl_log(&["cat", "--app", "c", "--dir", d], b"");
@@ -627,6 +633,230 @@ fn run_merge_json_puts_the_stream_in_its_field() {
         assert_eq!(
             (v["log"].as_str(), v["stream"].as_str()),
             (Some(log), Some(stream))
+        );
+    }
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn reading_an_app_without_logs_says_so_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("a").join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let d = logs.to_str().unwrap();
+    // Another app's logs do not count.
+    let out = bunctl_log(&["pipe", "--app", "other", "--dir", d], b"x\n");
+    assert!(out.status.success());
+    let missing_dir = logs.join("nonexistent");
+    for dir in [d, missing_dir.to_str().unwrap()] {
+        for cmd in ["cat", "tail", "files"] {
+            let out = bunctl_log(&[cmd, "--app", "nosuch", "--dir", dir], b"");
+            let (stdout, stderr) = text(&out);
+            assert_eq!(out.status.code(), Some(1), "{cmd} {dir}: {stderr}");
+            assert!(stdout.is_empty(), "{stdout}");
+            assert!(
+                stderr.contains(&format!("no logs for app 'nosuch' in {dir}")),
+                "{cmd} {dir}: {stderr}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_app_may_be_given_as_an_argument() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("x").join("logs");
+    let d = d.to_str().unwrap();
+    assert!(
+        bunctl_log(&["pipe", "--app", "demo", "--dir", d], b"1\n2\n3\n")
+            .status
+            .success()
+    );
+    let run = |args: &[&str]| {
+        let out = bunctl_log(args, b"");
+        assert!(out.status.success(), "{args:?}: {}", text(&out).1);
+        text(&out).0
+    };
+    assert_eq!(run(&["tail", "demo", "--dir", d, "-n", "2"]), "2\n3\n");
+    assert_eq!(run(&["cat", "demo", "--dir", d]), "1\n2\n3\n");
+    assert_eq!(
+        run(&["cat", "--dir", d, "demo", "--app", "demo"]),
+        "1\n2\n3\n"
+    );
+    assert!(run(&["files", "demo", "--dir", d]).ends_with("demo.log\n"));
+    let out = bunctl_log(&["cat", "demo", "--dir", d, "--app", "other"], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out).1;
+    assert!(
+        err.contains("given twice") && err.contains("other"),
+        "{err}"
+    );
+    let out = bunctl_log(&["cat", "--dir", d], b"");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn tail_plus_n_prints_from_line_n_on_across_rotations() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("x").join("logs");
+    let d = d.to_str().unwrap();
+    let input: String = (1..=3_000).map(|i| format!("{i}\n")).collect();
+    let out = bunctl_log(
+        &[
+            "pipe",
+            "--app",
+            "p",
+            "--dir",
+            d,
+            "--max-size",
+            "2K",
+            "--keep",
+            "100",
+        ],
+        input.as_bytes(),
+    );
+    assert!(out.status.success());
+    let tail = |n: &str| {
+        let out = bunctl_log(&["tail", "p", "--dir", d, "-n", n], b"");
+        assert!(out.status.success(), "{n}: {}", text(&out).1);
+        text(&out).0
+    };
+    let from = |k: usize| -> String { (k..=3_000).map(|i| format!("{i}\n")).collect() };
+    assert_eq!(tail("+5"), from(5));
+    assert_eq!(tail("+2999"), from(2999));
+    assert_eq!(tail("+1"), input);
+    assert_eq!(tail("+0"), input);
+    assert_eq!(tail("+4000"), "");
+    assert_eq!(tail("3"), from(2998));
+    for bad in [
+        &["-n", "+5", "-f"][..],
+        &["-n", "+5", "--since", "1h"],
+        &["-n", "+x"],
+    ] {
+        let out = bunctl_log(&[&["tail", "p", "--dir", d][..], bad].concat(), b"");
+        assert_eq!(out.status.code(), Some(2), "{bad:?}");
+        assert!(text(&out).1.contains("+"), "{bad:?}: {}", text(&out).1);
+    }
+}
+
+#[test]
+fn stream_picks_stdout_stderr_or_both_labelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("x").join("logs");
+    let d = d.to_str().unwrap();
+    let script = "echo out1; echo err1 >&2; echo out2; echo err2 >&2";
+    let out = bunctl_log(
+        &["run", "--app", "s", "--dir", d, "--", "sh", "-c", script],
+        b"",
+    );
+    assert!(out.status.success(), "{}", text(&out).1);
+    let read = |args: &[&str]| {
+        let out = bunctl_log(&[args, &["--dir", d]].concat(), b"");
+        assert!(out.status.success(), "{args:?}: {}", text(&out).1);
+        text(&out).0
+    };
+    let both = "stdout: out1\nstdout: out2\nstderr: err1\nstderr: err2\n";
+    assert_eq!(read(&["cat", "s"]), both);
+    assert_eq!(read(&["cat", "s", "--stream", "all"]), both);
+    assert_eq!(read(&["cat", "s", "--stream", "stdout"]), "out1\nout2\n");
+    assert_eq!(read(&["cat", "s", "--stream=stderr"]), "err1\nerr2\n");
+    assert_eq!(read(&["tail", "s"]), both);
+    // Raw lines have no times: the last line of each stream.
+    assert_eq!(
+        read(&["tail", "s", "-n", "1"]),
+        "stdout: out2\nstderr: err2\n"
+    );
+    assert_eq!(
+        read(&["tail", "s", "-n", "1", "--stream", "stderr"]),
+        "err2\n"
+    );
+    assert_eq!(read(&["tail", "s", "-n", "+2"]), &both[13..]);
+    let files = read(&["files", "s"]);
+    let files: Vec<&str> = files.lines().collect();
+    assert!(
+        files.len() == 2 && files[0].ends_with("/s.log") && files[1].ends_with("/s.err.log"),
+        "{files:?}"
+    );
+    let files = read(&["files", "s", "--stream", "stderr"]);
+    assert!(files.trim_end().ends_with("/s.err.log") && files.lines().count() == 1);
+    // Merged: one file whose lines say their stream; nothing is added.
+    let out = bunctl_log(
+        &[
+            "run", "--app", "m", "--dir", d, "--merge", "--", "sh", "-c", script,
+        ],
+        b"",
+    );
+    assert!(out.status.success());
+    let merged = read(&["cat", "m"]);
+    assert_eq!(merged.lines().count(), 4, "{merged}");
+    assert!(merged.lines().all(|l| l.starts_with("[std")), "{merged}");
+    // A bad value is a usage error.
+    let out = bunctl_log(&["cat", "s", "--dir", d, "--stream", "both"], b"");
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn summaries_say_1_line_not_1_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("x").join("logs");
+    let d = d.to_str().unwrap();
+    let out = bunctl_log(&["pipe", "--app", "one", "--dir", d], b"only\n");
+    let err = text(&out).1;
+    assert!(
+        err.contains(" 1 line, ") && err.contains("0 rotations"),
+        "{err}"
+    );
+    let out = bunctl_log(&["run", "--app", "r", "--dir", d, "--", "echo", "hi"], b"");
+    let err = text(&out).1;
+    assert!(err.contains("1 stdout line and 0 stderr lines"), "{err}");
+}
+
+#[test]
+fn run_exits_126_for_a_file_that_is_not_executable_and_127_for_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("x").join("logs");
+    std::fs::create_dir_all(&d).unwrap();
+    let plain = dir.path().join("x").join("plain.txt");
+    std::fs::write(&plain, "not a program\n").unwrap();
+    let d = d.to_str().unwrap();
+    for (program, code, says) in [
+        (plain.to_str().unwrap(), 126, "not executable"),
+        ("/etc/passwd", 126, "not executable"),
+        ("/no/such/cmd", 127, "not found"),
+    ] {
+        let out = bunctl_log(&["run", "--app", "r", "--dir", d, "--", program], b"");
+        let err = text(&out).1;
+        assert_eq!(out.status.code(), Some(code), "{program}: {err}");
+        assert!(
+            err.contains(says) && err.contains(program),
+            "{program}: {err}"
+        );
+    }
+}
+
+#[test]
+fn pipe_into_a_dir_that_is_a_file_says_so() {
+    let dir = tempfile::tempdir().unwrap();
+    let afile = dir.path().join("x").join("afile");
+    std::fs::create_dir_all(afile.parent().unwrap()).unwrap();
+    std::fs::write(&afile, "").unwrap();
+    let a = afile.to_str().unwrap();
+    for args in [
+        &["pipe", "--app", "p", "--dir", a][..],
+        &["run", "--app", "p", "--dir", a, "--", "true"],
+    ] {
+        let out = bunctl_log(args, b"x\n");
+        let err = text(&out).1;
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains(&format!("{a} is not a directory")),
+            "{args:?}: {err}"
         );
     }
 }

@@ -256,9 +256,12 @@ fn raw_logs_have_no_times_and_say_so() {
         "{err}"
     );
     assert!(out.stdout.is_empty());
-    // No logs at all: nothing to print, and nothing wrong.
+    // No logs at all: nothing to print, and the app was probably misspelt.
     let out = bunctl_log(&["tail", "--app", "none", "--dir", d, "--since", "1h"]);
-    assert!(out.status.success() && out.stdout.is_empty());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(&format!("no logs for app 'none' in {d}")), "{err}");
 }
 
 #[test]
