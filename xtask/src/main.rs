@@ -1,13 +1,14 @@
-//! `cargo xtask`: the project's automation, in Rust, with no dependencies.
+//! `cargo xtask`: the project's automation, in Rust, with no dependencies but two of the
+//! workspace's crates (for the marker texts the crash check looks for).
 //!
 //! ```text
 //! cargo xtask bench [ARGS...]         end-to-end benchmark (benches/benches/e2e/), e.g. --quick
 //! cargo xtask bench-layers [ARGS...]  criterion benchmarks per layer (benches/benches/layers.rs)
 //! cargo xtask fuzz [SECONDS]          fuzz the line buffer (default 60 s; installs cargo-fuzz)
-//! cargo xtask crash [N] [--seed S]    kill `bunctl-log pipe` N times, check the files (crash.rs)
+//! cargo xtask crash [N] [--seed S]    kill `bunctl-log pipe` N times, check the files (crash/)
 //! cargo xtask powerloss [--any-order] every power-cut state of a rotating writer, checked
 //! cargo xtask shipper [--lines N] [--rate R] [--max-size SIZE]
-//!                                     ship the files with a private rsyslogd (shipper.rs)
+//!                                     ship the files with a private rsyslogd (shipper/)
 //! cargo xtask ci                      what CI runs: bash .ci/run
 //! ```
 //!
@@ -15,6 +16,7 @@
 //! first failing step through. `CARGO_TARGET_DIR` is honoured where results are looked up.
 
 mod crash;
+mod harness;
 mod shipper;
 
 use std::ffi::OsString;
