@@ -273,12 +273,14 @@ pub struct TailArgs {
     /// Keep printing new lines, across rotations
     #[arg(short = 'f', long)]
     pub follow: bool,
-    /// Print the lines from TIME on: RFC 3339, or how long before now (30s, 10m, 2h, 3d, 1w);
-    /// for --format timestamped and json logs
+    /// Print the lines from TIME on: RFC 3339; a local date and time (2026-12-02 10:00:00,
+    /// 2026-12-02 10:00, 2026-12-02; in the zone after it if any: Z, +01:00); today, yesterday,
+    /// now; a Unix time (1640995200, @1640995200); or how long before now (30s, 10m, 2h, 3d,
+    /// 1w, 1h30m); for --format timestamped and json logs
     #[arg(
         long,
         value_name = "TIME",
-        value_parser = bunctl_log_read::parse_time,
+        value_parser = crate::time::parse_time,
         conflicts_with = "follow"
     )]
     pub since: Option<chrono::DateTime<chrono::Utc>>,
@@ -286,7 +288,7 @@ pub struct TailArgs {
     #[arg(
         long,
         value_name = "TIME",
-        value_parser = bunctl_log_read::parse_time,
+        value_parser = crate::time::parse_time,
         conflicts_with = "follow"
     )]
     pub until: Option<chrono::DateTime<chrono::Utc>>,
@@ -466,7 +468,7 @@ mod tests {
         for bad in [
             "tail --app x --since 2h -f",
             "tail --app x --until 2h -f -n 3",
-            "tail --app x --since yesterday",
+            "tail --app x --since tomorrow",
             "cat --app x --since 2h",
         ] {
             assert_eq!(parse(bad).expect_err(bad).exit_code(), 2, "{bad}");

@@ -18,6 +18,7 @@ mod read;
 mod signals;
 #[cfg(unix)]
 mod stdin;
+mod time;
 
 use std::ffi::{OsStr, OsString};
 use std::io::Write;

@@ -261,13 +261,16 @@ fn raw_logs_have_no_times_and_say_so() {
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("no logs for app 'none' in {d}")), "{err}");
+    assert!(
+        err.contains(&format!("no logs for app 'none' in {d}")),
+        "{err}"
+    );
 }
 
 #[test]
 fn range_usage_errors() {
     for (args, says) in [
-        (&["--since", "yesterday"][..], "'yesterday'"),
+        (&["--since", "tomorrow"][..], "'tomorrow'"),
         (&["--until", "10y"][..], "'10y'"),
         (
             &[
@@ -290,4 +293,50 @@ fn range_usage_errors() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(says), "{args:?}: {err}");
     }
+}
+
+/// `--since`/`--until` in the forms beyond RFC 3339: Unix times, a date and time with or
+/// without a zone (local time from `TZ`), `now`, `yesterday`, compound durations.
+#[test]
+fn range_times_in_every_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("x").join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(
+        logs.join("t.log"),
+        "2022-01-01T00:00:00.000000Z a\n\
+         2022-01-01T00:30:00.000000Z b\n\
+         2022-01-01T01:00:00.000000Z c\n",
+    )
+    .unwrap();
+    let d = logs.to_str().unwrap();
+    let tail = |range: &[&str]| {
+        let out = Command::new(BIN)
+            .args(["tail", "t", "--dir", d])
+            .args(range)
+            // Two hours ahead of UTC, in POSIX TZ syntax (no zone database needed).
+            .env("TZ", "XXX-2")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{range:?}: {err}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        text.lines().map(|l| l[28..].to_owned()).collect::<String>()
+    };
+    assert_eq!(
+        tail(&["--since", "@1640995200", "--until", "1640997000"]),
+        "ab"
+    );
+    assert_eq!(tail(&["--since", "2022-01-01 00:30Z"]), "bc");
+    assert_eq!(tail(&["--since", "2022-01-01 00:30:00+00:00"]), "bc");
+    // Local: 02:30 at UTC+2 is 00:30 UTC.
+    assert_eq!(tail(&["--since", "2022-01-01 02:30"]), "bc");
+    assert_eq!(tail(&["--until", "2022-01-01T02:59:59"]), "ab");
+    // Midnight local, 22:00 UTC the day before: every line.
+    assert_eq!(tail(&["--since", "2022-01-01"]), "abc");
+    assert_eq!(tail(&["--until", "now"]), "abc");
+    assert_eq!(tail(&["--since", "yesterday"]), "");
+    assert_eq!(tail(&["--since", "1h30m"]), "");
+    assert_eq!(tail(&["--until", "1w2d"]), "abc");
 }
