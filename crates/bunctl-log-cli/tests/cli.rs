@@ -860,3 +860,19 @@ fn pipe_into_a_dir_that_is_a_file_says_so() {
         );
     }
 }
+
+#[test]
+fn tail_of_both_timestamped_streams_takes_the_last_lines_of_the_app_as_a_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("x").join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let t = |s: u32| format!("2022-01-01T00:00:{s:02}.000000Z");
+    let (t1, t2, t3, t4) = (t(1), t(2), t(3), t(4));
+    std::fs::write(logs.join("s.log"), format!("{t1} o1\n{t3} o3\n")).unwrap();
+    std::fs::write(logs.join("s.err.log"), format!("{t2} e2\n{t4} e4\n")).unwrap();
+    let d = logs.to_str().unwrap();
+    let out = bunctl_log(&["tail", "s", "--dir", d, "-n", "2"], b"");
+    assert!(out.status.success(), "{}", text(&out).1);
+    // The last 2 of the app are o3 and e4, not the last 2 of each stream.
+    assert_eq!(text(&out).0, format!("stdout: {t3} o3\nstderr: {t4} e4\n"));
+}

@@ -143,3 +143,31 @@ fn tail_follow_watches_the_directory_with_inotify() {
     f.write_all(b"world\n").unwrap();
     assert_eq!(lines.recv_timeout(DEADLINE).unwrap(), "world");
 }
+
+/// `tail -f` of an app with stdout and stderr files: both followed, each line labelled.
+#[test]
+fn follow_prints_both_streams_labelled() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("x").join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(logs.join("s.log"), "o0\no1\n").unwrap();
+    std::fs::write(logs.join("s.err.log"), "e0\ne1\n").unwrap();
+    let (_child, rx) = tail_follow(&logs, "s");
+    let next = || rx.recv_timeout(DEADLINE).unwrap();
+    let mut first = [next(), next()];
+    first.sort();
+    assert_eq!(first, ["stderr: e1", "stdout: o1"]);
+    let append = |name: &str, text: &str| {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(logs.join(name))
+            .unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+    };
+    append("s.log", "o2\n");
+    assert_eq!(next(), "stdout: o2");
+    append("s.err.log", "e2\n");
+    assert_eq!(next(), "stderr: e2");
+    append("s.log", "[stderr] tagged\n");
+    assert_eq!(next(), "[stderr] tagged");
+}
