@@ -66,10 +66,12 @@ NAME has no log file in DIR.")]
     /// Print NAME's logs, oldest first, decompressing rotated files
     #[command(long_about = "\
 Print NAME's logs, oldest first, decompressing rotated files: its stdout's (NAME.log, or both \
-streams merged), then its stderr's (NAME.err.log), as --stream says. When both streams have \
-files and are printed, each line is prefixed `stdout: ` or `stderr: ` by the file it comes \
-from, unless it says its stream itself (a [stdout]/[stderr] tag, a JSON stream field). \
-Exits 1 if NAME has no log file in DIR.")]
+streams merged) and its stderr's (NAME.err.log), as --stream says. When both streams have \
+files and are printed, their lines are interleaved by time if they carry times (--format \
+timestamped or json; a line without one keeps its place after the line before it), else all \
+of stdout's come first, then stderr's; and each line is prefixed `stdout: ` or `stderr: ` by \
+the file it comes from, unless it says its stream itself (a [stdout]/[stderr] tag, a JSON \
+stream field). Exits 1 if NAME has no log file in DIR.")]
     Cat(ReadTarget),
     /// Print the last lines across rotated files; with -f, follow the live file
     #[command(long_about = "\
@@ -83,11 +85,12 @@ them, as `docker logs --since T --tail N` does); rotated files that cannot hold 
 --stream says which of NAME's streams: stdout (NAME.log, or both streams merged), stderr \
 (NAME.err.log) or all (the default). When both have files and are printed, each line is \
 prefixed `stdout: ` or `stderr: ` by the file it comes from, unless it says its stream itself \
-(a [stdout]/[stderr] tag, a JSON stream field), and stdout's lines come first, then \
-stderr's: not interleaved, except that the last LINES are of the app as a whole when the \
-lines carry times (timestamped, json) and LINES of each stream when they do not (raw). With \
--f each stream is followed on its own and printed as its lines come. Exits 1 if NAME has no \
-log file in DIR.")]
+(a [stdout]/[stderr] tag, a JSON stream field). If the lines carry times (--format \
+timestamped or json), the last LINES are those of the app as a whole, interleaved by time, \
+and so are the lines of -n +LINES; raw lines cannot be interleaved: the last LINES of stdout, \
+then the last LINES of stderr. --since/--until print stdout's lines in the range, then \
+stderr's. With -f each stream is followed on its own, its lines printed as they come. Exits 1 \
+if NAME has no log file in DIR.")]
     Tail(TailArgs),
     /// Print a completion script for a shell
     #[command(long_about = "\

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use bunctl_log_read::line::Stamp;
 use bunctl_log_read::{Follower, Origin, StreamTags, Window};
 use bunctl_logging::{StdFs, Stream};
 
@@ -178,12 +179,112 @@ pub fn files(logs: &Logs, out: &mut impl Write) -> io::Result<()> {
     out.flush()
 }
 
-/// Prints the logs, oldest first, decompressing rotated files; stdout's, then stderr's.
+/// Prints the logs, oldest first, decompressing rotated files: stdout's, then stderr's, or
+/// when both are printed, interleaved by the times of their lines (see [`interleave`]).
 pub fn cat(logs: &Logs, out: &mut impl Write) -> io::Result<()> {
+    if let [(_, stdout), (_, stderr)] = logs.sets.as_slice() {
+        return interleave(stdout, stderr, out);
+    }
     for (origin, live) in &logs.sets {
         let mut labelled = Labelled::new(out, logs.label(*origin));
         bunctl_log_read::cat(&StdFs, live, &mut labelled)?;
         labelled.finish()?;
+    }
+    out.flush()
+}
+
+/// The lines of one stream's files, oldest first, read as `bunctl_log_read::cat` reads them
+/// (the archives of one snapshot, then the live file to its end).
+struct FileLines {
+    files: std::collections::VecDeque<(PathBuf, Box<dyn io::Read>)>,
+    current: Option<(PathBuf, io::BufReader<Box<dyn io::Read>>)>,
+    /// The time of the last line that had one: a line without one (a marker) takes it.
+    time: Option<Stamp>,
+}
+
+impl FileLines {
+    fn open(live: &Path) -> io::Result<Self> {
+        let mut snap = bunctl_log_read::snapshot(&StdFs, live)?;
+        let mut files: std::collections::VecDeque<(PathBuf, Box<dyn io::Read>)> =
+            std::collections::VecDeque::new();
+        for archive in &snap.archives {
+            if let Some(file) = bunctl_log_read::open_archive(&StdFs, archive)? {
+                files.push_back((archive.path.clone(), file.into_reader()));
+            }
+        }
+        if let Some(live) = snap.live.take() {
+            let path = live.path().to_path_buf();
+            let mut file = live.into_file();
+            file.seek(io::SeekFrom::Start(0))
+                .map_err(|e| read_error(&path, &e))?;
+            files.push_back((path, Box::new(file)));
+        }
+        Ok(Self {
+            files,
+            current: None,
+            time: None,
+        })
+    }
+
+    /// The next line, with its `\n` (added to a last line without one), and its time.
+    fn next(&mut self) -> io::Result<Option<(Vec<u8>, Option<Stamp>)>> {
+        use std::io::BufRead;
+        loop {
+            let Some((path, reader)) = self.current.as_mut() else {
+                match self.files.pop_front() {
+                    Some((path, file)) => {
+                        self.current = Some((path, io::BufReader::new(file)));
+                        continue;
+                    }
+                    None => return Ok(None),
+                }
+            };
+            let mut line = Vec::new();
+            if reader
+                .read_until(b'\n', &mut line)
+                .map_err(|e| read_error(path, &e))?
+                == 0
+            {
+                self.current = None;
+                continue;
+            }
+            if line.last() != Some(&b'\n') {
+                line.push(b'\n');
+            }
+            if let Some(t) = bunctl_log_read::line::line_time(&line[..line.len() - 1]) {
+                self.time = Some(t);
+            }
+            return Ok(Some((line, self.time)));
+        }
+    }
+}
+
+fn read_error(path: &Path, e: &io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("read log file {}: {e}", path.display()))
+}
+
+/// Prints stdout's and stderr's lines, labelled, merged by their times (each file's order
+/// kept; on a tie, stdout first). Lines without times (raw) sort before every time, so raw
+/// logs come out as all of stdout, then all of stderr.
+fn interleave(stdout: &Path, stderr: &Path, out: &mut impl Write) -> io::Result<()> {
+    // Stdout writes each line it is given at once: a block of lines at a time instead.
+    let mut out = io::BufWriter::new(out);
+    let mut streams = [FileLines::open(stdout)?, FileLines::open(stderr)?];
+    let mut heads = [streams[0].next()?, streams[1].next()?];
+    loop {
+        let pick = match (&heads[0], &heads[1]) {
+            (Some((_, a)), Some((_, b))) => usize::from(a > b),
+            (Some(_), None) => 0,
+            (None, Some(_)) => 1,
+            (None, None) => break,
+        };
+        if let Some((line, _)) = heads[pick].take() {
+            if tags().origin(&line).is_none() {
+                out.write_all(label([Origin::Stdout, Origin::Stderr][pick]))?;
+            }
+            out.write_all(&line)?;
+        }
+        heads[pick] = streams[pick].next()?;
     }
     out.flush()
 }
@@ -197,14 +298,28 @@ fn print_lines(lines: Vec<Vec<u8>>, label: &'static [u8], out: &mut impl Write) 
     labelled.finish()
 }
 
-/// Prints the last `n` lines: of the app as a whole, split by stream (stdout's, then
-/// stderr's) when both are printed (see `bunctl_log_read::last_by_stream`).
+/// Prints the last `n` lines. When both streams are printed and their lines carry times
+/// (timestamped, json): the last `n` of the app as a whole, interleaved by time; raw lines
+/// cannot be interleaved: the last `n` of stdout, then the last `n` of stderr.
 pub fn tail(logs: &Logs, n: usize, out: &mut impl Write) -> io::Result<()> {
     match logs.sets.as_slice() {
         [(_, stdout), (_, stderr)] => {
-            let split = bunctl_log_read::last_by_stream(&StdFs, stdout, stderr, n, &tags())?;
-            print_lines(split.stdout, label(Origin::Stdout), out)?;
-            print_lines(split.stderr, label(Origin::Stderr), out)?;
+            let stdout = timed(bunctl_log_read::last_lines(&StdFs, stdout, n)?);
+            let stderr = timed(bunctl_log_read::last_lines(&StdFs, stderr, n)?);
+            if stdout.iter().chain(&stderr).all(|(t, _)| t.is_none()) {
+                let lines = |v: Vec<(Option<Stamp>, Vec<u8>)>| v.into_iter().map(|(_, l)| l);
+                print_lines(lines(stdout).collect(), label(Origin::Stdout), out)?;
+                print_lines(lines(stderr).collect(), label(Origin::Stderr), out)?;
+            } else {
+                let merged = merge_by_time(stdout, stderr);
+                for (origin, line) in merged.iter().skip(merged.len().saturating_sub(n)) {
+                    if tags().origin(line).is_none() {
+                        out.write_all(label(*origin))?;
+                    }
+                    out.write_all(line)?;
+                    out.write_all(b"\n")?;
+                }
+            }
         }
         sets => {
             for (_, live) in sets {
@@ -213,6 +328,45 @@ pub fn tail(logs: &Logs, n: usize, out: &mut impl Write) -> io::Result<()> {
         }
     }
     out.flush()
+}
+
+/// Each line with its time; a line without one (a marker) takes the time of the line before.
+fn timed(lines: Vec<Vec<u8>>) -> Vec<(Option<Stamp>, Vec<u8>)> {
+    let mut time = None;
+    lines
+        .into_iter()
+        .map(|line| {
+            if let Some(t) = bunctl_log_read::line::line_time(&line) {
+                time = Some(t);
+            }
+            (time, line)
+        })
+        .collect()
+}
+
+/// Stdout's and stderr's lines in one list by time, each stream's order kept (on a tie,
+/// stdout's first; lines before any time, first).
+fn merge_by_time(
+    stdout: Vec<(Option<Stamp>, Vec<u8>)>,
+    stderr: Vec<(Option<Stamp>, Vec<u8>)>,
+) -> Vec<(Origin, Vec<u8>)> {
+    let mut merged = Vec::with_capacity(stdout.len() + stderr.len());
+    let mut stdout = stdout.into_iter().peekable();
+    let mut stderr = stderr.into_iter().peekable();
+    loop {
+        let from_stdout = match (stdout.peek(), stderr.peek()) {
+            (Some((a, _)), Some((b, _))) => a <= b,
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return merged,
+        };
+        let next = if from_stdout {
+            stdout.next().map(|(_, l)| (Origin::Stdout, l))
+        } else {
+            stderr.next().map(|(_, l)| (Origin::Stderr, l))
+        };
+        merged.extend(next);
+    }
 }
 
 /// Prints the last `n` lines, then every line written after them, forever (until writing to

@@ -862,7 +862,7 @@ fn pipe_into_a_dir_that_is_a_file_says_so() {
 }
 
 #[test]
-fn tail_of_both_timestamped_streams_takes_the_last_lines_of_the_app_as_a_whole() {
+fn both_timestamped_streams_are_interleaved_by_time() {
     let dir = tempfile::tempdir().unwrap();
     let logs = dir.path().join("x").join("logs");
     std::fs::create_dir_all(&logs).unwrap();
@@ -875,4 +875,16 @@ fn tail_of_both_timestamped_streams_takes_the_last_lines_of_the_app_as_a_whole()
     assert!(out.status.success(), "{}", text(&out).1);
     // The last 2 of the app are o3 and e4, not the last 2 of each stream.
     assert_eq!(text(&out).0, format!("stdout: {t3} o3\nstderr: {t4} e4\n"));
+    let out = bunctl_log(&["tail", "s", "--dir", d, "-n", "3"], b"");
+    assert_eq!(
+        text(&out).0,
+        format!("stderr: {t2} e2\nstdout: {t3} o3\nstderr: {t4} e4\n")
+    );
+    // cat interleaves them by time.
+    let out = bunctl_log(&["cat", "s", "--dir", d], b"");
+    assert!(out.status.success(), "{}", text(&out).1);
+    assert_eq!(
+        text(&out).0,
+        format!("stdout: {t1} o1\nstderr: {t2} e2\nstdout: {t3} o3\nstderr: {t4} e4\n")
+    );
 }
