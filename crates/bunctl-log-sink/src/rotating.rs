@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
-use bunctl_log_fs::{parent_dir, FileLock, Filesystem, DEFAULT_DIR_MODE, DEFAULT_FILE_MODE};
+use bunctl_log_fs::{
+    create_dir_all_durably, parent_dir, FileLock, Filesystem, DEFAULT_DIR_MODE, DEFAULT_FILE_MODE,
+};
 use bunctl_log_metrics::LogMetrics;
 use bunctl_log_rotation::{
     recover_scanned, ArchiveNaming, Clock, Compressor, Retention, RotationPolicy, SizePolicy,
@@ -361,7 +363,9 @@ impl RotatingSink {
             deleted_for_space: 0,
             marker_tail: Vec::new(),
             retention_due: false,
-            dir_dirty: false,
+            // A live file just created (or empty) is named by an entry not yet durable: the
+            // first sync or close makes it so.
+            dir_dirty: meta.len == 0,
             lock,
             rotation_retry_delay: config.rotation_retry_delay,
             rotation_retry_max_delay: config.rotation_retry_max_delay,
@@ -400,7 +404,7 @@ impl RotatingSink {
             let live = match FileSink::open(self.fs.clone(), path, self.file_mode) {
                 // The directory is gone (`rm -r`): make it again rather than fail forever.
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    self.fs.create_dir_all(self.naming.dir(), self.dir_mode)?;
+                    create_dir_all_durably(self.fs.as_ref(), self.naming.dir(), self.dir_mode)?;
                     FileSink::open(self.fs.clone(), path, self.file_mode)?
                 }
                 other => other?,
@@ -480,7 +484,7 @@ impl RotatingSink {
             Ok(_) => {}
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 // The directory may be gone with it.
-                self.fs.create_dir_all(self.naming.dir(), self.dir_mode)?;
+                create_dir_all_durably(self.fs.as_ref(), self.naming.dir(), self.dir_mode)?;
             }
             Err(e) => return Err(e),
         }

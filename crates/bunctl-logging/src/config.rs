@@ -343,6 +343,13 @@ pub struct WriterOptions {
     /// path still names the open file, so a file removed or moved by someone else is noticed
     /// and recreated; a rotation always checks first. Default 10 ms.
     pub reopen_check_interval: Duration,
+    /// If set, the writer makes its lines durable on its own at this pace while it has lines
+    /// not yet synced, as [`AsyncLogWriter::sync`](crate::AsyncLogWriter::sync) does, off the
+    /// producers' path (one thread syncs every writer that sets it; writers at rest cost no
+    /// wake-up). A power cut then loses at most about this much of a writer's lines. Default
+    /// `None`: lines reach the disk when the kernel writes them back, at a rotation and at
+    /// shutdown (journald's default is 5 minutes).
+    pub sync_interval: Option<Duration>,
 }
 
 impl Default for WriterOptions {
@@ -363,6 +370,7 @@ impl Default for WriterOptions {
             dir_mode: DEFAULT_DIR_MODE,
             full_disk: FullDiskPolicy::KeepArchives,
             reopen_check_interval: Duration::from_millis(10),
+            sync_interval: None,
         }
     }
 }
@@ -416,6 +424,12 @@ impl WriterOptions {
         }
         if r.breaker_threshold == 0 {
             return invalid("retry.breaker_threshold", "must be at least 1");
+        }
+        if self.sync_interval == Some(Duration::ZERO) {
+            return invalid(
+                "sync_interval",
+                "must be more than 0 (use None for no periodic sync)",
+            );
         }
         at_most_max_interval("retry.initial_delay", r.initial_delay)?;
         at_most_max_interval("retry.probe_interval", r.probe_interval)?;

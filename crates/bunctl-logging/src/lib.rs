@@ -40,6 +40,7 @@
 
 pub mod capture;
 mod config;
+mod durability;
 mod error;
 mod line_buffer;
 mod manager;

@@ -294,6 +294,21 @@ impl LogManager {
         .await
     }
 
+    /// Makes every open writer's lines durable, concurrently (see [`AsyncLogWriter::sync`]):
+    /// returns once the lines each accepted before are on stable storage, file data and
+    /// directory entries. All are synced even if one fails.
+    ///
+    /// # Errors
+    /// As [`AsyncLogWriter::sync`]: one error, or [`Error::Multiple`].
+    pub async fn sync_all(&self) -> Result<()> {
+        self.on_each(
+            self.open_writers(),
+            "sync",
+            |w| async move { w.sync().await },
+        )
+        .await
+    }
+
     /// Rotates every open writer's live file now, concurrently (see
     /// [`AsyncLogWriter::rotate`]): the lines each accepted before go to the file rotated.
     /// Empty live files are not rotated. All are rotated even if one fails.

@@ -4,7 +4,7 @@ use std::collections::VecDeque;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::SystemTime;
 
 use bunctl_log_buffer::{
@@ -22,6 +22,7 @@ use bunctl_log_sink::{
 };
 use bytes::Bytes;
 
+use crate::durability::{self, Rotator, Unsynced};
 use crate::pool::{Job, Pool, Turn, Work, BATCHES_PER_TURN};
 use crate::{Error, LogWriterConfig, Result, Stream, WriterOptions};
 
@@ -74,8 +75,6 @@ pub struct AsyncLogWriter {
 /// The writer thread's [`RotatingSink`], shared with the handle for [`AsyncLogWriter::rotate`];
 /// `None` once closed.
 type SharedRotating = Arc<Mutex<Option<RotatingSink>>>;
-/// The handle's side of a [`SharedRotating`].
-type Rotator = Weak<Mutex<Option<RotatingSink>>>;
 
 /// The product's (v2) name of the background writer: the same type as [`AsyncLogWriter`],
 /// with the same semantics (`new(LogWriterConfig).await`, `write`, `write_line`, `flush`,
@@ -109,7 +108,7 @@ type Rotator = Weak<Mutex<Option<RotatingSink>>>;
 /// ```
 pub type LogWriter = AsyncLogWriter;
 
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     // Nothing under these locks leaves them inconsistent if it panics: carry on.
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
@@ -316,7 +315,11 @@ impl AsyncLogWriter {
             })
         });
         let deadline = rx.deadline_handle();
+        let unsynced = options
+            .sync_interval
+            .map(|every| durability::sync_every(rotator.clone(), &config.path, every));
         let task = WriterTask {
+            unsynced,
             path: config.path.clone(),
             rx,
             spare: Vec::new(),
@@ -722,20 +725,74 @@ impl AsyncLogWriter {
     /// it was) or did not start within the timeout, [`Error::WriteFailed`] (after rotating) if
     /// lines were lost to I/O errors since the last report.
     pub async fn rotate(&self) -> Result<()> {
-        let losses = self.flush_before_rotation().await?;
+        self.flush_then(rotate_now, "rotation").await
+    }
+
+    /// Flushes, then runs `op` on the sink on the blocking pool, waiting at most
+    /// [`WriterOptions::flush_timeout`] for each; lines lost earlier are reported after `op`.
+    async fn flush_then(
+        &self,
+        op: fn(&Rotator, &Path) -> Result<()>,
+        task: &'static str,
+    ) -> Result<()> {
+        let losses = self.flush_reporting_losses_later().await?;
         let (rotator, path) = (self.rotator.clone(), self.path.clone());
-        let job = tokio::task::spawn_blocking(move || rotate_now(&rotator, &path));
+        let job = tokio::task::spawn_blocking(move || op(&rotator, &path));
         match tokio::time::timeout(self.options.flush_timeout, job).await {
-            Ok(Ok(rotated)) => rotated?,
+            Ok(Ok(done)) => done?,
             Ok(Err(_panicked)) => {
                 return Err(Error::TaskFailed {
                     path: self.path.clone(),
-                    task: "rotation",
+                    task,
                 })
             }
-            Err(_elapsed) => return Err(self.rotation_timeout()),
+            Err(_elapsed) => return Err(self.sink_timeout(task)),
         }
         losses.map_or(Ok(()), Err)
+    }
+
+    /// Returns when every line accepted before the call is on stable storage: the live file's
+    /// data, any rotation still finishing (its file synced and renamed), and the directory
+    /// entries that name them (a new live file, a directory the writer created, renames).
+    /// [`flush`](Self::flush) only promises the page cache, which a crash of the process keeps
+    /// and a crash of the machine may not. Waits at most [`WriterOptions::flush_timeout`] for
+    /// each of the flush and the sync. Costs an `fdatasync` (and a directory `fsync` when
+    /// entries changed): call it at the points that matter, or set
+    /// [`WriterOptions::sync_interval`].
+    ///
+    /// ```
+    /// use bunctl_logging::{AsyncLogWriter, LogWriterConfig};
+    ///
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let writer = AsyncLogWriter::new(LogWriterConfig {
+    ///     path: dir.path().join("app.log"),
+    ///     ..LogWriterConfig::default()
+    /// }).await?;
+    /// writer.write_line("payment 42 accepted")?;
+    /// writer.sync().await?; // on disk, even if the power goes now
+    /// # writer.shutdown().await?;
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// # }).unwrap();
+    /// ```
+    ///
+    /// # Errors
+    /// [`Error::Closed`] if the writer is shut down, [`Error::FlushTimeout`] from the flush,
+    /// [`Error::Io`] naming the file if the sync failed (the lines are then not known to be
+    /// durable) or did not start within the timeout, [`Error::WriteFailed`] (after syncing)
+    /// if lines were lost to I/O errors since the last report.
+    pub async fn sync(&self) -> Result<()> {
+        self.flush_then(durability::sync_now, "sync").await
+    }
+
+    /// [`sync`](Self::sync) for plain threads (no async runtime needed). Do not call it on an
+    /// async runtime's worker thread: it blocks the thread. It waits for the writer as long as
+    /// the writer takes.
+    ///
+    /// # Errors
+    /// As [`sync`](Self::sync).
+    pub fn sync_blocking(&self) -> Result<()> {
+        self.flush_blocking_then(durability::sync_now)
     }
 
     /// [`rotate`](Self::rotate) for plain threads (no async runtime needed). Do not call it on
@@ -745,17 +802,22 @@ impl AsyncLogWriter {
     /// # Errors
     /// As [`rotate`](Self::rotate).
     pub fn rotate_blocking(&self) -> Result<()> {
+        self.flush_blocking_then(rotate_now)
+    }
+
+    /// [`flush_then`](Self::flush_then) for plain threads.
+    fn flush_blocking_then(&self, op: fn(&Rotator, &Path) -> Result<()>) -> Result<()> {
         let losses = match self.flush_blocking() {
             Ok(()) => None,
             Err(e @ Error::WriteFailed { .. }) => Some(e),
             Err(e) => return Err(e),
         };
-        rotate_now(&self.rotator, &self.path)?;
+        op(&self.rotator, &self.path)?;
         losses.map_or(Ok(()), Err)
     }
 
-    /// The flush before a rotation; lines lost earlier are reported after the rotation.
-    async fn flush_before_rotation(&self) -> Result<Option<Error>> {
+    /// The flush before a rotation or a sync; lines lost earlier are reported after it.
+    async fn flush_reporting_losses_later(&self) -> Result<Option<Error>> {
         if self.is_closed() {
             return Err(Error::Closed);
         }
@@ -766,14 +828,18 @@ impl AsyncLogWriter {
         }
     }
 
-    fn rotation_timeout(&self) -> Error {
+    fn sink_timeout(&self, task: &'static str) -> Error {
         Error::Io {
-            action: "rotate log file",
+            action: if task == "sync" {
+                "sync log file"
+            } else {
+                "rotate log file"
+            },
             path: self.path.clone(),
             source: io::Error::new(
                 io::ErrorKind::TimedOut,
                 format!(
-                    "the writer did not get to the rotation within {:?}",
+                    "the writer did not get to the {task} within {:?}",
                     self.options.flush_timeout
                 ),
             ),
@@ -944,12 +1010,13 @@ fn open_sink(
     metrics: Arc<LogMetrics>,
 ) -> Result<(Box<dyn Sink>, Rotator)> {
     let dir = parent_dir(&config.path);
-    fs.create_dir_all(&dir, options.dir_mode)
-        .map_err(|source| Error::Io {
+    bunctl_log_fs::create_dir_all_durably(fs.as_ref(), &dir, options.dir_mode).map_err(
+        |source| Error::Io {
             action: "create log directory",
             path: dir.clone(),
             source,
-        })?;
+        },
+    )?;
     let rotating = RotatingSink::open(
         RotatingSinkConfig {
             live: config.path.clone(),
@@ -1003,18 +1070,7 @@ fn open_sink(
 
 /// Rotates the writer's file now, between two of the writer thread's writes.
 fn rotate_now(rotator: &Rotator, path: &Path) -> Result<()> {
-    let Some(shared) = rotator.upgrade() else {
-        return Err(Error::Closed);
-    };
-    let mut sink = lock(&shared);
-    let Some(sink) = sink.as_mut() else {
-        return Err(Error::Closed);
-    };
-    sink.rotate().map_err(|source| Error::Io {
-        action: "rotate log file",
-        path: path.to_path_buf(),
-        source,
-    })
+    durability::on_sink(rotator, path, "rotate log file", RotatingSink::rotate)
 }
 
 /// The writer thread's [`RotatingSink`], shared with [`rotate_now`]: each call takes the lock
@@ -1085,6 +1141,8 @@ struct WriterTask {
     lost_since_marker: u64,
     /// Whether a failed write left a line unfinished in the file.
     mid_line: bool,
+    /// Told after each batch written, with [`WriterOptions::sync_interval`] set.
+    unsynced: Option<Unsynced>,
 }
 
 /// What writing one batch came to.
@@ -1108,6 +1166,9 @@ impl WriterTask {
             self.mid_line,
         );
         self.metrics.record_lines_written(outcome.lines_done);
+        if let Some(unsynced) = &self.unsynced {
+            unsynced.mark();
+        }
         let lost = lines - outcome.lines_done.min(lines);
         tracing::trace!(path = %self.path.display(), bytes = batch.bytes.len(), lines,
             written = outcome.lines_done, "log batch written");
