@@ -41,7 +41,7 @@ pub struct Logs {
 
 impl Logs {
     /// The logs of an app whose stdout (or merged) live file is `stdout` and stderr live file
-    /// `stderr`; `want` says which to read (`None`: both).
+    /// `stderr`; `want` says which to read (`None`: both, those that have files).
     ///
     /// # Errors
     /// `no logs for app 'APP' in DIR` if the app has no file of either stream; an error of
@@ -59,13 +59,18 @@ impl Logs {
         if !has_stdout && !has_stderr {
             return Err(format!("no logs for app '{app}' in {}", dir.display()).into());
         }
-        let mut sets = Vec::new();
-        if has_stdout && want != Some(Origin::Stderr) {
-            sets.push((Origin::Stdout, stdout));
-        }
-        if has_stderr && want != Some(Origin::Stdout) {
-            sets.push((Origin::Stderr, stderr));
-        }
+        // The stream asked for even without files yet: `tail -f` waits for them.
+        let sets = match want {
+            Some(Origin::Stdout) => vec![(Origin::Stdout, stdout)],
+            Some(Origin::Stderr) => vec![(Origin::Stderr, stderr)],
+            None => [
+                (has_stdout, Origin::Stdout, stdout),
+                (has_stderr, Origin::Stderr, stderr),
+            ]
+            .into_iter()
+            .filter_map(|(has, origin, live)| has.then_some((origin, live)))
+            .collect(),
+        };
         let labelled = sets.len() == 2;
         Ok(Self { sets, labelled })
     }

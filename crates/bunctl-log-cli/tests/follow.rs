@@ -171,3 +171,33 @@ fn follow_prints_both_streams_labelled() {
     append("s.log", "[stderr] tagged\n");
     assert_eq!(next(), "[stderr] tagged");
 }
+
+/// `tail -f --stream stderr` of an app that has written no stderr yet waits for it.
+#[test]
+fn follow_of_one_stream_waits_for_its_first_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("x").join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    std::fs::write(logs.join("w.log"), "out\n").unwrap();
+    let mut child = KillOnDrop(
+        Command::new(BIN)
+            .args(["tail", "w", "--dir", logs.to_str().unwrap()])
+            .args(["-f", "--stream", "stderr"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    std::fs::write(logs.join("w.err.log"), "err\n").unwrap();
+    assert_eq!(rx.recv_timeout(DEADLINE).unwrap(), "err");
+    assert!(child.0.try_wait().unwrap().is_none(), "still following");
+}
