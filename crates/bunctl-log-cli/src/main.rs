@@ -442,6 +442,7 @@ async fn run(a: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
 /// The files `files`, `cat` and `tail` read.
 fn logs(t: &ReadTarget) -> Result<read::Logs, Box<dyn std::error::Error>> {
     let target = t.target()?;
+    check_dir(&target.dir)?;
     let (config, stdout) = log_config(&target, None);
     let stderr = config.err_log_path(&target.app);
     let want = match t.stream {

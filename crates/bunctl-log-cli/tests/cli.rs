@@ -841,13 +841,15 @@ fn run_exits_126_for_a_file_that_is_not_executable_and_127_for_none() {
 }
 
 #[test]
-fn pipe_into_a_dir_that_is_a_file_says_so() {
+fn a_dir_that_is_a_file_says_so() {
     let dir = tempfile::tempdir().unwrap();
     let afile = dir.path().join("x").join("afile");
     std::fs::create_dir_all(afile.parent().unwrap()).unwrap();
     std::fs::write(&afile, "").unwrap();
     let a = afile.to_str().unwrap();
     for args in [
+        &["cat", "p", "--dir", a][..],
+        &["files", "p", "--dir", a][..],
         &["pipe", "--app", "p", "--dir", a][..],
         &["run", "--app", "p", "--dir", a, "--", "true"],
     ] {
