@@ -10,7 +10,9 @@
 //!    [`CUT_LINE_MARKER`];
 //! 3. each producer's lines are in order;
 //! 4. at a cut after `shutdown()` returned, every line the files held then is there, once
-//!    (retention's deletions during the run are the only lines gone).
+//!    (retention's deletions during the run are the only lines gone);
+//! 5. at a cut after a `sync()` returned, every line its producer wrote before it is there,
+//!    unless retention deleted its archive by the end of the run (counted apart).
 //!
 //! Recovery is run with retention off (`max_files` large), so that check 1 sees what
 //! recovery itself keeps; the run itself keeps 4 archives. The test samples cuts evenly
@@ -39,6 +41,17 @@ struct Workload {
     producers: usize,
     lines_each: usize,
     line_len: usize,
+    /// Each producer calls `sync()` after every this many lines.
+    sync_every: usize,
+}
+
+/// A `sync()` that returned: at this point of the record, producer `producer`'s lines up to
+/// `upto` (inclusive) were durable.
+#[derive(Clone, Copy)]
+struct Synced {
+    at: usize,
+    producer: usize,
+    upto: usize,
 }
 
 fn line(p: usize, n: usize, len: usize) -> String {
@@ -62,7 +75,7 @@ fn config(live: &Path, w: &Workload, keep_all: bool) -> LogWriterConfig {
 
 /// Runs the workload on a recording filesystem; returns the record, the position right
 /// after `shutdown()` returned, and the lines the files held then.
-async fn record(root: &Path, w: &Workload) -> (CrashLog, usize, Vec<String>) {
+async fn record(root: &Path, w: &Workload) -> (CrashLog, usize, Vec<String>, Vec<Synced>) {
     std::fs::create_dir_all(root).unwrap();
     let (fs, log) = CrashFs::shared(root).unwrap();
     let live = root.join("app.log");
@@ -76,14 +89,23 @@ async fn record(root: &Path, w: &Workload) -> (CrashLog, usize, Vec<String>) {
         .await
         .unwrap(),
     );
+    let synced = Arc::new(std::sync::Mutex::new(Vec::new()));
     let mut tasks = Vec::new();
     for p in 0..w.producers {
-        let writer = writer.clone();
-        let (lines, len) = (w.lines_each, w.line_len);
+        let (writer, log, synced) = (writer.clone(), log.clone(), synced.clone());
+        let (lines, len, every) = (w.lines_each, w.line_len, w.sync_every);
         tasks.push(tokio::spawn(async move {
             for n in 0..lines {
                 writer.write_line_async(line(p, n, len)).await.unwrap();
-                if n % 97 == 0 {
+                if n % every == every - 1 {
+                    writer.sync().await.unwrap();
+                    let at = log.mark();
+                    synced.lock().unwrap().push(Synced {
+                        at,
+                        producer: p,
+                        upto: n,
+                    });
+                } else if n % 97 == 0 {
                     writer.flush().await.unwrap();
                 }
             }
@@ -94,7 +116,8 @@ async fn record(root: &Path, w: &Workload) -> (CrashLog, usize, Vec<String>) {
     }
     writer.shutdown().await.unwrap();
     let done = log.mark();
-    (log, done, read_back(&live))
+    let synced = synced.lock().unwrap().clone();
+    (log, done, read_back(&live), synced)
 }
 
 /// Every line in `dir`'s files for `live`, in file order.
@@ -143,7 +166,37 @@ fn listing(state: &CrashState, after: &Path) -> String {
     format!("crashed: {before:?}\nrecovered: {after:?}")
 }
 
-async fn check_state(state: &CrashState, dir: &Path, w: &Workload, at_end: Option<&[String]>) {
+/// The lines known durable at a cut after `at` operations: each producer's lines up to its
+/// last `sync()` that returned by then, kept only if the run's end still held them (retention
+/// deleted the others' archives; their number is returned apart).
+fn durable_at(at: usize, synced: &[Synced], end: &[String], w: &Workload) -> (Vec<String>, usize) {
+    let mut upto: HashMap<usize, usize> = HashMap::new();
+    for s in synced.iter().filter(|s| s.at <= at) {
+        let u = upto.entry(s.producer).or_insert(s.upto);
+        *u = (*u).max(s.upto);
+    }
+    let kept: std::collections::HashSet<&str> = end.iter().map(String::as_str).collect();
+    let (mut durable, mut expired) = (Vec::new(), 0);
+    for (&p, &last) in &upto {
+        for n in 0..=last {
+            let l = line(p, n, w.line_len);
+            if kept.contains(l.as_str()) {
+                durable.push(l);
+            } else {
+                expired += 1;
+            }
+        }
+    }
+    (durable, expired)
+}
+
+async fn check_state(
+    state: &CrashState,
+    dir: &Path,
+    w: &Workload,
+    at_end: Option<&[String]>,
+    durable: &[String],
+) {
     let before = lines_in_state(state, &dir.join("before"));
     let root = dir.join("after");
     state.materialize(&root).unwrap();
@@ -186,6 +239,12 @@ async fn check_state(state: &CrashState, dir: &Path, w: &Workload, at_end: Optio
             "{what}: {l} was in the crashed files and recovery lost it"
         );
     }
+    for l in durable {
+        assert!(
+            counts.contains_key(l.as_str()),
+            "{what}: {l} was synced before the cut and is lost"
+        );
+    }
     if let Some(end) = at_end {
         for l in end.iter().filter(|l| parse(l).is_some()) {
             assert!(
@@ -207,7 +266,7 @@ async fn explore(w: Workload) {
     common::init_tracing();
     let tmp = tempfile::tempdir().unwrap();
     let base = tmp.path().join("a/b/c");
-    let (log, done, at_end) = record(&base.join("recorded"), &w).await;
+    let (log, done, at_end, synced) = record(&base.join("recorded"), &w).await;
     let all = std::env::var("BUNCTL_POWERLOSS_STATES").is_ok_and(|v| v == "all");
     let order = match std::env::var("BUNCTL_POWERLOSS_ORDER").as_deref() {
         Ok("any") => DirOrder::AnySubset,
@@ -232,21 +291,31 @@ async fn explore(w: Workload) {
     };
     let mut cuts: Vec<usize> = (0..=len).step_by(stride).collect();
     cuts.push(done); // after shutdown: everything durable
-    let mut checked = 0;
+    let (mut checked, mut durable_checked, mut expired_apart) = (0, 0, 0);
     for at in cuts {
+        let (durable, expired) = durable_at(at, &synced, &at_end, &w);
         for (i, state) in log.states_at(at, order).iter().enumerate() {
             let dir = base.join(format!("state-{at}-{i}"));
             let end = (at >= done).then_some(at_end.as_slice());
-            check_state(state, &dir, &w, end).await;
+            check_state(state, &dir, &w, end, &durable).await;
+            durable_checked += durable.len();
+            expired_apart += expired;
             std::fs::remove_dir_all(&dir).unwrap();
             checked += 1;
         }
     }
     eprintln!(
-        "{}: {len} operations recorded, {checked} crash states checked ({order:?})",
-        w.name
+        "{}: {len} operations recorded, {} syncs, {checked} crash states checked ({order:?}); \
+         {durable_checked} synced lines checked present, {expired_apart} synced lines whose \
+         archive retention deleted not checked",
+        w.name,
+        synced.len()
     );
     assert!(checked > 0);
+    assert!(
+        durable_checked > 0,
+        "no cut came after a sync: the check proved nothing"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -258,6 +327,7 @@ async fn foreground_rotation_survives_every_power_cut() {
         producers: 3,
         lines_each: 400,
         line_len: 60,
+        sync_every: 150,
     })
     .await;
 }
@@ -271,6 +341,7 @@ async fn background_rotation_survives_every_power_cut() {
         producers: 2,
         lines_each: 8_000,
         line_len: 100,
+        sync_every: 2_500,
     })
     .await;
 }
