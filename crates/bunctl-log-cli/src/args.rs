@@ -102,7 +102,7 @@ Print a completion script for SHELL on stdout, e.g. \
 /// Which app, where.
 #[derive(Debug, Clone, Args)]
 pub struct Target {
-    /// The app: 1 to 64 of A-Z a-z 0-9 _ -, not starting with -
+    /// The app: 1 to 128 of A-Z a-z 0-9 . _ -, not starting with . or -
     #[arg(long, value_name = "NAME", value_parser = OsStringValueParser::new().try_map(parse_app))]
     pub app: AppId,
     /// Directory of the log files
@@ -120,7 +120,7 @@ pub struct ReadTarget {
         required_unless_present = "app"
     )]
     pub app_arg: Option<AppId>,
-    /// The app: 1 to 64 of A-Z a-z 0-9 _ -, not starting with -
+    /// The app: 1 to 128 of A-Z a-z 0-9 . _ -, not starting with . or -
     #[arg(long, value_name = "NAME", value_parser = OsStringValueParser::new().try_map(parse_app))]
     pub app: Option<AppId>,
     /// Directory of the log files
