@@ -1,4 +1,4 @@
-//! Making lines durable: [`sync_now`] for [`AsyncLogWriter::sync`](crate::AsyncLogWriter::sync),
+//! Making lines durable: [`SYNC`] for [`AsyncLogWriter::sync`](crate::AsyncLogWriter::sync),
 //! and the process's syncer thread for [`WriterOptions::sync_interval`](crate::WriterOptions):
 //! one thread for every writer that asked for it, woken only by a writer that wrote since its
 //! last sync, so writers at rest cause no wake-ups.
@@ -17,38 +17,52 @@ use crate::{Error, Result};
 /// the syncer: each takes the lock between two batches.
 pub(crate) type Rotator = Weak<Mutex<Option<RotatingSink>>>;
 
-/// Runs `op` on the writer's sink, between two batches.
-///
-/// # Errors
-/// [`Error::Closed`] if the writer is closed; [`Error::Io`] with `action` and `path` if `op`
-/// failed.
-pub(crate) fn on_sink(
-    rotator: &Rotator,
-    path: &Path,
-    action: &'static str,
-    op: impl FnOnce(&mut RotatingSink) -> std::io::Result<()>,
-) -> Result<()> {
-    let Some(shared) = rotator.upgrade() else {
-        return Err(Error::Closed);
-    };
-    let mut sink = lock(&shared);
-    let Some(sink) = sink.as_mut() else {
-        return Err(Error::Closed);
-    };
-    op(sink).map_err(|source| Error::Io {
-        action,
-        path: path.to_path_buf(),
-        source,
-    })
+/// An operation the handle runs on the writer's sink, between two batches, with the names its
+/// errors carry.
+#[derive(Clone, Copy)]
+pub(crate) struct SinkOp {
+    /// What it is, in "did not get to the {task}" and [`Error::TaskFailed`].
+    pub(crate) task: &'static str,
+    /// [`Error::Io`]'s action.
+    pub(crate) action: &'static str,
+    run: fn(&mut RotatingSink) -> std::io::Result<()>,
 }
+
+/// Rotates the live file now.
+pub(crate) const ROTATE: SinkOp = SinkOp {
+    task: "rotation",
+    action: "rotate log file",
+    run: RotatingSink::rotate,
+};
 
 /// Makes every line the sink took durable: the live file's data, a rotation still finishing
 /// (its file synced and renamed), and the directory entries that name them.
-///
-/// # Errors
-/// As [`on_sink`], action "sync log file".
-pub(crate) fn sync_now(rotator: &Rotator, path: &Path) -> Result<()> {
-    on_sink(rotator, path, "sync log file", Sink::sync)
+pub(crate) const SYNC: SinkOp = SinkOp {
+    task: "sync",
+    action: "sync log file",
+    run: Sink::sync,
+};
+
+impl SinkOp {
+    /// Runs it on the writer's sink, between two batches.
+    ///
+    /// # Errors
+    /// [`Error::Closed`] if the writer is closed; [`Error::Io`] with this action and `path` if
+    /// it failed.
+    pub(crate) fn run_on(self, rotator: &Rotator, path: &Path) -> Result<()> {
+        let Some(shared) = rotator.upgrade() else {
+            return Err(Error::Closed);
+        };
+        let mut sink = lock(&shared);
+        let Some(sink) = sink.as_mut() else {
+            return Err(Error::Closed);
+        };
+        (self.run)(sink).map_err(|source| Error::Io {
+            action: self.action,
+            path: path.to_path_buf(),
+            source,
+        })
+    }
 }
 
 /// A writer's "written since the last sync" flag, set by its writer task after each batch.
@@ -130,7 +144,7 @@ impl Syncer {
             }
             drop(entries);
             for (rotator, path, dirty) in due_now {
-                match sync_now(&rotator, &path) {
+                match SYNC.run_on(&rotator, &path) {
                     Ok(()) | Err(Error::Closed) => {}
                     Err(e) => {
                         // Tried again at the next interval: the lines are not known durable.

@@ -22,7 +22,7 @@ use bunctl_log_sink::{
 };
 use bytes::Bytes;
 
-use crate::durability::{self, Rotator, Unsynced};
+use crate::durability::{self, Rotator, SinkOp, Unsynced};
 use crate::pool::{Job, Pool, Turn, Work, BATCHES_PER_TURN};
 use crate::{Error, LogWriterConfig, Result, Stream, WriterOptions};
 
@@ -725,28 +725,24 @@ impl AsyncLogWriter {
     /// it was) or did not start within the timeout, [`Error::WriteFailed`] (after rotating) if
     /// lines were lost to I/O errors since the last report.
     pub async fn rotate(&self) -> Result<()> {
-        self.flush_then(rotate_now, "rotation").await
+        self.flush_then(durability::ROTATE).await
     }
 
     /// Flushes, then runs `op` on the sink on the blocking pool, waiting at most
     /// [`WriterOptions::flush_timeout`] for each; lines lost earlier are reported after `op`.
-    async fn flush_then(
-        &self,
-        op: fn(&Rotator, &Path) -> Result<()>,
-        task: &'static str,
-    ) -> Result<()> {
+    async fn flush_then(&self, op: SinkOp) -> Result<()> {
         let losses = self.flush_reporting_losses_later().await?;
         let (rotator, path) = (self.rotator.clone(), self.path.clone());
-        let job = tokio::task::spawn_blocking(move || op(&rotator, &path));
+        let job = tokio::task::spawn_blocking(move || op.run_on(&rotator, &path));
         match tokio::time::timeout(self.options.flush_timeout, job).await {
             Ok(Ok(done)) => done?,
             Ok(Err(_panicked)) => {
                 return Err(Error::TaskFailed {
                     path: self.path.clone(),
-                    task,
+                    task: op.task,
                 })
             }
-            Err(_elapsed) => return Err(self.sink_timeout(task)),
+            Err(_elapsed) => return Err(self.sink_timeout(op)),
         }
         losses.map_or(Ok(()), Err)
     }
@@ -782,7 +778,7 @@ impl AsyncLogWriter {
     /// durable) or did not start within the timeout, [`Error::WriteFailed`] (after syncing)
     /// if lines were lost to I/O errors since the last report.
     pub async fn sync(&self) -> Result<()> {
-        self.flush_then(durability::sync_now, "sync").await
+        self.flush_then(durability::SYNC).await
     }
 
     /// [`sync`](Self::sync) for plain threads (no async runtime needed). Do not call it on an
@@ -792,7 +788,7 @@ impl AsyncLogWriter {
     /// # Errors
     /// As [`sync`](Self::sync).
     pub fn sync_blocking(&self) -> Result<()> {
-        self.flush_blocking_then(durability::sync_now)
+        self.flush_blocking_then(durability::SYNC)
     }
 
     /// [`rotate`](Self::rotate) for plain threads (no async runtime needed). Do not call it on
@@ -802,17 +798,17 @@ impl AsyncLogWriter {
     /// # Errors
     /// As [`rotate`](Self::rotate).
     pub fn rotate_blocking(&self) -> Result<()> {
-        self.flush_blocking_then(rotate_now)
+        self.flush_blocking_then(durability::ROTATE)
     }
 
     /// [`flush_then`](Self::flush_then) for plain threads.
-    fn flush_blocking_then(&self, op: fn(&Rotator, &Path) -> Result<()>) -> Result<()> {
+    fn flush_blocking_then(&self, op: SinkOp) -> Result<()> {
         let losses = match self.flush_blocking() {
             Ok(()) => None,
             Err(e @ Error::WriteFailed { .. }) => Some(e),
             Err(e) => return Err(e),
         };
-        op(&self.rotator, &self.path)?;
+        op.run_on(&self.rotator, &self.path)?;
         losses.map_or(Ok(()), Err)
     }
 
@@ -828,13 +824,10 @@ impl AsyncLogWriter {
         }
     }
 
-    fn sink_timeout(&self, task: &'static str) -> Error {
+    fn sink_timeout(&self, op: SinkOp) -> Error {
+        let task = op.task;
         Error::Io {
-            action: if task == "sync" {
-                "sync log file"
-            } else {
-                "rotate log file"
-            },
+            action: op.action,
             path: self.path.clone(),
             source: io::Error::new(
                 io::ErrorKind::TimedOut,
@@ -1068,12 +1061,7 @@ fn open_sink(
     ))
 }
 
-/// Rotates the writer's file now, between two of the writer thread's writes.
-fn rotate_now(rotator: &Rotator, path: &Path) -> Result<()> {
-    durability::on_sink(rotator, path, "rotate log file", RotatingSink::rotate)
-}
-
-/// The writer thread's [`RotatingSink`], shared with [`rotate_now`]: each call takes the lock
+/// The writer thread's [`RotatingSink`], shared with the handle's [`SinkOp`]s: each call takes the lock
 /// (never contended but by a rotation), and `close` drops the sink (its files and lock) so
 /// that no rotation can follow.
 struct Shared(SharedRotating);
@@ -1166,7 +1154,8 @@ impl WriterTask {
             self.mid_line,
         );
         self.metrics.record_lines_written(outcome.lines_done);
-        if let Some(unsynced) = &self.unsynced {
+        // Only lines that reached the file need a sync.
+        if let Some(unsynced) = self.unsynced.as_ref().filter(|_| outcome.lines_done > 0) {
             unsynced.mark();
         }
         let lost = lines - outcome.lines_done.min(lines);
