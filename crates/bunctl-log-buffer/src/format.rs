@@ -252,7 +252,7 @@ pub fn formatted_max_len(format: LineFormat, max_line_len: usize, stream: &str) 
 }
 
 /// One Docker json-file line for `piece` (without its newline; `whole`: the line ends here).
-fn json_line(
+pub(crate) fn json_line(
     piece: &[u8],
     whole: bool,
     stream: &str,

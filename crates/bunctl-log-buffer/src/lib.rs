@@ -34,16 +34,19 @@ use memchr::{memchr, memchr_iter};
 mod format;
 #[cfg(feature = "testing")]
 pub mod fuzzing;
+mod marker;
 
 pub use format::{
     format_lines, format_message, formatted_max_len, LineFormat, TimeCache, TIME_LEN,
 };
+pub use marker::{
+    is_marker, marker_line, marker_text, write_marker, Marker, CONTINUATION_MARKER,
+    CUT_LINE_MARKER, MARKER_PREFIX, MARKER_STREAM, ROTATION_FAILED_MARKER,
+    ROTATION_RESUMED_MARKER,
+};
 
 /// The default longest line, in bytes, before it is split: 1 MiB.
 pub const DEFAULT_MAX_LINE_LEN: usize = 1 << 20;
-
-/// Ends every piece of a split line but the last: the line continues on the next piece.
-pub const CONTINUATION_MARKER: &[u8] = b" [bunctl-log: line continues]";
 
 /// One or more whole lines, each ending in `\n`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
