@@ -1,0 +1,48 @@
+//! [`ChannelConfig`]: the channel's limits and timing, and how they are made consistent.
+
+use std::time::Duration;
+
+use bunctl_log_buffer::CONTINUATION_MARKER;
+
+/// Limits and timing of a channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelConfig {
+    /// Most lines buffered at once (not counting the batch being written).
+    pub max_lines: usize,
+    /// Most bytes buffered at once (not counting the batch being written).
+    pub max_bytes: usize,
+    /// The writer takes a batch as soon as this many bytes are buffered.
+    pub batch_bytes: usize,
+    /// The writer takes a batch at the latest this long after its first byte arrived.
+    pub flush_interval: Duration,
+    /// Lines longer than this are split into marked pieces.
+    pub max_line_len: usize,
+}
+
+impl Default for ChannelConfig {
+    fn default() -> Self {
+        Self {
+            max_lines: 1000,
+            max_bytes: 4 << 20,
+            batch_bytes: 64 << 10,
+            flush_interval: Duration::from_millis(100),
+            max_line_len: bunctl_log_buffer::DEFAULT_MAX_LINE_LEN,
+        }
+    }
+}
+
+impl ChannelConfig {
+    /// The config with its limits made consistent: every piece of a split line must fit into an
+    /// empty buffer, so `max_bytes` is raised to at least one maximal piece, and every count is
+    /// at least 1.
+    pub fn normalized(mut self) -> Self {
+        self.max_line_len = self.max_line_len.max(1);
+        self.max_lines = self.max_lines.max(1);
+        let piece = self
+            .max_line_len
+            .saturating_add(CONTINUATION_MARKER.len() + 1);
+        self.max_bytes = self.max_bytes.max(piece);
+        self.batch_bytes = self.batch_bytes.clamp(1, self.max_bytes);
+        self
+    }
+}

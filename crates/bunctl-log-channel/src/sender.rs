@@ -1,0 +1,334 @@
+//! [`Sender`], the producer side: encodes a message into lines and puts it into the buffer in
+//! one of three ways when it is full (drop and count, refuse, or wait for room).
+
+use std::fmt;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bunctl_log_buffer::{encode_message, is_single_line, Lines};
+
+use crate::block_on;
+use crate::state::Shared;
+use crate::{ChannelConfig, ChannelStats, Closed, TrySendError};
+
+/// A message prepared for the buffer.
+enum Encoded<'a> {
+    /// One line without its newline: the common case, copied straight in.
+    Line(&'a [u8]),
+    /// Whole lines, already terminated.
+    Block(std::borrow::Cow<'a, [u8]>, usize),
+}
+
+impl Encoded<'_> {
+    fn size(&self) -> (usize, usize) {
+        match self {
+            Encoded::Line(l) => (l.len() + 1, 1),
+            Encoded::Block(b, n) => (b.len(), *n),
+        }
+    }
+}
+
+/// The producer side. Cheap to clone; the channel closes when the last sender is dropped or
+/// [`Sender::close`] is called.
+pub struct Sender {
+    shared: Arc<Shared>,
+}
+
+impl Sender {
+    /// The first sender of a new channel (`shared.senders` already counts it).
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        Self { shared }
+    }
+}
+
+impl Clone for Sender {
+    fn clone(&self) -> Self {
+        self.shared.senders.fetch_add(1, Ordering::Relaxed);
+        Self {
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+impl Drop for Sender {
+    fn drop(&mut self) {
+        if self.shared.senders.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.shared.close();
+        }
+    }
+}
+
+impl fmt::Debug for Sender {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Sender")
+            .field("config", &self.shared.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sender {
+    fn encode<'a>(&self, msg: &'a [u8]) -> Encoded<'a> {
+        let max = self.shared.config.max_line_len;
+        // One line, with or without its own `\n` (which is not doubled): copied straight in.
+        let line = msg.strip_suffix(b"\n").unwrap_or(msg);
+        if is_single_line(line, max) {
+            Encoded::Line(line)
+        } else {
+            let mut out = Vec::with_capacity(msg.len() + 1);
+            let n = encode_message(msg, max, &mut out);
+            Encoded::Block(out.into(), n)
+        }
+    }
+
+    /// Takes the message if it fits now. Returns `Ok(true)` if taken, `Ok(false)` if full.
+    fn push_now(&self, enc: &Encoded<'_>) -> Result<bool, Closed> {
+        let (bytes, lines) = enc.size();
+        let mut st = self.shared.lock();
+        if st.closed {
+            return Err(Closed);
+        }
+        if !self.shared.fits(&st, bytes, lines) {
+            return Ok(false);
+        }
+        let wake = match enc {
+            Encoded::Line(l) => self.shared.append(&mut st, l, true, 1),
+            Encoded::Block(b, n) => self.shared.append(&mut st, b, false, *n),
+        };
+        drop(st);
+        if wake {
+            self.shared.wake_writer();
+        }
+        Ok(true)
+    }
+
+    /// Sends without waiting; a full buffer drops the message, counts it, and leaves a marker
+    /// line with the count in front of the next line that is taken.
+    ///
+    /// # Errors
+    /// [`Closed`] once the channel is closed.
+    pub fn send_or_drop(&self, msg: &[u8]) -> Result<(), Closed> {
+        self.push_or_drop(&self.encode(msg))
+    }
+
+    /// [`send_lines`](Self::send_lines) without waiting: the whole lines (as a
+    /// [`bunctl_log_buffer::LineSplitter`] yields them, split pieces included) go in as they
+    /// are, or, if there is no room now, are dropped, counted and marked as by
+    /// [`send_or_drop`](Self::send_or_drop). Lines that can never fit at once are dropped too:
+    /// hand them over in smaller groups.
+    ///
+    /// # Errors
+    /// [`Closed`] once the channel is closed.
+    pub fn send_lines_or_drop(&self, lines: Lines<'_>) -> Result<(), Closed> {
+        self.push_or_drop(&Encoded::Block(lines.bytes.into(), lines.count))
+    }
+
+    /// Takes `enc` now, or after one yield, or drops and counts it.
+    fn push_or_drop(&self, enc: &Encoded<'_>) -> Result<(), Closed> {
+        if self.push_now(enc)? {
+            return Ok(());
+        }
+        // Full. The writer may be runnable but preempted by producers (more busy threads than
+        // cores): wake it if it waits, give up the CPU once so it can run, and look again
+        // before dropping. This bounds the cost of a full buffer to one `sched_yield`, never
+        // a wait for I/O.
+        let wake = self.shared.overflow(&mut self.shared.lock());
+        if wake {
+            self.shared.wake_writer();
+        }
+        std::thread::yield_now();
+        if self.push_now(enc)? {
+            return Ok(());
+        }
+        let (_, lines) = enc.size();
+        let mut st = self.shared.lock();
+        st.dropped_since_marker += lines as u64;
+        self.shared.metrics.record_dropped(lines as u64);
+        Ok(())
+    }
+
+    /// Sends without waiting, or says why not.
+    ///
+    /// # Errors
+    /// [`TrySendError::Full`] if there is no room now (counted as an overflow),
+    /// [`TrySendError::TooLarge`] if there never will be, [`TrySendError::Closed`].
+    pub fn try_send(&self, msg: &[u8]) -> Result<(), TrySendError> {
+        let enc = self.encode(msg);
+        let (bytes, lines) = enc.size();
+        if !self.shared.can_ever_fit(bytes, lines) {
+            return Err(TrySendError::TooLarge { bytes, lines });
+        }
+        match self.push_now(&enc) {
+            Ok(true) => Ok(()),
+            Err(Closed) => Err(TrySendError::Closed),
+            Ok(false) => {
+                let wake = self.shared.overflow(&mut self.shared.lock());
+                if wake {
+                    self.shared.wake_writer();
+                }
+                Err(TrySendError::Full)
+            }
+        }
+    }
+
+    /// Sends, waiting for room: loses nothing. A message larger than the whole buffer is sent
+    /// line by line (other producers' lines may come between its lines, never inside one).
+    ///
+    /// # Errors
+    /// [`Closed`] if the channel is closed before the message is taken.
+    pub async fn send(&self, msg: &[u8]) -> Result<(), Closed> {
+        let enc = self.encode(msg);
+        let (bytes, lines) = enc.size();
+        if self.shared.can_ever_fit(bytes, lines) {
+            return self.send_encoded(&enc).await;
+        }
+        let Encoded::Block(block, _) = enc else {
+            // A single line always fits an empty buffer (see `ChannelConfig::normalized`).
+            return self.send_encoded(&enc).await;
+        };
+        self.send_lines_one_by_one(&block).await
+    }
+
+    /// Sends whole lines (as a [`bunctl_log_buffer::LineSplitter`] yields them), waiting for
+    /// room. Used for captured streams: one lock per chunk of lines instead of per line.
+    ///
+    /// # Errors
+    /// [`Closed`] if the channel is closed before the lines are taken.
+    pub async fn send_lines(&self, lines: Lines<'_>) -> Result<(), Closed> {
+        if self.shared.can_ever_fit(lines.bytes.len(), lines.count) {
+            let enc = Encoded::Block(lines.bytes.into(), lines.count);
+            self.send_encoded(&enc).await
+        } else {
+            self.send_lines_one_by_one(lines.bytes).await
+        }
+    }
+
+    async fn send_lines_one_by_one(&self, block: &[u8]) -> Result<(), Closed> {
+        let mut start = 0;
+        while start < block.len() {
+            let end = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |i| start + i + 1);
+            let enc = Encoded::Block(block[start..end].into(), 1);
+            self.send_encoded(&enc).await?;
+            start = end;
+        }
+        Ok(())
+    }
+
+    async fn send_encoded(&self, enc: &Encoded<'_>) -> Result<(), Closed> {
+        // Fast path: no wait registration (it takes the Notify's own lock).
+        if self.push_now(enc)? {
+            return Ok(());
+        }
+        let (bytes, lines) = enc.size();
+        let mut counted = false;
+        loop {
+            let notified = self.shared.room.notified();
+            tokio::pin!(notified);
+            // Registered before the check, so a wake-up between check and await is not lost.
+            notified.as_mut().enable();
+            if self.push_now(enc)? {
+                return Ok(());
+            }
+            let wake = {
+                let mut st = self.shared.lock();
+                if st.closed {
+                    return Err(Closed);
+                }
+                if self.shared.fits(&st, bytes, lines) {
+                    // The writer made room between the two locks: try again rather than wait
+                    // for a wake-up that was already sent.
+                    continue;
+                }
+                st.room_waiters += 1;
+                if !counted {
+                    counted = true;
+                    self.shared.metrics.record_overflow();
+                }
+                self.shared.writer_should_wake(&mut st)
+            };
+            if wake {
+                self.shared.wake_writer();
+            }
+            notified.await;
+        }
+    }
+
+    /// [`Sender::send`] for plain threads: blocks the calling thread until the message is
+    /// taken. Do not call it on an async runtime's worker thread.
+    ///
+    /// # Errors
+    /// [`Closed`] if the channel is closed before the message is taken.
+    pub fn send_blocking(&self, msg: &[u8]) -> Result<(), Closed> {
+        block_on::block_on(self.send(msg))
+    }
+
+    /// Asks the writer to take what is buffered now, and returns the number of the batch that
+    /// holds the last line sent so far; [`Sender::flushed`] waits for it.
+    pub fn request_flush(&self) -> u64 {
+        let (target, wake) = {
+            let mut st = self.shared.lock();
+            if st.buf.is_empty() {
+                (st.generation - 1, false)
+            } else {
+                st.flush_requested = true;
+                (st.generation, self.shared.writer_should_wake(&mut st))
+            }
+        };
+        if wake {
+            self.shared.wake_writer();
+        }
+        target
+    }
+
+    /// Waits until batch `generation` (from [`Sender::request_flush`]) has been written.
+    ///
+    /// # Errors
+    /// [`Closed`] if the receiver went away before writing it.
+    pub async fn flushed(&self, generation: u64) -> Result<(), Closed> {
+        loop {
+            let notified = self.shared.flushed.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if self.shared.completed.load(Ordering::Acquire) >= generation {
+                return Ok(());
+            }
+            if !self.shared.receiver_alive.load(Ordering::Acquire) {
+                return Err(Closed);
+            }
+            notified.await;
+        }
+    }
+
+    /// [`Sender::flushed`] for plain threads, waiting at most `timeout`: `Ok(true)` once batch
+    /// `generation` is written, `Ok(false)` if the time ran out first. Needs no async runtime.
+    ///
+    /// # Errors
+    /// [`Closed`] if the receiver went away before writing it.
+    pub fn flushed_blocking(&self, generation: u64, timeout: Duration) -> Result<bool, Closed> {
+        match block_on::block_on_timeout(self.flushed(generation), timeout) {
+            Some(flushed) => flushed.map(|()| true),
+            None => Ok(false),
+        }
+    }
+
+    /// Closes the channel: later sends fail with [`Closed`]; what is buffered is still
+    /// delivered to the receiver.
+    pub fn close(&self) {
+        self.shared.close();
+    }
+
+    /// Whether the channel is closed.
+    pub fn is_closed(&self) -> bool {
+        self.shared.lock().closed
+    }
+
+    /// The channel's counters.
+    pub fn stats(&self) -> ChannelStats {
+        self.shared.stats()
+    }
+
+    /// The limits in force (after [`ChannelConfig::normalized`]).
+    pub fn config(&self) -> &ChannelConfig {
+        &self.shared.config
+    }
+}

@@ -1,0 +1,166 @@
+//! The state producers and the receiver share: the buffer and its counts under one mutex,
+//! the receiver's wait state, and the decisions taken under the lock (does it fit, must the
+//! receiver be woken).
+
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::Instant;
+
+use bunctl_log_metrics::LogMetrics;
+use tokio::sync::Notify;
+
+use crate::{ChannelConfig, Waker};
+
+/// What the receiver is doing, which decides whether a write must wake it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WriterState {
+    /// Writing, or about to look at the buffer: needs no wake-up.
+    Busy,
+    /// Waiting for the first byte: wake on any write.
+    Idle,
+    /// Waiting for a batch to fill up: wake when `batch_bytes` are buffered or room is short.
+    Lingering,
+}
+
+/// The buffer and everything decided with it, guarded by [`Shared::state`].
+pub(crate) struct State {
+    pub(crate) buf: Vec<u8>,
+    pub(crate) lines: usize,
+    pub(crate) closed: bool,
+    pub(crate) writer: WriterState,
+    pub(crate) room_waiters: usize,
+    pub(crate) flush_requested: bool,
+    /// Number of the batch now accumulating in `buf`.
+    pub(crate) generation: u64,
+    /// Lines dropped since the last marker was written.
+    pub(crate) dropped_since_marker: u64,
+    pub(crate) receiver_wakeups: u64,
+    /// When the batch now accumulating must be taken at the latest (set while lingering).
+    pub(crate) deadline: Option<Instant>,
+}
+
+/// What the senders and the receiver of one channel hold in common.
+pub(crate) struct Shared {
+    pub(crate) config: ChannelConfig,
+    pub(crate) state: Mutex<State>,
+    /// Wakes the writer thread (waiting on `state`).
+    pub(crate) writer_wake: Condvar,
+    /// Instead of `writer_wake`, if set: schedules a receiver served by a pool.
+    pub(crate) waker: OnceLock<Waker>,
+    /// Wakes producers waiting for room.
+    pub(crate) room: Notify,
+    /// Wakes flush waiters.
+    pub(crate) flushed: Notify,
+    /// Highest batch number written (all below it are written too).
+    pub(crate) completed: AtomicU64,
+    pub(crate) senders: AtomicUsize,
+    pub(crate) receiver_alive: AtomicBool,
+    /// Where drops and overflows are counted (the writer's counters, when it passes them).
+    pub(crate) metrics: Arc<LogMetrics>,
+}
+
+impl Shared {
+    /// The state of a new channel with one sender and a live receiver; `config` is normalized
+    /// here, so every limit the channel checks is consistent.
+    pub(crate) fn new(config: ChannelConfig, metrics: Arc<LogMetrics>) -> Self {
+        Self {
+            config: config.normalized(),
+            state: Mutex::new(State {
+                buf: Vec::new(),
+                lines: 0,
+                closed: false,
+                writer: WriterState::Busy,
+                room_waiters: 0,
+                flush_requested: false,
+                generation: 1,
+                dropped_since_marker: 0,
+                receiver_wakeups: 0,
+                deadline: None,
+            }),
+            writer_wake: Condvar::new(),
+            waker: OnceLock::new(),
+            room: Notify::new(),
+            flushed: Notify::new(),
+            completed: AtomicU64::new(0),
+            senders: AtomicUsize::new(1),
+            receiver_alive: AtomicBool::new(true),
+            metrics,
+        }
+    }
+
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
+        // A poisoned lock only means a thread panicked while appending bytes; the state is
+        // still a valid buffer, so carry on rather than spread the panic.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Whether `bytes`/`lines` fit now; the drop marker is allowed to overshoot.
+    pub(crate) fn fits(&self, st: &State, bytes: usize, lines: usize) -> bool {
+        st.buf.len() + bytes <= self.config.max_bytes && st.lines + lines <= self.config.max_lines
+    }
+
+    /// Whether a message of this size can ever fit at once.
+    pub(crate) fn can_ever_fit(&self, bytes: usize, lines: usize) -> bool {
+        bytes <= self.config.max_bytes && lines <= self.config.max_lines
+    }
+
+    /// Appends whole lines under the lock and says whether the writer must be woken.
+    pub(crate) fn append(&self, st: &mut State, bytes: &[u8], newline: bool, lines: usize) -> bool {
+        st.write_drop_marker();
+        st.buf.extend_from_slice(bytes);
+        if newline {
+            st.buf.push(b'\n');
+        }
+        st.lines += lines;
+        self.writer_should_wake(st)
+    }
+
+    /// Marks the writer busy and returns true if it is waiting for what just happened.
+    pub(crate) fn writer_should_wake(&self, st: &mut State) -> bool {
+        let wake = match st.writer {
+            WriterState::Busy => false,
+            WriterState::Idle => true,
+            WriterState::Lingering => {
+                st.buf.len() >= self.config.batch_bytes
+                    || st.lines >= self.config.max_lines
+                    || st.room_waiters > 0
+                    || st.flush_requested
+                    || st.closed
+            }
+        };
+        if wake {
+            st.writer = WriterState::Busy;
+        }
+        wake
+    }
+
+    /// A write found no room: count it and make sure the writer takes the buffer now.
+    pub(crate) fn overflow(&self, st: &mut State) -> bool {
+        self.metrics.record_overflow();
+        if st.writer == WriterState::Lingering {
+            st.writer = WriterState::Busy;
+            return true;
+        }
+        false
+    }
+
+    pub(crate) fn wake_writer(&self) {
+        match self.waker.get() {
+            Some(wake) => wake(),
+            None => self.writer_wake.notify_one(),
+        }
+    }
+
+    pub(crate) fn close(&self) {
+        let wake = {
+            let mut st = self.lock();
+            st.closed = true;
+            self.writer_should_wake(&mut st)
+        };
+        if wake {
+            self.wake_writer();
+        }
+        self.room.notify_waiters();
+        self.flushed.notify_waiters();
+    }
+}
