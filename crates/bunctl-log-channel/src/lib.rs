@@ -34,8 +34,9 @@
 //! * `state.rs`: the state senders and receiver share, one mutex over the buffer, and the
 //!   decisions taken under it (does a write fit, must the receiver be woken).
 //! * `sender.rs`: [`Sender`], the three ways to send when full.
-//! * `receiver.rs`: [`Receiver`], [`Batch`] and the rule for when a batch is due, on a thread
-//!   ([`Receiver::recv`]) or on a pool ([`Receiver::try_recv`], [`Waker`], [`DeadlineHandle`]).
+//! * `batch.rs`: [`Batch`] and the rule for when the buffer is cut into one.
+//! * `receiver.rs`: [`Receiver`], on a thread ([`Receiver::recv`]) or served by a pool
+//!   ([`Receiver::try_recv`], [`Waker`], [`DeadlineHandle`]).
 //! * `drop_marker.rs`: the marker line written where lines were dropped.
 //! * `error.rs`, `stats.rs`: [`TrySendError`] and [`Closed`]; [`ChannelStats`].
 //! * `block_on.rs`: the small executor behind the `_blocking` sends.
@@ -62,6 +63,7 @@
 //! ```
 #![cfg_attr(not(test), warn(clippy::unwrap_used, clippy::expect_used))]
 
+mod batch;
 mod block_on;
 mod config;
 mod drop_marker;
@@ -75,10 +77,11 @@ use std::sync::Arc;
 
 use bunctl_log_metrics::LogMetrics;
 
+pub use batch::Batch;
 pub use config::ChannelConfig;
 pub use drop_marker::{DROP_MARKER_PREFIX, DROP_MARKER_SUFFIX};
 pub use error::{Closed, TrySendError};
-pub use receiver::{Batch, DeadlineHandle, Receiver, TryRecv, Waker};
+pub use receiver::{DeadlineHandle, Receiver, TryRecv, Waker};
 pub use sender::Sender;
 pub use stats::ChannelStats;
 

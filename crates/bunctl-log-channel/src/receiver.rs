@@ -1,25 +1,14 @@
-//! [`Receiver`], the writer side: takes batches, on a thread of its own ([`Receiver::recv`])
-//! or served by a pool ([`Receiver::try_recv`], a [`Waker`] and a [`DeadlineHandle`]), and
+//! [`Receiver`], the writer side: waits for batches on a thread of its own ([`Receiver::recv`])
+//! or is served by a pool ([`Receiver::try_recv`], a [`Waker`] and a [`DeadlineHandle`]), and
 //! reports them written.
 
 use std::fmt;
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, PoisonError};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, MutexGuard, PoisonError};
+use std::time::Instant;
 
-use crate::state::{Shared, State, WriterState};
-use crate::{ChannelConfig, ChannelStats};
-
-/// A batch of whole lines for the writer.
-#[derive(Debug)]
-pub struct Batch {
-    /// The lines, each ending in `\n`, including any drop markers.
-    pub bytes: Vec<u8>,
-    /// How many producer lines `bytes` holds (drop markers not counted).
-    pub lines: u64,
-    /// The batch's number; pass it to [`Receiver::complete`] once it is written.
-    pub generation: u64,
-}
+use crate::state::{ReceiverState, Shared, State};
+use crate::{Batch, ChannelStats};
 
 /// What wakes a receiver that is not waiting in [`Receiver::recv`]: see
 /// [`Receiver::set_waker`].
@@ -69,8 +58,10 @@ impl DeadlineHandle {
     /// waker). `false` for a stale timer: it was woken otherwise meanwhile.
     pub fn fire(&self) -> bool {
         let mut st = self.shared.lock();
-        if st.writer == WriterState::Lingering && st.deadline.is_some_and(|d| Instant::now() >= d) {
-            st.writer = WriterState::Busy;
+        if st.receiver == ReceiverState::Lingering
+            && st.deadline.is_some_and(|d| Instant::now() >= d)
+        {
+            st.receiver = ReceiverState::Busy;
             return true;
         }
         false
@@ -87,14 +78,6 @@ impl fmt::Debug for Receiver {
     }
 }
 
-/// One look at the buffer, under its lock.
-enum Poll {
-    Batch(Batch),
-    Linger(Instant),
-    Idle,
-    Closed,
-}
-
 impl Receiver {
     /// Waits for the next batch; `spare` is an emptied buffer to swap in (its allocation is
     /// reused). Returns `None` once the channel is closed and everything was handed out.
@@ -106,28 +89,21 @@ impl Receiver {
         spare.clear();
         let mut st = self.shared.lock();
         loop {
-            match Self::poll(&self.shared.config, &mut st, &mut spare) {
-                Poll::Batch(batch) => {
-                    let wake_producers = std::mem::take(&mut st.room_waiters) > 0;
-                    drop(st);
-                    if wake_producers {
-                        self.shared.room.notify_waiters();
-                    }
-                    return Some(batch);
-                }
-                Poll::Closed => return None,
-                Poll::Idle => {
+            match st.take_due_batch(&self.shared.config, &mut spare) {
+                TryRecv::Batch(batch) => return Some(self.hand_out(st, batch)),
+                TryRecv::Closed => return None,
+                TryRecv::Idle => {
                     st = self
                         .shared
-                        .writer_wake
+                        .receiver_wake
                         .wait(st)
                         .unwrap_or_else(PoisonError::into_inner);
                 }
-                Poll::Linger(deadline) => {
+                TryRecv::Linger(deadline) => {
                     let left = deadline.saturating_duration_since(Instant::now());
                     st = self
                         .shared
-                        .writer_wake
+                        .receiver_wake
                         .wait_timeout(st, left)
                         .unwrap_or_else(PoisonError::into_inner)
                         .0;
@@ -146,17 +122,10 @@ impl Receiver {
     pub fn try_recv(&mut self, spare: &mut Vec<u8>) -> TryRecv {
         spare.clear();
         let mut st = self.shared.lock();
-        match Self::poll(&self.shared.config, &mut st, spare) {
-            Poll::Batch(batch) => {
-                let wake_producers = std::mem::take(&mut st.room_waiters) > 0;
-                drop(st);
-                if wake_producers {
-                    self.shared.room.notify_waiters();
-                }
-                TryRecv::Batch(batch)
-            }
-            Poll::Linger(deadline) => TryRecv::Linger(deadline),
-            Poll::Idle => {
+        match st.take_due_batch(&self.shared.config, spare) {
+            TryRecv::Batch(batch) => TryRecv::Batch(self.hand_out(st, batch)),
+            linger @ TryRecv::Linger(_) => linger,
+            TryRecv::Idle => {
                 if st.buf.capacity() > IDLE_KEEP {
                     st.buf = Vec::new();
                 }
@@ -165,8 +134,19 @@ impl Receiver {
                 }
                 TryRecv::Idle
             }
-            Poll::Closed => TryRecv::Closed,
+            TryRecv::Closed => TryRecv::Closed,
         }
+    }
+
+    /// Lets go of the lock and wakes the producers waiting for room, now that a batch is
+    /// taken out of the buffer.
+    fn hand_out(&self, mut st: MutexGuard<'_, State>, batch: Batch) -> Batch {
+        let wake_producers = std::mem::take(&mut st.room_waiters) > 0;
+        drop(st);
+        if wake_producers {
+            self.shared.room.notify_waiters();
+        }
+        batch
     }
 
     /// For a pool's timer: see [`DeadlineHandle`].
@@ -183,54 +163,6 @@ impl Receiver {
     /// once, before the first [`try_recv`](Self::try_recv); later calls do nothing.
     pub fn set_waker(&self, wake: Waker) {
         let _ = self.shared.waker.set(wake);
-    }
-
-    /// The state machine behind [`recv`](Self::recv) and [`try_recv`](Self::try_recv), under
-    /// the lock: take a due batch, or say how long to wait and mark the receiver waiting.
-    fn poll(cfg: &ChannelConfig, st: &mut State, spare: &mut Vec<u8>) -> Poll {
-        if st.closed {
-            // Lines dropped after the last accepted one still get their marker.
-            st.write_drop_marker();
-        }
-        if st.buf.is_empty() {
-            st.flush_requested = false;
-            st.deadline = None;
-            if st.closed {
-                return Poll::Closed;
-            }
-            st.writer = WriterState::Idle;
-            return Poll::Idle;
-        }
-        let now = Instant::now();
-        // A flush interval too long for the clock (`Duration::MAX`) means "no deadline":
-        // a year from now, which the batch threshold, a flush or close come before.
-        let deadline = *st.deadline.get_or_insert_with(|| {
-            now.checked_add(cfg.flush_interval)
-                .or_else(|| now.checked_add(Duration::from_secs(365 * 86_400)))
-                .unwrap_or(now)
-        });
-        let due = st.closed
-            || st.flush_requested
-            || st.buf.len() >= cfg.batch_bytes
-            || st.lines >= cfg.max_lines
-            || st.room_waiters > 0
-            || now >= deadline;
-        if due {
-            std::mem::swap(&mut st.buf, spare);
-            let batch = Batch {
-                bytes: std::mem::take(spare),
-                lines: st.lines as u64,
-                generation: st.generation,
-            };
-            st.lines = 0;
-            st.generation += 1;
-            st.flush_requested = false;
-            st.writer = WriterState::Busy;
-            st.deadline = None;
-            return Poll::Batch(batch);
-        }
-        st.writer = WriterState::Lingering;
-        Poll::Linger(deadline)
     }
 
     /// Reports that batch `generation` (and every earlier one) is written; wakes flushers.

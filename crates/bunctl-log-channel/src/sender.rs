@@ -1,6 +1,7 @@
 //! [`Sender`], the producer side: encodes a message into lines and puts it into the buffer in
 //! one of three ways when it is full (drop and count, refuse, or wait for room).
 
+use std::borrow::Cow;
 use std::fmt;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -12,19 +13,25 @@ use crate::block_on;
 use crate::state::Shared;
 use crate::{ChannelConfig, ChannelStats, Closed, TrySendError};
 
-/// A message prepared for the buffer.
-enum Encoded<'a> {
+/// A message as whole lines, ready to be copied into the buffer.
+pub(crate) enum Message<'a> {
     /// One line without its newline: the common case, copied straight in.
     Line(&'a [u8]),
-    /// Whole lines, already terminated.
-    Block(std::borrow::Cow<'a, [u8]>, usize),
+    /// Whole lines, each already ending in `\n`.
+    Lines {
+        /// The lines.
+        bytes: Cow<'a, [u8]>,
+        /// How many lines `bytes` holds.
+        count: usize,
+    },
 }
 
-impl Encoded<'_> {
-    fn size(&self) -> (usize, usize) {
+impl Message<'_> {
+    /// The bytes and lines the message takes in the buffer.
+    pub(crate) fn size(&self) -> (usize, usize) {
         match self {
-            Encoded::Line(l) => (l.len() + 1, 1),
-            Encoded::Block(b, n) => (b.len(), *n),
+            Message::Line(line) => (line.len() + 1, 1),
+            Message::Lines { bytes, count } => (bytes.len(), *count),
         }
     }
 }
@@ -68,22 +75,25 @@ impl fmt::Debug for Sender {
 }
 
 impl Sender {
-    fn encode<'a>(&self, msg: &'a [u8]) -> Encoded<'a> {
+    fn encode<'a>(&self, msg: &'a [u8]) -> Message<'a> {
         let max = self.shared.config.max_line_len;
         // One line, with or without its own `\n` (which is not doubled): copied straight in.
         let line = msg.strip_suffix(b"\n").unwrap_or(msg);
         if is_single_line(line, max) {
-            Encoded::Line(line)
+            Message::Line(line)
         } else {
             let mut out = Vec::with_capacity(msg.len() + 1);
             let n = encode_message(msg, max, &mut out);
-            Encoded::Block(out.into(), n)
+            Message::Lines {
+                bytes: out.into(),
+                count: n,
+            }
         }
     }
 
     /// Takes the message if it fits now. Returns `Ok(true)` if taken, `Ok(false)` if full.
-    fn push_now(&self, enc: &Encoded<'_>) -> Result<bool, Closed> {
-        let (bytes, lines) = enc.size();
+    fn push_now(&self, message: &Message<'_>) -> Result<bool, Closed> {
+        let (bytes, lines) = message.size();
         let mut st = self.shared.lock();
         if st.closed {
             return Err(Closed);
@@ -91,13 +101,10 @@ impl Sender {
         if !self.shared.fits(&st, bytes, lines) {
             return Ok(false);
         }
-        let wake = match enc {
-            Encoded::Line(l) => self.shared.append(&mut st, l, true, 1),
-            Encoded::Block(b, n) => self.shared.append(&mut st, b, false, *n),
-        };
+        let wake = self.shared.append(&mut st, message);
         drop(st);
         if wake {
-            self.shared.wake_writer();
+            self.shared.wake_receiver();
         }
         Ok(true)
     }
@@ -120,27 +127,30 @@ impl Sender {
     /// # Errors
     /// [`Closed`] once the channel is closed.
     pub fn send_lines_or_drop(&self, lines: Lines<'_>) -> Result<(), Closed> {
-        self.push_or_drop(&Encoded::Block(lines.bytes.into(), lines.count))
+        self.push_or_drop(&Message::Lines {
+            bytes: lines.bytes.into(),
+            count: lines.count,
+        })
     }
 
-    /// Takes `enc` now, or after one yield, or drops and counts it.
-    fn push_or_drop(&self, enc: &Encoded<'_>) -> Result<(), Closed> {
-        if self.push_now(enc)? {
+    /// Takes `message` now, or after one yield, or drops and counts it.
+    fn push_or_drop(&self, message: &Message<'_>) -> Result<(), Closed> {
+        if self.push_now(message)? {
             return Ok(());
         }
         // Full. The writer may be runnable but preempted by producers (more busy threads than
         // cores): wake it if it waits, give up the CPU once so it can run, and look again
         // before dropping. This bounds the cost of a full buffer to one `sched_yield`, never
         // a wait for I/O.
-        let wake = self.shared.overflow(&mut self.shared.lock());
+        let wake = self.shared.record_overflow(&mut self.shared.lock());
         if wake {
-            self.shared.wake_writer();
+            self.shared.wake_receiver();
         }
         std::thread::yield_now();
-        if self.push_now(enc)? {
+        if self.push_now(message)? {
             return Ok(());
         }
-        let (_, lines) = enc.size();
+        let (_, lines) = message.size();
         let mut st = self.shared.lock();
         st.dropped_since_marker += lines as u64;
         self.shared.metrics.record_dropped(lines as u64);
@@ -153,18 +163,18 @@ impl Sender {
     /// [`TrySendError::Full`] if there is no room now (counted as an overflow),
     /// [`TrySendError::TooLarge`] if there never will be, [`TrySendError::Closed`].
     pub fn try_send(&self, msg: &[u8]) -> Result<(), TrySendError> {
-        let enc = self.encode(msg);
-        let (bytes, lines) = enc.size();
+        let message = self.encode(msg);
+        let (bytes, lines) = message.size();
         if !self.shared.can_ever_fit(bytes, lines) {
             return Err(TrySendError::TooLarge { bytes, lines });
         }
-        match self.push_now(&enc) {
+        match self.push_now(&message) {
             Ok(true) => Ok(()),
             Err(Closed) => Err(TrySendError::Closed),
             Ok(false) => {
-                let wake = self.shared.overflow(&mut self.shared.lock());
+                let wake = self.shared.record_overflow(&mut self.shared.lock());
                 if wake {
-                    self.shared.wake_writer();
+                    self.shared.wake_receiver();
                 }
                 Err(TrySendError::Full)
             }
@@ -177,16 +187,16 @@ impl Sender {
     /// # Errors
     /// [`Closed`] if the channel is closed before the message is taken.
     pub async fn send(&self, msg: &[u8]) -> Result<(), Closed> {
-        let enc = self.encode(msg);
-        let (bytes, lines) = enc.size();
+        let message = self.encode(msg);
+        let (bytes, lines) = message.size();
         if self.shared.can_ever_fit(bytes, lines) {
-            return self.send_encoded(&enc).await;
+            return self.push_waiting(&message).await;
         }
-        let Encoded::Block(block, _) = enc else {
+        let Message::Lines { bytes: block, .. } = message else {
             // A single line always fits an empty buffer (see `ChannelConfig::normalized`).
-            return self.send_encoded(&enc).await;
+            return self.push_waiting(&message).await;
         };
-        self.send_lines_one_by_one(&block).await
+        self.push_line_by_line(&block).await
     }
 
     /// Sends whole lines (as a [`bunctl_log_buffer::LineSplitter`] yields them), waiting for
@@ -196,37 +206,43 @@ impl Sender {
     /// [`Closed`] if the channel is closed before the lines are taken.
     pub async fn send_lines(&self, lines: Lines<'_>) -> Result<(), Closed> {
         if self.shared.can_ever_fit(lines.bytes.len(), lines.count) {
-            let enc = Encoded::Block(lines.bytes.into(), lines.count);
-            self.send_encoded(&enc).await
+            let message = Message::Lines {
+                bytes: lines.bytes.into(),
+                count: lines.count,
+            };
+            self.push_waiting(&message).await
         } else {
-            self.send_lines_one_by_one(lines.bytes).await
+            self.push_line_by_line(lines.bytes).await
         }
     }
 
-    async fn send_lines_one_by_one(&self, block: &[u8]) -> Result<(), Closed> {
+    async fn push_line_by_line(&self, block: &[u8]) -> Result<(), Closed> {
         let mut start = 0;
         while start < block.len() {
             let end = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |i| start + i + 1);
-            let enc = Encoded::Block(block[start..end].into(), 1);
-            self.send_encoded(&enc).await?;
+            let message = Message::Lines {
+                bytes: block[start..end].into(),
+                count: 1,
+            };
+            self.push_waiting(&message).await?;
             start = end;
         }
         Ok(())
     }
 
-    async fn send_encoded(&self, enc: &Encoded<'_>) -> Result<(), Closed> {
+    async fn push_waiting(&self, message: &Message<'_>) -> Result<(), Closed> {
         // Fast path: no wait registration (it takes the Notify's own lock).
-        if self.push_now(enc)? {
+        if self.push_now(message)? {
             return Ok(());
         }
-        let (bytes, lines) = enc.size();
+        let (bytes, lines) = message.size();
         let mut counted = false;
         loop {
             let notified = self.shared.room.notified();
             tokio::pin!(notified);
             // Registered before the check, so a wake-up between check and await is not lost.
             notified.as_mut().enable();
-            if self.push_now(enc)? {
+            if self.push_now(message)? {
                 return Ok(());
             }
             let wake = {
@@ -244,10 +260,10 @@ impl Sender {
                     counted = true;
                     self.shared.metrics.record_overflow();
                 }
-                self.shared.writer_should_wake(&mut st)
+                self.shared.take_receiver_wake(&mut st)
             };
             if wake {
-                self.shared.wake_writer();
+                self.shared.wake_receiver();
             }
             notified.await;
         }
@@ -271,11 +287,11 @@ impl Sender {
                 (st.generation - 1, false)
             } else {
                 st.flush_requested = true;
-                (st.generation, self.shared.writer_should_wake(&mut st))
+                (st.generation, self.shared.take_receiver_wake(&mut st))
             }
         };
         if wake {
-            self.shared.wake_writer();
+            self.shared.wake_receiver();
         }
         target
     }

@@ -9,11 +9,12 @@ use std::time::Instant;
 use bunctl_log_metrics::LogMetrics;
 use tokio::sync::Notify;
 
+use crate::sender::Message;
 use crate::{ChannelConfig, Waker};
 
 /// What the receiver is doing, which decides whether a write must wake it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum WriterState {
+pub(crate) enum ReceiverState {
     /// Writing, or about to look at the buffer: needs no wake-up.
     Busy,
     /// Waiting for the first byte: wake on any write.
@@ -27,7 +28,7 @@ pub(crate) struct State {
     pub(crate) buf: Vec<u8>,
     pub(crate) lines: usize,
     pub(crate) closed: bool,
-    pub(crate) writer: WriterState,
+    pub(crate) receiver: ReceiverState,
     pub(crate) room_waiters: usize,
     pub(crate) flush_requested: bool,
     /// Number of the batch now accumulating in `buf`.
@@ -43,9 +44,9 @@ pub(crate) struct State {
 pub(crate) struct Shared {
     pub(crate) config: ChannelConfig,
     pub(crate) state: Mutex<State>,
-    /// Wakes the writer thread (waiting on `state`).
-    pub(crate) writer_wake: Condvar,
-    /// Instead of `writer_wake`, if set: schedules a receiver served by a pool.
+    /// Wakes a receiver waiting in `recv` (on `state`).
+    pub(crate) receiver_wake: Condvar,
+    /// Instead of `receiver_wake`, if set: schedules a receiver served by a pool.
     pub(crate) waker: OnceLock<Waker>,
     /// Wakes producers waiting for room.
     pub(crate) room: Notify,
@@ -69,7 +70,7 @@ impl Shared {
                 buf: Vec::new(),
                 lines: 0,
                 closed: false,
-                writer: WriterState::Busy,
+                receiver: ReceiverState::Busy,
                 room_waiters: 0,
                 flush_requested: false,
                 generation: 1,
@@ -77,7 +78,7 @@ impl Shared {
                 receiver_wakeups: 0,
                 deadline: None,
             }),
-            writer_wake: Condvar::new(),
+            receiver_wake: Condvar::new(),
             waker: OnceLock::new(),
             room: Notify::new(),
             flushed: Notify::new(),
@@ -88,6 +89,7 @@ impl Shared {
         }
     }
 
+    /// Locks the state.
     pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         // A poisoned lock only means a thread panicked while appending bytes; the state is
         // still a valid buffer, so carry on rather than spread the panic.
@@ -104,23 +106,29 @@ impl Shared {
         bytes <= self.config.max_bytes && lines <= self.config.max_lines
     }
 
-    /// Appends whole lines under the lock and says whether the writer must be woken.
-    pub(crate) fn append(&self, st: &mut State, bytes: &[u8], newline: bool, lines: usize) -> bool {
+    /// Appends a message's lines under the lock (after any pending drop marker) and says
+    /// whether the receiver must be woken.
+    pub(crate) fn append(&self, st: &mut State, message: &Message<'_>) -> bool {
         st.write_drop_marker();
-        st.buf.extend_from_slice(bytes);
-        if newline {
-            st.buf.push(b'\n');
+        let (_, lines) = message.size();
+        match message {
+            Message::Line(line) => {
+                st.buf.extend_from_slice(line);
+                st.buf.push(b'\n');
+            }
+            Message::Lines { bytes, .. } => st.buf.extend_from_slice(bytes),
         }
         st.lines += lines;
-        self.writer_should_wake(st)
+        self.take_receiver_wake(st)
     }
 
-    /// Marks the writer busy and returns true if it is waiting for what just happened.
-    pub(crate) fn writer_should_wake(&self, st: &mut State) -> bool {
-        let wake = match st.writer {
-            WriterState::Busy => false,
-            WriterState::Idle => true,
-            WriterState::Lingering => {
+    /// If the receiver waits for what just happened, marks it busy and returns true: the caller
+    /// must then wake it, once, after letting go of the lock.
+    pub(crate) fn take_receiver_wake(&self, st: &mut State) -> bool {
+        let wake = match st.receiver {
+            ReceiverState::Busy => false,
+            ReceiverState::Idle => true,
+            ReceiverState::Lingering => {
                 st.buf.len() >= self.config.batch_bytes
                     || st.lines >= self.config.max_lines
                     || st.room_waiters > 0
@@ -129,36 +137,39 @@ impl Shared {
             }
         };
         if wake {
-            st.writer = WriterState::Busy;
+            st.receiver = ReceiverState::Busy;
         }
         wake
     }
 
-    /// A write found no room: count it and make sure the writer takes the buffer now.
-    pub(crate) fn overflow(&self, st: &mut State) -> bool {
+    /// A write found no room: counts it, and returns true if the receiver was lingering and
+    /// must now be woken to take the buffer.
+    pub(crate) fn record_overflow(&self, st: &mut State) -> bool {
         self.metrics.record_overflow();
-        if st.writer == WriterState::Lingering {
-            st.writer = WriterState::Busy;
+        if st.receiver == ReceiverState::Lingering {
+            st.receiver = ReceiverState::Busy;
             return true;
         }
         false
     }
 
-    pub(crate) fn wake_writer(&self) {
+    /// Wakes the receiver: its pool's waker if it has one, else the thread waiting in `recv`.
+    pub(crate) fn wake_receiver(&self) {
         match self.waker.get() {
             Some(wake) => wake(),
-            None => self.writer_wake.notify_one(),
+            None => self.receiver_wake.notify_one(),
         }
     }
 
+    /// Closes the channel and wakes everyone who waits on it.
     pub(crate) fn close(&self) {
         let wake = {
             let mut st = self.lock();
             st.closed = true;
-            self.writer_should_wake(&mut st)
+            self.take_receiver_wake(&mut st)
         };
         if wake {
-            self.wake_writer();
+            self.wake_receiver();
         }
         self.room.notify_waiters();
         self.flushed.notify_waiters();

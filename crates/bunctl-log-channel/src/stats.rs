@@ -5,8 +5,8 @@ use crate::state::Shared;
 /// Counters the channel keeps.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ChannelStats {
-    /// Lines dropped by [`Sender::send_or_drop`](crate::Sender::send_or_drop) because the buffer was full (read from the
-    /// channel's [`LogMetrics`](bunctl_log_metrics::LogMetrics)).
+    /// Lines dropped by [`Sender::send_or_drop`](crate::Sender::send_or_drop) because the
+    /// buffer was full (read from the channel's [`LogMetrics`](bunctl_log_metrics::LogMetrics)).
     pub dropped_lines: u64,
     /// Writes that found the buffer full: dropped, refused with `Full`, or made to wait
     /// (read from the channel's [`LogMetrics`](bunctl_log_metrics::LogMetrics)).
