@@ -16,9 +16,10 @@ bunctl-log pipe  --app NAME [--dir DIR] [--max-size SIZE] [--keep N] [--no-compr
                         [--format raw|timestamped|json] [--metrics-addr IP:PORT]
                         [--merge] -- COMMAND [ARGS...]
        bunctl-log files [--app] NAME [--dir DIR] [--stream stdout|stderr|all]
-       bunctl-log cat   [--app] NAME [--dir DIR] [--stream stdout|stderr|all]
-       bunctl-log tail  [--app] NAME [--dir DIR] [--stream S] [-n [+]LINES] [-f]
-       bunctl-log tail  [--app] NAME [--dir DIR] [--stream S] [-n LINES] --since TIME [--until TIME]
+       bunctl-log cat   [--app] NAME [--dir DIR] [--stream stdout|stderr|all] [--raw | -t]
+       bunctl-log tail  [--app] NAME [--dir DIR] [--stream S] [--raw | -t] [-n [+]LINES] [-f]
+       bunctl-log tail  [--app] NAME [--dir DIR] [--stream S] [--raw | -t] [-n LINES] --since TIME
+                        [--until TIME]
        bunctl-log completions bash|zsh|fish";
 
 /// Capture output into rotated, compressed per-app logs, and read them back.
@@ -71,8 +72,10 @@ files and are printed, their lines are interleaved by time if they carry times (
 timestamped or json; a line without one keeps its place after the line before it), else all \
 of stdout's come first, then stderr's; and each line is prefixed `stdout: ` or `stderr: ` by \
 the file it comes from, unless it says its stream itself (a [stdout]/[stderr] tag, a JSON \
-stream field). Exits 1 if NAME has no log file in DIR.")]
-    Cat(ReadTarget),
+stream field). Lines of --format json logs are printed decoded, as their text (as `docker \
+logs` prints them; with -t, after their stored time), unless --raw; other lines as stored. \
+Exits 1 if NAME has no log file in DIR.")]
+    Cat(CatArgs),
     /// Print the last lines across rotated files; with -f, follow the live file
     #[command(long_about = "\
 Print the last LINES lines across rotated files (decompressed), or with -n +LINES every line \
@@ -89,8 +92,10 @@ prefixed `stdout: ` or `stderr: ` by the file it comes from, unless it says its 
 timestamped or json), the last LINES are those of the app as a whole, interleaved by time, \
 and so are the lines of -n +LINES; raw lines cannot be interleaved: the last LINES of stdout, \
 then the last LINES of stderr. --since/--until print stdout's lines in the range, then \
-stderr's. With -f each stream is followed on its own, its lines printed as they come. Exits 1 \
-if NAME has no log file in DIR.")]
+stderr's. With -f each stream is followed on its own, its lines printed as they come. Lines \
+of --format json logs are printed decoded, as their text (as `docker logs` prints them; with \
+-t, after their stored time), unless --raw; other lines as stored. Exits 1 if NAME has no log \
+file in DIR.")]
     Tail(TailArgs),
     /// Print a completion script for a shell
     #[command(long_about = "\
@@ -152,6 +157,38 @@ impl ReadTarget {
             dir: self.dir.clone(),
         })
     }
+}
+
+/// How `cat` and `tail` print lines.
+#[derive(Debug, Clone, Copy, Args)]
+pub struct PrintArgs {
+    /// Print the lines as they are stored: JSON lines (--format json) as the JSON objects,
+    /// not decoded to their text
+    #[arg(long)]
+    pub raw: bool,
+    /// Put each decoded JSON line's stored time in front of it, as `docker logs -t` does;
+    /// timestamped lines have their time in front already and raw lines have none: they are
+    /// printed as stored
+    #[arg(short = 't', long, conflicts_with = "raw")]
+    pub timestamps: bool,
+}
+
+impl From<PrintArgs> for crate::read::Print {
+    fn from(p: PrintArgs) -> Self {
+        Self {
+            raw: p.raw,
+            timestamps: p.timestamps,
+        }
+    }
+}
+
+/// `cat`'s arguments.
+#[derive(Debug, Clone, Args)]
+pub struct CatArgs {
+    #[command(flatten)]
+    pub target: ReadTarget,
+    #[command(flatten)]
+    pub print: PrintArgs,
 }
 
 /// `--stream`.
@@ -269,6 +306,8 @@ pub const DEFAULT_LINES: usize = 10;
 pub struct TailArgs {
     #[command(flatten)]
     pub target: ReadTarget,
+    #[command(flatten)]
+    pub print: PrintArgs,
     /// How many lines to print first [default: 10], or +LINES: from line LINES on; with
     /// --since/--until, the last LINES of the lines in the range (all of them by default)
     #[arg(short = 'n', long = "lines", value_name = "LINES", value_parser = parse_line_count)]

@@ -68,8 +68,9 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    if let Command::Files(t) | Command::Cat(t) | Command::Tail(TailArgs { target: t, .. }) =
-        &cli.command
+    if let Command::Files(t)
+    | Command::Cat(args::CatArgs { target: t, .. })
+    | Command::Tail(TailArgs { target: t, .. }) = &cli.command
     {
         if let Err(e) = t.target() {
             let _ = Cli::command()
@@ -439,8 +440,8 @@ async fn run(a: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
     Ok(u8::try_from(code).unwrap_or(1))
 }
 
-/// The files `files`, `cat` and `tail` read.
-fn logs(t: &ReadTarget) -> Result<read::Logs, Box<dyn std::error::Error>> {
+/// The files `files`, `cat` and `tail` read, and how their lines are printed.
+fn logs(t: &ReadTarget, print: read::Print) -> Result<read::Logs, Box<dyn std::error::Error>> {
     let target = t.target()?;
     check_dir(&target.dir)?;
     let (config, stdout) = log_config(&target, None);
@@ -450,21 +451,34 @@ fn logs(t: &ReadTarget) -> Result<read::Logs, Box<dyn std::error::Error>> {
         StreamChoice::Stderr => Some(bunctl_log_read::Origin::Stderr),
         StreamChoice::All => None,
     };
-    read::Logs::find(target.app.as_str(), &target.dir, stdout, stderr, want)
+    read::Logs::find(
+        target.app.as_str(),
+        &target.dir,
+        stdout,
+        stderr,
+        want,
+        print,
+    )
 }
 
 fn files(t: &ReadTarget) -> CliResult {
-    read::files(&logs(t)?, &mut std::io::stdout().lock())?;
+    read::files(
+        &logs(t, read::Print::default())?,
+        &mut std::io::stdout().lock(),
+    )?;
     Ok(())
 }
 
-fn cat(t: &ReadTarget) -> CliResult {
-    read::cat(&logs(t)?, &mut std::io::stdout().lock())?;
+fn cat(a: &args::CatArgs) -> CliResult {
+    read::cat(
+        &logs(&a.target, a.print.into())?,
+        &mut std::io::stdout().lock(),
+    )?;
     Ok(())
 }
 
 fn tail(a: &TailArgs) -> CliResult {
-    let logs = logs(&a.target)?;
+    let logs = logs(&a.target, a.print.into())?;
     let lines = a
         .lines
         .unwrap_or(args::LineCount::Last(args::DEFAULT_LINES));

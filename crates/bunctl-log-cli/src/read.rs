@@ -29,14 +29,96 @@ fn label(origin: Origin) -> &'static [u8] {
     }
 }
 
+/// How lines are printed: JSON lines decoded or as stored, with their times or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Print {
+    /// Print the lines as they are stored (`--raw`): JSON objects stay objects.
+    pub raw: bool,
+    /// Put a decoded JSON line's stored time in front of it (`--timestamps`).
+    pub timestamps: bool,
+}
+
+/// A JSON line as Docker's json-file driver writes it: its text, stream and time.
+#[derive(Debug, PartialEq, Eq)]
+struct JsonLine {
+    log: String,
+    stream: Option<String>,
+    time: Option<String>,
+}
+
+/// The stream the writer gives its own marker lines in JSON files.
+const MARKER_STREAM: &str = "bunctl-log";
+
+/// `line` (without its `\n`) decoded, if it is a JSON object with a string `log` field; `None`
+/// for anything else, which is printed as stored.
+// bunctl-log-read's line module finds a JSON line's time and stream without decoding it; the
+// whole decoding lives here until the format's owner takes it over.
+fn decode_json(line: &[u8]) -> Option<JsonLine> {
+    if line.first() != Some(&b'{') {
+        return None;
+    }
+    let serde_json::Value::Object(mut fields) = serde_json::from_slice(line).ok()? else {
+        return None;
+    };
+    let text = |v: serde_json::Value| match v {
+        serde_json::Value::String(s) => Some(s),
+        _ => None,
+    };
+    Some(JsonLine {
+        log: text(fields.remove("log")?)?,
+        stream: fields.remove("stream").and_then(text),
+        time: fields.remove("time").and_then(text),
+    })
+}
+
+/// Writes `line` (ending in `\n`) of a file of stream `origin` as `print` says: a JSON line
+/// decoded to its text (its time in front with `--timestamps`), labelled with its stream when
+/// `labelled` or when it is not the file's stream (a merged file); any other line as stored,
+/// labelled when `labelled` unless it says its stream itself.
+fn print_line(
+    out: &mut impl Write,
+    line: &[u8],
+    origin: Origin,
+    labelled: bool,
+    print: Print,
+) -> io::Result<()> {
+    let body = line.strip_suffix(b"\n").unwrap_or(line);
+    if !print.raw {
+        if let Some(json) = decode_json(body) {
+            let stream = match json.stream.as_deref() {
+                Some(MARKER_STREAM) => None,
+                Some("stderr") => Some(Origin::Stderr),
+                _ => Some(Origin::Stdout),
+            };
+            if let Some(stream) = stream.filter(|s| labelled || *s != origin) {
+                out.write_all(label(stream))?;
+            }
+            if let (true, Some(time)) = (print.timestamps, &json.time) {
+                out.write_all(time.as_bytes())?;
+                out.write_all(b" ")?;
+            }
+            let text = json.log.strip_suffix('\n').unwrap_or(&json.log);
+            out.write_all(text.as_bytes())?;
+            return out.write_all(b"\n");
+        }
+    }
+    if labelled && tags().origin(line).is_none() {
+        out.write_all(label(origin))?;
+    }
+    out.write_all(line)
+}
+
 /// The logs to read: the live files of the streams asked for that have files (stdout's
-/// first), and whether their lines are labelled with the file's stream (both are printed).
+/// first), whether their lines are labelled with the file's stream (both are printed), and
+/// how lines are printed.
 #[derive(Debug, Clone)]
 pub struct Logs {
     /// Each stream's live file.
     pub sets: Vec<(Origin, PathBuf)>,
     /// Whether both streams are printed, so that each line says which it came from.
     pub labelled: bool,
+    /// How lines are printed.
+    pub print: Print,
 }
 
 impl Logs {
@@ -52,6 +134,7 @@ impl Logs {
         stdout: PathBuf,
         stderr: PathBuf,
         want: Option<Origin>,
+        print: Print,
     ) -> Result<Self, Box<dyn std::error::Error>> {
         let has_files =
             |live: &Path| bunctl_log_read::list_files(&StdFs, live).map(|f| !f.is_empty());
@@ -72,41 +155,43 @@ impl Logs {
             .collect(),
         };
         let labelled = sets.len() == 2;
-        Ok(Self { sets, labelled })
+        Ok(Self {
+            sets,
+            labelled,
+            print,
+        })
     }
 
-    /// The label of `origin`'s lines, if they are labelled.
-    fn label(&self, origin: Origin) -> &'static [u8] {
-        if self.labelled {
-            label(origin)
-        } else {
-            b""
-        }
-    }
-}
-
-/// A writer that puts `label` in front of each line that does not say its stream itself,
-/// holding a line until its end (lines reach it in pieces).
-struct Labelled<'a, W: Write> {
-    out: &'a mut W,
-    label: &'static [u8],
-    line: Vec<u8>,
-}
-
-impl<'a, W: Write> Labelled<'a, W> {
-    fn new(out: &'a mut W, label: &'static [u8]) -> Self {
-        Self {
+    /// A writer printing the lines of `origin`'s files to `out`.
+    fn printer<'a, W: Write>(&self, out: &'a mut W, origin: Origin) -> Printer<'a, W> {
+        Printer {
             out,
-            label,
+            origin,
+            labelled: self.labelled,
+            print: self.print,
             line: Vec::new(),
         }
     }
+}
+
+/// A writer that prints each line written to it with [`print_line`], holding a line until its
+/// end (lines reach it in pieces).
+struct Printer<'a, W: Write> {
+    out: &'a mut W,
+    origin: Origin,
+    labelled: bool,
+    print: Print,
+    line: Vec<u8>,
+}
+
+impl<W: Write> Printer<'_, W> {
+    /// Whether lines go through unchanged (raw, unlabelled): then they need no holding.
+    fn passes_through(&self) -> bool {
+        self.print.raw && !self.labelled
+    }
 
     fn emit(&mut self) -> io::Result<()> {
-        if tags().origin(&self.line).is_none() {
-            self.out.write_all(self.label)?;
-        }
-        self.out.write_all(&self.line)?;
+        print_line(self.out, &self.line, self.origin, self.labelled, self.print)?;
         self.line.clear();
         Ok(())
     }
@@ -120,9 +205,9 @@ impl<'a, W: Write> Labelled<'a, W> {
     }
 }
 
-impl<W: Write> Write for Labelled<'_, W> {
+impl<W: Write> Write for Printer<'_, W> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if self.label.is_empty() {
+        if self.passes_through() {
             return self.out.write(buf);
         }
         let mut rest = buf;
@@ -188,12 +273,12 @@ pub fn files(logs: &Logs, out: &mut impl Write) -> io::Result<()> {
 /// when both are printed, interleaved by the times of their lines (see [`interleave`]).
 pub fn cat(logs: &Logs, out: &mut impl Write) -> io::Result<()> {
     if let [(_, stdout), (_, stderr)] = logs.sets.as_slice() {
-        return interleave(stdout, stderr, out);
+        return interleave(stdout, stderr, logs.print, out);
     }
     for (origin, live) in &logs.sets {
-        let mut labelled = Labelled::new(out, logs.label(*origin));
-        bunctl_log_read::cat(&StdFs, live, &mut labelled)?;
-        labelled.finish()?;
+        let mut printer = logs.printer(out, *origin);
+        bunctl_log_read::cat(&StdFs, live, &mut printer)?;
+        printer.finish()?;
     }
     out.flush()
 }
@@ -271,7 +356,7 @@ fn read_error(path: &Path, e: &io::Error) -> io::Error {
 /// Prints stdout's and stderr's lines, labelled, merged by their times (each file's order
 /// kept; on a tie, stdout first). Lines without times (raw) sort before every time, so raw
 /// logs come out as all of stdout, then all of stderr.
-fn interleave(stdout: &Path, stderr: &Path, out: &mut impl Write) -> io::Result<()> {
+fn interleave(stdout: &Path, stderr: &Path, print: Print, out: &mut impl Write) -> io::Result<()> {
     // Stdout writes each line it is given at once: a block of lines at a time instead.
     let mut out = io::BufWriter::new(out);
     let mut streams = [FileLines::open(stdout)?, FileLines::open(stderr)?];
@@ -284,23 +369,31 @@ fn interleave(stdout: &Path, stderr: &Path, out: &mut impl Write) -> io::Result<
             (None, None) => break,
         };
         if let Some((line, _)) = heads[pick].take() {
-            if tags().origin(&line).is_none() {
-                out.write_all(label([Origin::Stdout, Origin::Stderr][pick]))?;
-            }
-            out.write_all(&line)?;
+            print_line(
+                &mut out,
+                &line,
+                [Origin::Stdout, Origin::Stderr][pick],
+                true,
+                print,
+            )?;
         }
         heads[pick] = streams[pick].next()?;
     }
     out.flush()
 }
 
-fn print_lines(lines: Vec<Vec<u8>>, label: &'static [u8], out: &mut impl Write) -> io::Result<()> {
-    let mut labelled = Labelled::new(out, label);
+fn print_lines(
+    logs: &Logs,
+    lines: Vec<Vec<u8>>,
+    origin: Origin,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    let mut printer = logs.printer(out, origin);
     for line in lines {
-        labelled.write_all(&line)?;
-        labelled.write_all(b"\n")?;
+        printer.write_all(&line)?;
+        printer.write_all(b"\n")?;
     }
-    labelled.finish()
+    printer.finish()
 }
 
 /// Prints the last `n` lines. When both streams are printed and their lines carry times
@@ -313,22 +406,21 @@ pub fn tail(logs: &Logs, n: usize, out: &mut impl Write) -> io::Result<()> {
             let stderr = timed(bunctl_log_read::last_lines(&StdFs, stderr, n)?);
             if stdout.iter().chain(&stderr).all(|(t, _)| t.is_none()) {
                 let lines = |v: Vec<(Option<Stamp>, Vec<u8>)>| v.into_iter().map(|(_, l)| l);
-                print_lines(lines(stdout).collect(), label(Origin::Stdout), out)?;
-                print_lines(lines(stderr).collect(), label(Origin::Stderr), out)?;
+                print_lines(logs, lines(stdout).collect(), Origin::Stdout, out)?;
+                print_lines(logs, lines(stderr).collect(), Origin::Stderr, out)?;
             } else {
                 let merged = merge_by_time(stdout, stderr);
                 for (origin, line) in merged.iter().skip(merged.len().saturating_sub(n)) {
-                    if tags().origin(line).is_none() {
-                        out.write_all(label(*origin))?;
-                    }
-                    out.write_all(line)?;
-                    out.write_all(b"\n")?;
+                    let mut line = line.clone();
+                    line.push(b'\n');
+                    print_line(out, &line, *origin, true, logs.print)?;
                 }
             }
         }
         sets => {
-            for (_, live) in sets {
-                print_lines(bunctl_log_read::last_lines(&StdFs, live, n)?, b"", out)?;
+            for (origin, live) in sets {
+                let lines = bunctl_log_read::last_lines(&StdFs, live, n)?;
+                print_lines(logs, lines, *origin, out)?;
             }
         }
     }
@@ -380,11 +472,11 @@ pub fn follow(logs: &Logs, n: usize) -> CliResult {
     let out = Arc::new(Mutex::new(io::stdout()));
     let (done, finished) = std::sync::mpsc::channel();
     for (origin, live) in logs.sets.clone() {
-        let label = logs.label(origin);
+        let logs = logs.clone();
         let out = out.clone();
         let done = done.clone();
         std::thread::spawn(move || {
-            let _ = done.send(follow_one(&live, n, label, &out));
+            let _ = done.send(follow_one(&logs, origin, &live, n, &out));
         });
     }
     drop(done);
@@ -396,9 +488,10 @@ pub fn follow(logs: &Logs, n: usize) -> CliResult {
 }
 
 fn follow_one(
+    logs: &Logs,
+    origin: Origin,
     live: &Path,
     n: usize,
-    label: &'static [u8],
     out: &Mutex<io::Stdout>,
 ) -> io::Result<()> {
     let mut follower = Follower::new(StdFs::shared(), live, n)?;
@@ -408,9 +501,9 @@ fn follow_one(
             let mut out = out
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let mut labelled = Labelled::new(&mut *out, label);
-            labelled.write_all(lines)?;
-            labelled.finish()
+            let mut printer = logs.printer(&mut *out, origin);
+            printer.write_all(lines)?;
+            printer.finish()
         })?;
         for notice in follower.take_notices() {
             eprintln!("bunctl-log: {notice}");
@@ -428,9 +521,9 @@ fn follow_one(
 /// If a file cannot be read, or if the logs have lines but none with a time (raw format).
 pub fn window(logs: &Logs, window: &Window, n: Option<usize>, out: &mut impl Write) -> CliResult {
     for (origin, live) in &logs.sets {
-        let mut labelled = Labelled::new(out, logs.label(*origin));
-        window_of(live, window, n, &mut labelled)?;
-        labelled.finish()?;
+        let mut printer = logs.printer(out, *origin);
+        window_of(live, window, n, &mut printer)?;
+        printer.finish()?;
     }
     Ok(())
 }
