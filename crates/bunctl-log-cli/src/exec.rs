@@ -48,9 +48,18 @@ pub fn exec(args: &[OsString]) -> ExitCode {
     if getppid() != Some(expected) {
         return ExitCode::from(1);
     }
+    // The descriptor limit bunctl-log raised for itself goes back to what the command would
+    // have had without it, as Go does for the programs it starts.
+    let soft = std::env::var(crate::fdlimit::SOFT_LIMIT_VAR).ok();
+    if let Some(soft) = soft.and_then(|s| s.parse().ok()) {
+        if let Err(e) = crate::fdlimit::restore(soft) {
+            eprintln!("bunctl-log: cannot set {program:?}'s descriptor limit back to {soft}: {e}");
+        }
+    }
     let err = std::process::Command::new(program)
         .args(args)
         .env_remove(PARENT_PID)
+        .env_remove(crate::fdlimit::SOFT_LIMIT_VAR)
         .exec();
     eprintln!("bunctl-log: cannot run {program:?}: {err}");
     ExitCode::from(if err.kind() == std::io::ErrorKind::NotFound {
@@ -73,5 +82,8 @@ pub fn command(program: &OsStr, args: &[OsString]) -> tokio::process::Command {
         .args([OsStr::new(EXEC), OsStr::new("--"), program])
         .args(args)
         .env(PARENT_PID, std::process::id().to_string());
+    if let Some(soft) = crate::fdlimit::started_with() {
+        cmd.env(crate::fdlimit::SOFT_LIMIT_VAR, soft.to_string());
+    }
     cmd
 }

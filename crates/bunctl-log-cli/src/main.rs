@@ -12,6 +12,8 @@
 mod args;
 #[cfg(target_os = "linux")]
 mod exec;
+#[cfg(unix)]
+mod fdlimit;
 mod metrics;
 mod read;
 #[cfg(unix)]
@@ -43,6 +45,9 @@ fn main() -> ExitCode {
             return exec::exec(&argv.collect::<Vec<_>>());
         }
     }
+    // After the exec helper: the command it becomes gets the limit bunctl-log started with.
+    #[cfg(unix)]
+    fdlimit::raise();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -95,6 +100,14 @@ fn main() -> ExitCode {
                 )
                 .print();
             return ExitCode::from(2);
+        }
+    }
+    // Before the runtime: its signal setup panics when it finds no descriptor.
+    #[cfg(unix)]
+    if matches!(cli.command, Command::Pipe(_) | Command::Run(_)) {
+        if let Err(e) = fdlimit::check_free(fdlimit::NEEDED_TO_START) {
+            eprintln!("bunctl-log: {e}");
+            return ExitCode::from(1);
         }
     }
     let result = match cli.command {
