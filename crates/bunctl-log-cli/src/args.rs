@@ -48,7 +48,9 @@ Read stdin until EOF into DIR/NAME.log, rotating at SIZE and keeping N rotated f
 unless --no-compress). Nothing read is lost: when the disk is slower than the input, reading \
 stops and the producer waits on its full pipe. Prints a summary on stderr. SIGTERM, SIGINT or \
 SIGHUP stop it cleanly (all it read is written first). Exits 0 if every line read was written, \
-1 if not, 2 for bad arguments.")]
+1 if not (or it cannot start: too few file descriptors, a bad DIR), 2 for bad arguments. What \
+fails after every line is written (closing the files, compressing a rotated one) is a warning \
+on stderr naming what was left undone, exit 0.")]
     Pipe(PipeArgs),
     /// Run COMMAND, capturing its stdout and stderr
     #[command(long_about = "\
@@ -56,7 +58,8 @@ Run COMMAND, capturing its stdout into DIR/NAME.log and its stderr into DIR/NAME
 into NAME.log with --merge, each line tagged [stdout]/[stderr], or in --format json with its \
 stream in its \"stream\" field). Forwards SIGTERM, SIGINT and SIGHUP to \
 COMMAND's process group and exits with COMMAND's exit code (128+N if signal N killed it), 1 if \
-it cannot start COMMAND or write its logs, 2 for bad arguments.")]
+it cannot start COMMAND or write its logs, 2 for bad arguments. What fails after every line \
+is written (closing the files) is a warning on stderr, with COMMAND's exit code.")]
     Run(RunArgs),
     /// List NAME's log files, oldest first, the live file last
     #[command(long_about = "\
@@ -245,7 +248,7 @@ pub struct WriteArgs {
     /// microseconds (timestamped), or as a JSON object like Docker's json-file driver (json)
     #[arg(long, value_enum, value_name = "FORMAT", default_value_t = Format::Raw)]
     pub format: Format,
-    /// Serve the writers' metrics in Prometheus text format over HTTP on ADDR (IP:PORT)
+    /// Serve the writers' metrics in Prometheus text format at http://ADDR/metrics; ADDR is IP:PORT, localhost:PORT or :PORT (every IPv4 interface)
     #[arg(long, value_name = "ADDR", value_parser = crate::metrics::parse_addr)]
     pub metrics_addr: Option<std::net::SocketAddr>,
 }

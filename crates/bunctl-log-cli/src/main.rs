@@ -254,8 +254,7 @@ async fn pipe(a: PipeArgs) -> CliResult {
         m.lines_written as f64 / secs.max(1e-9),
         writer.path().display()
     );
-    pumped?;
-    closed?;
+    let pumped = pumped?;
     if m.lines_lost > 0 || m.dropped_messages > 0 {
         let lost = counted(m.lines_lost + m.dropped_messages, "line");
         let verb = if lost.starts_with("1 ") {
@@ -265,7 +264,22 @@ async fn pipe(a: PipeArgs) -> CliResult {
         };
         return Err(format!("{lost} {verb} not written").into());
     }
-    Ok(())
+    match closed {
+        Err(e) if m.lines_written >= pumped.lines => {
+            warn_left_undone(&e);
+            Ok(())
+        }
+        closed => Ok(closed?),
+    }
+}
+
+/// Says on stderr that every line is in the files but closing them failed (exit 0: the
+/// status says whether lines were lost, and none was).
+fn warn_left_undone(e: &dyn std::fmt::Display) {
+    eprintln!(
+        "bunctl-log: warning: every line is in the files, but closing them failed: {e} \
+         (left undone: what came after the last write, such as compressing a rotated file)"
+    );
 }
 
 /// `1 line`, `2 lines`, `0 lines`: a count and its noun, plural unless it is one.
@@ -432,7 +446,13 @@ async fn run(a: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
     // The child has exited; its last output is read until its pipes close.
     let summary = capture.finish().await?;
     let totals = manager.total_metrics().await;
-    manager.close_all().await?;
+    if let Err(e) = manager.close_all().await {
+        let handed = summary.stdout.lines + summary.stderr.lines;
+        if totals.lines_lost > 0 || totals.dropped_messages > 0 || totals.lines_written < handed {
+            return Err(e.into());
+        }
+        warn_left_undone(&e);
+    }
     let after = forwarded.map_or(String::new(), |s| {
         format!(" after bunctl-log forwarded {s}")
     });

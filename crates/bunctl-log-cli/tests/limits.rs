@@ -86,3 +86,32 @@ fn the_soft_limit_is_raised_and_the_command_gets_the_original_back() {
         "hi\n"
     );
 }
+
+/// At 14 descriptors `pipe` writes every line but cannot compress a rotated file or close the
+/// live one: a warning naming what was left undone, exit 0 (exit 1 is for lost lines).
+#[test]
+fn a_close_that_fails_after_every_line_is_written_is_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().join("a").join("b");
+    let input: String = (1..=20_000).map(|i| format!("{i}\n")).collect();
+    let out = under_limits(
+        "ulimit -n 14",
+        &format!(
+            "pipe --app p --dir {} --max-size 20K --keep 100",
+            d.display()
+        ),
+        input.as_bytes(),
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(" 0 lost"), "{err}");
+    assert!(
+        err.contains("warning: every line is in the files") && err.contains("left undone"),
+        "{err}"
+    );
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let cat = Command::new(env!("CARGO_BIN_EXE_bunctl-log"))
+        .args(["cat", "p", "--dir", d.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8(cat.stdout).unwrap(), input);
+}
