@@ -57,7 +57,8 @@ on stderr naming what was left undone, exit 0.")]
 Run COMMAND, capturing its stdout into DIR/NAME.log and its stderr into DIR/NAME.err.log (both \
 into NAME.log with --merge, each line tagged [stdout]/[stderr], or in --format json with its \
 stream in its \"stream\" field). Forwards SIGTERM, SIGINT and SIGHUP to \
-COMMAND's process group and exits with COMMAND's exit code (128+N if signal N killed it), 1 if \
+COMMAND's process group (after COMMAND has exited, while processes it left still hold its \
+output, such a signal also ends the capture: what was read is written) and exits with COMMAND's exit code (128+N if signal N killed it), 1 if \
 it cannot start COMMAND or write its logs, 2 for bad arguments. What fails after every line \
 is written (closing the files) is a warning on stderr, with COMMAND's exit code.")]
     Run(RunArgs),

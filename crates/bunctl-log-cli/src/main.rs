@@ -31,7 +31,8 @@ use args::{
     Cli, Command, PipeArgs, ReadTarget, RunArgs, StreamChoice, TailArgs, Target, WriteArgs,
 };
 use bunctl_logging::{
-    capture::pump_until, AsyncLogWriter, CaptureMode, LogConfig, LogManager, LogWriterConfig,
+    capture::{pump_until, PumpSummary},
+    AsyncLogWriter, CaptureMode, CaptureSummary, LogConfig, LogManager, LogWriterConfig, Stream,
     WriterOptions,
 };
 use clap::{CommandFactory, Parser};
@@ -436,15 +437,44 @@ async fn run(a: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
     } else {
         CaptureMode::Separate
     };
-    let capture = manager.capture_child(app, &mut child, mode).await?;
+    let (stop_capture, capture_stopped) = tokio::sync::watch::channel(false);
+    let capture = Capture::start(&manager, app, &mut child, mode, capture_stopped).await?;
+    #[cfg(unix)]
+    let group = child
+        .id()
+        .and_then(|id| i32::try_from(id).ok())
+        .and_then(rustix::process::Pid::from_raw);
     #[cfg(unix)]
     let (status, forwarded) = wait_forwarding(&mut child, &mut signals).await?;
     #[cfg(not(unix))]
     let (status, forwarded) = (child.wait().await?, None::<&str>);
     #[cfg(unix)]
     let forwarded = forwarded.map(signals::Stop::name);
-    // The child has exited; its last output is read until its pipes close.
-    let summary = capture.finish().await?;
+    // The child has exited; its last output is read until its pipes close: when the
+    // processes it left behind hold them, until a signal says to stop.
+    let finish = capture.finish();
+    let mut finish = std::pin::pin!(finish);
+    #[cfg(unix)]
+    let mut capture_ended_by = None;
+    #[cfg(unix)]
+    let summary = loop {
+        tokio::select! {
+            summary = &mut finish => break summary?,
+            stop = signals.recv() => {
+                // The group outlives its leader while a member lives: its id is not reused.
+                if let Some(group) = group {
+                    let _ = rustix::process::kill_process_group(group, stop.signal());
+                }
+                capture_ended_by = Some(stop.name());
+                let _ = stop_capture.send(true);
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let summary = {
+        drop(stop_capture);
+        finish.await?
+    };
     let totals = manager.total_metrics().await;
     if let Err(e) = manager.close_all().await {
         let handed = summary.stdout.lines + summary.stderr.lines;
@@ -453,9 +483,15 @@ async fn run(a: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
         }
         warn_left_undone(&e);
     }
-    let after = forwarded.map_or(String::new(), |s| {
+    let mut after = forwarded.map_or(String::new(), |s| {
         format!(" after bunctl-log forwarded {s}")
     });
+    #[cfg(unix)]
+    if let Some(s) = capture_ended_by {
+        after.push_str(&format!(
+            "; {s} ended the capture (processes it left held its output; sent {s} too)"
+        ));
+    }
     eprintln!(
         "bunctl-log: {} exited with {status}{after}; {} and {}, {} dropped in {:.2} s",
         program.to_string_lossy(),
@@ -471,6 +507,97 @@ async fn run(a: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
     let signal: Option<i32> = None;
     let code = status.code().or(signal.map(|s| 128 + s)).unwrap_or(1);
     Ok(u8::try_from(code).unwrap_or(1))
+}
+
+/// `run`'s pumps of the child's stdout and stderr into their writers, until EOF or a stop.
+struct Capture {
+    stdout: Option<tokio::task::JoinHandle<bunctl_logging::Result<PumpSummary>>>,
+    stderr: Option<tokio::task::JoinHandle<bunctl_logging::Result<PumpSummary>>>,
+}
+
+impl Capture {
+    /// Pumps `child`'s pipes into `app`'s files; `stop` turning `true` ends both pumps after
+    /// what their pipes hold now.
+    async fn start(
+        manager: &LogManager,
+        app: &bunctl_logging::AppId,
+        child: &mut tokio::process::Child,
+        mode: CaptureMode,
+        stop: tokio::sync::watch::Receiver<bool>,
+    ) -> bunctl_logging::Result<Self> {
+        async fn spawn<R>(
+            manager: &LogManager,
+            app: &bunctl_logging::AppId,
+            reader: Option<R>,
+            stream: Stream,
+            mode: CaptureMode,
+            mut stop: tokio::sync::watch::Receiver<bool>,
+        ) -> bunctl_logging::Result<
+            Option<tokio::task::JoinHandle<bunctl_logging::Result<PumpSummary>>>,
+        >
+        where
+            R: tokio::io::AsyncRead + Unpin + Send + 'static,
+        {
+            let Some(reader) = reader else {
+                return Ok(None);
+            };
+            let writer = manager.get_stream_writer(app, stream, mode).await?;
+            let merged = (mode == CaptureMode::Merged).then_some(stream);
+            let max_line_len = writer.options().max_line_len;
+            let stopped = async move {
+                // A dropped sender (run ended otherwise) is no stop: wait for EOF then.
+                if stop.wait_for(|s| *s).await.is_err() {
+                    std::future::pending::<()>().await;
+                }
+            };
+            Ok(Some(tokio::spawn(pump_until(
+                reader,
+                writer,
+                merged,
+                max_line_len,
+                stopped,
+            ))))
+        }
+        let stdout = spawn(
+            manager,
+            app,
+            child.stdout.take(),
+            Stream::Stdout,
+            mode,
+            stop.clone(),
+        );
+        let stdout = stdout.await?;
+        let stderr = spawn(
+            manager,
+            app,
+            child.stderr.take(),
+            Stream::Stderr,
+            mode,
+            stop,
+        );
+        Ok(Self {
+            stdout,
+            stderr: stderr.await?,
+        })
+    }
+
+    /// What each pump moved, once both have ended.
+    async fn finish(self) -> Result<CaptureSummary, Box<dyn std::error::Error>> {
+        async fn join(
+            pump: Option<tokio::task::JoinHandle<bunctl_logging::Result<PumpSummary>>>,
+        ) -> Result<PumpSummary, Box<dyn std::error::Error>> {
+            match pump {
+                None => Ok(PumpSummary::default()),
+                Some(h) => Ok(h.await??),
+            }
+        }
+        let stdout = join(self.stdout).await;
+        let stderr = join(self.stderr).await;
+        Ok(CaptureSummary {
+            stdout: stdout?,
+            stderr: stderr?,
+        })
+    }
 }
 
 /// The files `files`, `cat` and `tail` read, and how their lines are printed.

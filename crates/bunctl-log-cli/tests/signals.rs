@@ -259,3 +259,68 @@ fn run_leaves_no_orphan_when_it_is_killed_with_sigkill() {
     child.wait().unwrap();
     wait_for("the command to die with bunctl-log", || dead(pid));
 }
+
+/// The children of process `pid` (from every thread's list: the child is forked from one).
+fn children(pid: u32) -> Vec<i32> {
+    let mut found = Vec::new();
+    for task in std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+    {
+        let list =
+            std::fs::read_to_string(task.unwrap().path().join("children")).unwrap_or_default();
+        found.extend(
+            list.split_whitespace()
+                .filter_map(|p| p.parse::<i32>().ok()),
+        );
+    }
+    found
+}
+
+/// `run`'s command exits but leaves a process holding its output: a signal ends the capture
+/// promptly (what was read is in the file), the summary says so, and `run` exits with the
+/// command's status. Before, `run` waited for the `sleep` to end (20 s) whatever it was sent.
+#[cfg(target_os = "linux")]
+#[test]
+fn a_signal_ends_the_capture_of_a_command_that_left_a_process_holding_its_output() {
+    for sig in [Signal::TERM, Signal::INT, Signal::HUP] {
+        if ignored_here(sig) {
+            continue;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("a").join("b");
+        let child = Command::new(BIN)
+            .args(["run", "--app", "g", "--dir", logs.to_str().unwrap(), "--"])
+            .args(["sh", "-c", "sleep 20 & echo child-exit; exit 5"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = logs.join("g.log");
+        wait_for("the command's line", || {
+            std::fs::read_to_string(&log).is_ok_and(|t| t == "child-exit\n")
+        });
+        // Its process group: the command leads it (the sleep stays in it).
+        let mut group = None;
+        wait_for("the command to exit", || {
+            let now = children(child.id());
+            group = group.or(now.first().copied());
+            now.is_empty()
+        });
+        std::thread::sleep(Duration::from_millis(200));
+        let sent = Instant::now();
+        signal(&child, sig);
+        let out = finish(child);
+        let took = sent.elapsed();
+        if let Some(group) = group.and_then(Pid::from_raw) {
+            // A SIGINT leaves the background sleep alive (sh ignores SIGINT in it).
+            let _ = rustix::process::kill_process_group(group, Signal::KILL);
+        }
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(took < Duration::from_secs(10), "{sig:?}: {took:?}: {err}");
+        assert_eq!(out.status.code(), Some(5), "{sig:?}: {err}");
+        assert!(err.contains("ended the capture"), "{sig:?}: {err}");
+        assert_eq!(std::fs::read_to_string(&log).unwrap(), "child-exit\n");
+    }
+}
