@@ -48,15 +48,19 @@ Read stdin until EOF into DIR/NAME.log, rotating at SIZE and keeping N rotated f
 unless --no-compress). Nothing read is lost: when the disk is slower than the input, reading \
 stops and the producer waits on its full pipe. Prints a summary on stderr. SIGTERM, SIGINT or \
 SIGHUP stop it cleanly (all it read is written first). Exits 0 if every line read was written, \
-1 if not, 2 for bad arguments.")]
+1 if not (or it cannot start: too few file descriptors, a bad DIR), 2 for bad arguments. What \
+fails after every line is written (closing the files, compressing a rotated one) is a warning \
+on stderr naming what was left undone, exit 0.")]
     Pipe(PipeArgs),
     /// Run COMMAND, capturing its stdout and stderr
     #[command(long_about = "\
 Run COMMAND, capturing its stdout into DIR/NAME.log and its stderr into DIR/NAME.err.log (both \
 into NAME.log with --merge, each line tagged [stdout]/[stderr], or in --format json with its \
 stream in its \"stream\" field). Forwards SIGTERM, SIGINT and SIGHUP to \
-COMMAND's process group and exits with COMMAND's exit code (128+N if signal N killed it), 1 if \
-it cannot start COMMAND or write its logs, 2 for bad arguments.")]
+COMMAND's process group (after COMMAND has exited, while processes it left still hold its \
+output, such a signal also ends the capture: what was read is written) and exits with COMMAND's exit code (128+N if signal N killed it), 1 if \
+it cannot start COMMAND or write its logs, 2 for bad arguments. What fails after every line \
+is written (closing the files) is a warning on stderr, with COMMAND's exit code.")]
     Run(RunArgs),
     /// List NAME's log files, oldest first, the live file last
     #[command(long_about = "\
