@@ -18,6 +18,10 @@
 //!   snapshot divides them ([`MetricsSnapshot::avg_write_latency_us`] is per written batch,
 //!   [`MetricsSnapshot::avg_flush_latency_us`] per flush), so the average covers the writer's
 //!   whole life and costs nothing to maintain.
+//! * **Histograms for export.** Each write batch and flush is also counted in one bucket of a
+//!   [`LatencyHistogram`] (fixed bounds, [`names::LATENCY_BUCKETS_SECONDS`]), with its latency
+//!   added to that bucket's total, so that an [`Exporter`] can publish latencies as Prometheus
+//!   histograms in seconds: exact buckets, exact `_sum` and `_count`.
 //! * **Export is separate from counting.** An [`Exporter`] publishes a writer's snapshots
 //!   through the [`metrics`] facade as they change, labelled with the app, to whatever recorder
 //!   the program installed (Prometheus, statsd, ...); the writer thread calls it per batch, so
@@ -90,10 +94,29 @@ pub mod names {
     pub const BUFFERED_BYTES: &str = "bunctl_log_buffered_bytes";
     /// Gauge: 1 while the circuit breaker is open (writes fail at once), else 0.
     pub const BREAKER_OPEN: &str = "bunctl_log_breaker_open";
-    /// Gauge: average latency of one written batch, in microseconds.
+    /// Formerly a gauge of the average write latency in microseconds; no longer exported
+    /// (Prometheus wants base units and distributions): see [`WRITE_LATENCY_SECONDS`].
+    #[deprecated(note = "not exported any more: use WRITE_LATENCY_SECONDS, a histogram")]
     pub const AVG_WRITE_LATENCY_US: &str = "bunctl_log_avg_write_latency_us";
-    /// Gauge: average latency of one flush, in microseconds.
+    /// Formerly a gauge of the average flush latency in microseconds; no longer exported: see
+    /// [`FLUSH_LATENCY_SECONDS`].
+    #[deprecated(note = "not exported any more: use FLUSH_LATENCY_SECONDS, a histogram")]
     pub const AVG_FLUSH_LATENCY_US: &str = "bunctl_log_avg_flush_latency_us";
+    /// Histogram: latency of one written batch, in seconds, with the buckets of
+    /// [`LATENCY_BUCKETS_SECONDS`] (configure the recorder with them).
+    pub const WRITE_LATENCY_SECONDS: &str = "bunctl_log_write_latency_seconds";
+    /// Histogram: latency of one flush, in seconds, with the buckets of
+    /// [`LATENCY_BUCKETS_SECONDS`].
+    pub const FLUSH_LATENCY_SECONDS: &str = "bunctl_log_flush_latency_seconds";
+    /// Upper bounds (Prometheus `le`, inclusive), in seconds, of the latency histograms'
+    /// buckets, from 10 µs to 10 s; above the last is `+Inf`. A recorder that renders
+    /// histograms with buckets of its own choosing should be given these, so that its buckets
+    /// are the writer's exact counts (for metrics-exporter-prometheus:
+    /// `PrometheusBuilder::set_buckets_for_metric`).
+    pub const LATENCY_BUCKETS_SECONDS: [f64; 19] = [
+        0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01,
+        0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+    ];
     /// Gauge: seconds since the writer's metrics were created.
     pub const UPTIME_SECONDS: &str = "bunctl_log_uptime_seconds";
 }
@@ -111,6 +134,144 @@ fn add(c: &Counter, n: u64) {
 
 fn get(c: &Counter) -> u64 {
     c.load(Ordering::Relaxed)
+}
+
+/// [`names::LATENCY_BUCKETS_SECONDS`] in nanoseconds: where an observation is counted is
+/// decided on integers, so an observation exactly on a bound is in that bound's bucket.
+const LATENCY_BUCKETS_NS: [u64; 19] = [
+    10_000,
+    25_000,
+    50_000,
+    100_000,
+    250_000,
+    500_000,
+    1_000_000,
+    2_500_000,
+    5_000_000,
+    10_000_000,
+    25_000_000,
+    50_000_000,
+    100_000_000,
+    250_000_000,
+    500_000_000,
+    1_000_000_000,
+    2_500_000_000,
+    5_000_000_000,
+    10_000_000_000,
+];
+
+/// Buckets of a [`LatencyHistogram`]: one per bound, and one above the last bound.
+pub const LATENCY_BUCKETS: usize = LATENCY_BUCKETS_NS.len() + 1;
+
+/// The live form of a [`LatencyHistogram`]: counted by the writer thread, read by snapshots.
+#[derive(Debug)]
+struct AtomicHistogram {
+    counts: [AtomicU64; LATENCY_BUCKETS],
+    totals_ns: [AtomicU64; LATENCY_BUCKETS],
+}
+
+impl AtomicHistogram {
+    fn new() -> Self {
+        Self {
+            counts: std::array::from_fn(|_| AtomicU64::new(0)),
+            totals_ns: std::array::from_fn(|_| AtomicU64::new(0)),
+        }
+    }
+
+    fn observe(&self, ns: u64) {
+        let bucket = LATENCY_BUCKETS_NS.partition_point(|&bound| bound < ns);
+        // Total before count, as for the averages (see `LogMetrics::snapshot`).
+        self.totals_ns[bucket].fetch_add(ns, Ordering::Relaxed);
+        self.counts[bucket].fetch_add(1, Ordering::Relaxed);
+    }
+
+    fn snapshot(&self) -> LatencyHistogram {
+        // Counts before totals, the reverse of `observe`.
+        let counts = std::array::from_fn(|i| self.counts[i].load(Ordering::Relaxed));
+        let totals_ns = std::array::from_fn(|i| self.totals_ns[i].load(Ordering::Relaxed));
+        LatencyHistogram { counts, totals_ns }
+    }
+}
+
+/// How many latencies fell in each bucket of [`names::LATENCY_BUCKETS_SECONDS`], and their
+/// total per bucket: a writer's write batches or flushes since it started.
+///
+/// Buckets are not cumulative here (`counts[i]` counts the latencies above bound `i - 1` and
+/// up to bound `i`; the last bucket, those above 10 s); [`cumulative`](Self::cumulative) gives
+/// the Prometheus form.
+///
+/// ```
+/// use std::time::Duration;
+/// use bunctl_log_metrics::LogMetrics;
+///
+/// let metrics = LogMetrics::new();
+/// metrics.record_flush(Duration::from_micros(10)); // on the first bound: in its bucket
+/// metrics.record_flush(Duration::from_millis(3));
+/// let flushes = metrics.snapshot().flush_latency;
+/// assert_eq!(flushes.count(), 2);
+/// assert!((flushes.sum_seconds() - 0.003_01).abs() < 1e-12);
+/// let le: Vec<(f64, u64)> = flushes.cumulative().collect();
+/// assert_eq!(le[0], (0.000_01, 1));
+/// assert_eq!(le[8], (0.005, 2));
+/// assert_eq!(*le.last().unwrap(), (f64::INFINITY, 2));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LatencyHistogram {
+    /// Latencies counted per bucket (not cumulative).
+    pub counts: [u64; LATENCY_BUCKETS],
+    /// The sum of the latencies of each bucket, in nanoseconds.
+    pub totals_ns: [u64; LATENCY_BUCKETS],
+}
+
+impl Default for LatencyHistogram {
+    fn default() -> Self {
+        Self {
+            counts: [0; LATENCY_BUCKETS],
+            totals_ns: [0; LATENCY_BUCKETS],
+        }
+    }
+}
+
+impl LatencyHistogram {
+    /// Latencies counted (saturating at `u64::MAX`).
+    pub fn count(&self) -> u64 {
+        self.counts.iter().fold(0, |a, &c| a.saturating_add(c))
+    }
+
+    /// Their sum, in seconds.
+    pub fn sum_seconds(&self) -> f64 {
+        let ns = self
+            .totals_ns
+            .iter()
+            .fold(0u64, |a, &t| a.saturating_add(t));
+        ns as f64 / 1e9
+    }
+
+    /// `(le, latencies at or below le)` per bucket bound in seconds, ascending, then
+    /// `(f64::INFINITY, count)`: Prometheus's cumulative buckets.
+    pub fn cumulative(&self) -> impl Iterator<Item = (f64, u64)> + '_ {
+        let bounds = names::LATENCY_BUCKETS_SECONDS
+            .iter()
+            .copied()
+            .chain(std::iter::once(f64::INFINITY));
+        bounds
+            .zip(self.counts.iter())
+            .scan(0u64, |below, (le, &c)| {
+                *below = below.saturating_add(c);
+                Some((le, *below))
+            })
+    }
+
+    /// Both histograms in one (bucket by bucket, saturating).
+    #[must_use]
+    pub fn merge(&self, other: &LatencyHistogram) -> LatencyHistogram {
+        LatencyHistogram {
+            counts: std::array::from_fn(|i| self.counts[i].saturating_add(other.counts[i])),
+            totals_ns: std::array::from_fn(|i| {
+                self.totals_ns[i].saturating_add(other.totals_ns[i])
+            }),
+        }
+    }
 }
 
 /// A duration in whole nanoseconds, saturating at `u64::MAX` (584 years).
@@ -154,7 +315,13 @@ pub struct LogMetrics {
     breaker_open: CachePadded<AtomicBool>,
     /// Bytes waiting in the buffer, as last set by [`LogMetrics::update_buffer_size`].
     current_buffer_size: CachePadded<AtomicUsize>,
+    /// Only the writer thread adds to these (with its other counters): one padding for both.
+    latencies: CachePadded<[AtomicHistogram; 2]>,
 }
+
+/// Where `LogMetrics::latencies` keeps each histogram.
+const WRITES: usize = 0;
+const FLUSHES: usize = 1;
 
 impl LogMetrics {
     /// All counters at zero; uptime counts from now.
@@ -177,23 +344,26 @@ impl LogMetrics {
             archives_deleted_for_space: counter(),
             breaker_open: CachePadded::new(AtomicBool::new(false)),
             current_buffer_size: CachePadded::new(AtomicUsize::new(0)),
+            latencies: CachePadded::new([AtomicHistogram::new(), AtomicHistogram::new()]),
         }
     }
 
     /// One batch was written: `bytes` bytes holding `lines` lines, in `latency`.
     ///
-    /// The write latency average is per batch (per call), not per line.
+    /// The write latency average and histogram are per batch (per call), not per line.
     pub fn record_write(&self, bytes: u64, lines: u64, latency: Duration) {
         add(&self.bytes_written, bytes);
         add(&self.lines_written, lines);
         // Total before count: see `snapshot`.
         add(&self.write_latency_ns, nanos(latency));
         add(&self.write_batches, 1);
+        self.latencies[WRITES].observe(nanos(latency));
     }
 
     /// Adds `latency` to the write latency total without counting a write: for callers that
     /// time a write apart from recording it. The average stays per
-    /// [`record_write`](Self::record_write) call.
+    /// [`record_write`](Self::record_write) call. The write latency histogram is not changed:
+    /// it has one observation per `record_write`, with the latency given there.
     pub fn record_write_duration(&self, latency: Duration) {
         add(&self.write_latency_ns, nanos(latency));
     }
@@ -225,6 +395,7 @@ impl LogMetrics {
     pub fn record_flush(&self, latency: Duration) {
         add(&self.flush_latency_ns, nanos(latency));
         add(&self.flush_count, 1);
+        self.latencies[FLUSHES].observe(nanos(latency));
     }
 
     /// The log file was rotated.
@@ -293,6 +464,8 @@ impl LogMetrics {
             avg_write_latency_us: average_us(write_latency_ns, write_batches),
             avg_flush_latency_us: average_us(flush_latency_ns, flush_count),
             uptime_seconds: self.started.elapsed().as_secs(),
+            write_latency: self.latencies[WRITES].snapshot(),
+            flush_latency: self.latencies[FLUSHES].snapshot(),
         }
     }
 
@@ -358,6 +531,14 @@ pub struct MetricsSnapshot {
     pub avg_flush_latency_us: f64,
     /// Whole seconds since the metrics were created.
     pub uptime_seconds: u64,
+    /// The latency of each written batch, bucketed. Empty when read from a snapshot
+    /// serialized before this field existed.
+    #[serde(default)]
+    pub write_latency: LatencyHistogram,
+    /// The latency of each flush, bucketed. Empty when read from a snapshot serialized
+    /// before this field existed.
+    #[serde(default)]
+    pub flush_latency: LatencyHistogram,
 }
 
 impl MetricsSnapshot {
@@ -366,7 +547,8 @@ impl MetricsSnapshot {
     /// Counters are added (saturating at `u64::MAX`). A snapshot does not keep the number of
     /// batches behind its write latency average, so averages cannot be weighted: the result
     /// holds the larger of the two averages (the slower writer's, an upper bound of the true
-    /// combined average), and the larger uptime (the oldest writer's).
+    /// combined average), and the larger uptime (the oldest writer's). The latency histograms
+    /// are added bucket by bucket, so they stay exact.
     #[must_use]
     pub fn merge(&self, other: &MetricsSnapshot) -> MetricsSnapshot {
         MetricsSnapshot {
@@ -394,48 +576,156 @@ impl MetricsSnapshot {
             avg_write_latency_us: self.avg_write_latency_us.max(other.avg_write_latency_us),
             avg_flush_latency_us: self.avg_flush_latency_us.max(other.avg_flush_latency_us),
             uptime_seconds: self.uptime_seconds.max(other.uptime_seconds),
+            write_latency: self.write_latency.merge(&other.write_latency),
+            flush_latency: self.flush_latency.merge(&other.flush_latency),
         }
     }
 }
 
 type CounterOf = fn(&MetricsSnapshot) -> u64;
 type GaugeOf = fn(&MetricsSnapshot) -> f64;
+type HistogramOf = fn(&MetricsSnapshot) -> &LatencyHistogram;
 
-/// The counters [`Exporter`] publishes, with where each comes from.
-const COUNTERS: [(&str, CounterOf); 11] = [
-    (names::BYTES_WRITTEN, |s| s.bytes_written),
-    (names::LINES_WRITTEN, |s| s.lines_written),
-    (names::WRITE_ERRORS, |s| s.write_errors),
-    (names::LINES_LOST, |s| s.lines_lost),
-    (names::FLUSHES, |s| s.flush_count),
-    (names::ROTATIONS, |s| s.rotation_count),
-    (names::ROTATION_FAILURES, |s| s.rotation_failures),
-    (names::BUFFER_OVERFLOWS, |s| s.buffer_overflows),
-    (names::DROPPED_MESSAGES, |s| s.dropped_messages),
-    (names::REOPENS, |s| s.reopens),
-    (names::ARCHIVES_DELETED_FOR_SPACE, |s| {
-        s.archives_deleted_for_space
-    }),
+/// The counters [`Exporter`] publishes: name, help text, unit, where the value comes from.
+const COUNTERS: [(&str, &str, metrics::Unit, CounterOf); 11] = [
+    (
+        names::BYTES_WRITTEN,
+        "Bytes written to the log files.",
+        metrics::Unit::Bytes,
+        |s| s.bytes_written,
+    ),
+    (
+        names::LINES_WRITTEN,
+        "Lines written to the log files.",
+        metrics::Unit::Count,
+        |s| s.lines_written,
+    ),
+    (
+        names::WRITE_ERRORS,
+        "Failed writes to the log files (each failed attempt counts once).",
+        metrics::Unit::Count,
+        |s| s.write_errors,
+    ),
+    (
+        names::LINES_LOST,
+        "Accepted lines that could not be written because of I/O failures.",
+        metrics::Unit::Count,
+        |s| s.lines_lost,
+    ),
+    (
+        names::FLUSHES,
+        "Flushes of the log files.",
+        metrics::Unit::Count,
+        |s| s.flush_count,
+    ),
+    (
+        names::ROTATIONS,
+        "Rotations of the log files.",
+        metrics::Unit::Count,
+        |s| s.rotation_count,
+    ),
+    (
+        names::ROTATION_FAILURES,
+        "Failed attempts to rotate a log file; it was written past its limit meanwhile.",
+        metrics::Unit::Count,
+        |s| s.rotation_failures,
+    ),
+    (
+        names::BUFFER_OVERFLOWS,
+        "Writes that found the writer's buffer full.",
+        metrics::Unit::Count,
+        |s| s.buffer_overflows,
+    ),
+    (
+        names::DROPPED_MESSAGES,
+        "Lines dropped because the writer's buffer was full.",
+        metrics::Unit::Count,
+        |s| s.dropped_messages,
+    ),
+    (
+        names::REOPENS,
+        "Live files reopened because something else removed or replaced them.",
+        metrics::Unit::Count,
+        |s| s.reopens,
+    ),
+    (
+        names::ARCHIVES_DELETED_FOR_SPACE,
+        "Archives deleted early to make room on a full disk.",
+        metrics::Unit::Count,
+        |s| s.archives_deleted_for_space,
+    ),
 ];
 
 /// The gauges [`Exporter`] publishes.
-const GAUGES: [(&str, GaugeOf); 6] = [
-    (names::BUFFERED_LINES, |s| s.buffered_lines as f64),
-    (names::BUFFERED_BYTES, |s| s.buffered_bytes as f64),
-    (names::BREAKER_OPEN, |s| f64::from(u8::from(s.breaker_open))),
-    (names::AVG_WRITE_LATENCY_US, |s| s.avg_write_latency_us),
-    (names::AVG_FLUSH_LATENCY_US, |s| s.avg_flush_latency_us),
-    (names::UPTIME_SECONDS, |s| s.uptime_seconds as f64),
+const GAUGES: [(&str, &str, metrics::Unit, GaugeOf); 4] = [
+    (
+        names::BUFFERED_LINES,
+        "Lines accepted and waiting in the writer's buffer.",
+        metrics::Unit::Count,
+        |s| s.buffered_lines as f64,
+    ),
+    (
+        names::BUFFERED_BYTES,
+        "Bytes accepted and waiting in the writer's buffer.",
+        metrics::Unit::Bytes,
+        |s| s.buffered_bytes as f64,
+    ),
+    (
+        names::BREAKER_OPEN,
+        "1 while the circuit breaker is open (writes fail at once), else 0.",
+        metrics::Unit::Count,
+        |s| f64::from(u8::from(s.breaker_open)),
+    ),
+    (
+        names::UPTIME_SECONDS,
+        "Seconds since the writer started.",
+        metrics::Unit::Seconds,
+        |s| s.uptime_seconds as f64,
+    ),
 ];
+
+/// The histograms [`Exporter`] publishes (buckets: [`names::LATENCY_BUCKETS_SECONDS`]).
+const HISTOGRAMS: [(&str, &str, HistogramOf); 2] = [
+    (
+        names::WRITE_LATENCY_SECONDS,
+        "Latency of one written batch.",
+        |s| &s.write_latency,
+    ),
+    (names::FLUSH_LATENCY_SECONDS, "Latency of one flush.", |s| {
+        &s.flush_latency
+    }),
+];
+
+/// Gives the installed `metrics` recorder the help text and unit of every metric an
+/// [`Exporter`] publishes (Prometheus's `# HELP` lines). [`Exporter::new`] calls it; call it
+/// yourself to describe the metrics before any writer exists.
+pub fn describe() {
+    for (name, help, unit, _) in COUNTERS {
+        metrics::describe_counter!(name, unit, help);
+    }
+    for (name, help, unit, _) in GAUGES {
+        metrics::describe_gauge!(name, unit, help);
+    }
+    for (name, help, _) in HISTOGRAMS {
+        metrics::describe_histogram!(name, metrics::Unit::Seconds, help);
+    }
+}
 
 /// Publishes one writer's metrics through the [`metrics`] facade as they change, to whatever
 /// recorder the program installed (Prometheus, statsd, ...); without one it does nothing.
 ///
 /// The handles are registered once, with the writer's labels, when the exporter is made (so
-/// install the recorder before creating writers). [`record`](Self::record) then costs an atomic
-/// add per changed counter and a store per gauge: the writer thread calls it once per batch
-/// and at close, never a producer per line, so it adds nothing to the hot path. Counters
-/// go up by the change since the last call; gauges are set.
+/// install the recorder before creating writers), and every metric is described then
+/// ([`describe`]). [`record`](Self::record) then costs an atomic add per changed counter, a
+/// store per gauge and one histogram record per latency bucket that changed: the writer thread
+/// calls it once per batch and at close, never a producer per line, so it adds nothing to the
+/// hot path. Counters go up by the change since the last call; gauges are set.
+///
+/// Latencies are histograms in seconds ([`names::WRITE_LATENCY_SECONDS`],
+/// [`names::FLUSH_LATENCY_SECONDS`]). The latencies that fell in one bucket since the last
+/// call are recorded as that many observations of their mean, which lies in the same bucket:
+/// with a recorder using [`names::LATENCY_BUCKETS_SECONDS`] as its bounds, bucket counts,
+/// `_sum` and `_count` are exact.
 ///
 /// ```
 /// use bunctl_log_metrics::{Exporter, LogMetrics};
@@ -449,6 +739,7 @@ const GAUGES: [(&str, GaugeOf); 6] = [
 pub struct Exporter {
     counters: Vec<metrics::Counter>,
     gauges: Vec<metrics::Gauge>,
+    histograms: Vec<metrics::Histogram>,
     last: MetricsSnapshot,
 }
 
@@ -461,8 +752,10 @@ impl std::fmt::Debug for Exporter {
 }
 
 impl Exporter {
-    /// Registers the counters and gauges of [`names`] with `labels` (e.g. `app=web-1`).
+    /// Describes the metrics of [`names`] and registers them with `labels` (e.g.
+    /// `app=web-1`).
     pub fn new(labels: &[(&'static str, String)]) -> Self {
+        describe();
         let labels: Vec<metrics::Label> = labels
             .iter()
             .map(|(k, v)| metrics::Label::new(*k, v.clone()))
@@ -470,27 +763,43 @@ impl Exporter {
         Self {
             counters: COUNTERS
                 .iter()
-                .map(|(name, _)| metrics::counter!(*name, labels.clone()))
+                .map(|(name, ..)| metrics::counter!(*name, labels.clone()))
                 .collect(),
             gauges: GAUGES
                 .iter()
-                .map(|(name, _)| metrics::gauge!(*name, labels.clone()))
+                .map(|(name, ..)| metrics::gauge!(*name, labels.clone()))
+                .collect(),
+            histograms: HISTOGRAMS
+                .iter()
+                .map(|(name, ..)| metrics::histogram!(*name, labels.clone()))
                 .collect(),
             last: MetricsSnapshot::default(),
         }
     }
 
     /// Publishes `now`: each counter goes up by its change since the last call, each gauge is
-    /// set.
+    /// set, and each histogram gets the latencies counted since the last call.
     pub fn record(&mut self, now: &MetricsSnapshot) {
-        for (handle, (_, value)) in self.counters.iter().zip(COUNTERS.iter()) {
+        for (handle, (.., value)) in self.counters.iter().zip(COUNTERS.iter()) {
             let delta = value(now).saturating_sub(value(&self.last));
             if delta > 0 {
                 handle.increment(delta);
             }
         }
-        for (handle, (_, value)) in self.gauges.iter().zip(GAUGES.iter()) {
+        for (handle, (.., value)) in self.gauges.iter().zip(GAUGES.iter()) {
             handle.set(value(now));
+        }
+        for (handle, (.., histogram)) in self.histograms.iter().zip(HISTOGRAMS.iter()) {
+            let (now, last) = (histogram(now), histogram(&self.last));
+            for bucket in 0..LATENCY_BUCKETS {
+                let count = now.counts[bucket].saturating_sub(last.counts[bucket]);
+                if count == 0 {
+                    continue;
+                }
+                let total_ns = now.totals_ns[bucket].saturating_sub(last.totals_ns[bucket]);
+                let mean_seconds = total_ns as f64 / count as f64 / 1e9;
+                handle.record_many(mean_seconds, usize::try_from(count).unwrap_or(usize::MAX));
+            }
         }
         self.last = *now;
     }
@@ -501,6 +810,55 @@ mod tests {
     use super::*;
     use metrics_util::debugging::{DebugValue, DebuggingRecorder};
     use metrics_util::MetricKind;
+
+    /// The histogram of flushes of these latencies, in nanoseconds.
+    fn histogram_of(latencies_ns: &[u64]) -> LatencyHistogram {
+        let m = LogMetrics::new();
+        for &ns in latencies_ns {
+            m.record_flush(Duration::from_nanos(ns));
+        }
+        m.snapshot().flush_latency
+    }
+
+    #[test]
+    fn bucket_bounds_in_seconds_are_the_nanosecond_bounds() {
+        for (s, ns) in names::LATENCY_BUCKETS_SECONDS
+            .iter()
+            .zip(LATENCY_BUCKETS_NS)
+        {
+            assert_eq!(*s, ns as f64 / 1e9);
+        }
+        assert!(LATENCY_BUCKETS_NS.windows(2).all(|w| w[0] < w[1]));
+    }
+
+    #[test]
+    fn latencies_land_in_their_bucket_bounds_included() {
+        let h = histogram_of(&[0, 10_000, 10_001, 25_000, 10_000_000_000, 10_000_000_001]);
+        let mut want = [0; LATENCY_BUCKETS];
+        want[0] = 2; // 0 and 10 µs: le 10 µs
+        want[1] = 2; // 10.001 µs and 25 µs: le 25 µs
+        want[18] = 1; // 10 s: le 10 s
+        want[19] = 1; // above 10 s: +Inf only
+        assert_eq!(h.counts, want);
+        assert_eq!(h.totals_ns[1], 35_001);
+        assert_eq!(h.count(), 6);
+        let cumulative: Vec<(f64, u64)> = h.cumulative().collect();
+        assert_eq!(cumulative.len(), LATENCY_BUCKETS);
+        assert_eq!(cumulative[0], (0.000_01, 2));
+        assert_eq!(cumulative[1], (0.000_025, 4));
+        assert_eq!(cumulative[17], (5.0, 4));
+        assert_eq!(cumulative[18], (10.0, 5));
+        assert_eq!(cumulative[19], (f64::INFINITY, 6));
+        assert!((h.sum_seconds() - 20.000_045_002).abs() < 1e-9);
+        // Writes have their own histogram; record_write_duration adds to the average only.
+        let m = LogMetrics::new();
+        m.record_write(1, 1, Duration::from_millis(2));
+        m.record_write_duration(Duration::from_secs(1));
+        let snap = m.snapshot();
+        assert_eq!(snap.write_latency.count(), 1);
+        assert_eq!(snap.write_latency.counts[7], 1); // le 2.5 ms
+        assert_eq!(snap.flush_latency.count(), 0);
+    }
 
     #[test]
     fn starts_at_zero() {
@@ -633,6 +991,8 @@ mod tests {
             avg_write_latency_us: 1.5,
             avg_flush_latency_us: 9.0,
             uptime_seconds: 100,
+            write_latency: histogram_of(&[1_000, 20_000]),
+            flush_latency: LatencyHistogram::default(),
         };
         let b = MetricsSnapshot {
             bytes_written: u64::MAX,
@@ -653,6 +1013,8 @@ mod tests {
             avg_write_latency_us: 2.5,
             avg_flush_latency_us: 3.0,
             uptime_seconds: 7,
+            write_latency: histogram_of(&[20_000, 30_000_000_000]),
+            flush_latency: histogram_of(&[5]),
         };
         let want = MetricsSnapshot {
             bytes_written: u64::MAX,
@@ -673,6 +1035,8 @@ mod tests {
             avg_write_latency_us: 2.5,
             avg_flush_latency_us: 9.0,
             uptime_seconds: 100,
+            write_latency: histogram_of(&[1_000, 20_000, 20_000, 30_000_000_000]),
+            flush_latency: histogram_of(&[5]),
         };
         assert_eq!(a.merge(&b), want);
         assert_eq!(b.merge(&a), want);
@@ -742,6 +1106,14 @@ mod tests {
 
         let entries = snapshotter.snapshot().into_vec();
         assert_eq!(entries.len(), 17, "{entries:#?}");
+        // Every metric is described: the help text of Prometheus's `# HELP` lines.
+        for (key, _, description, _) in &entries {
+            assert!(
+                description.as_ref().is_some_and(|d| !d.is_empty()),
+                "{} has no description",
+                key.key().name()
+            );
+        }
         let find = |name: &str| {
             let (key, _, _, value) = entries
                 .iter()
@@ -756,11 +1128,22 @@ mod tests {
             let value = match value {
                 DebugValue::Counter(v) => *v as f64,
                 DebugValue::Gauge(v) => v.into_inner(),
-                DebugValue::Histogram(_) => panic!("{name} is a histogram"),
+                DebugValue::Histogram(v) => v.len() as f64,
             };
             (key.kind(), value)
         };
-        use MetricKind::{Counter, Gauge};
+        let samples = |name: &str| -> Vec<f64> {
+            entries
+                .iter()
+                .find_map(|(k, _, _, v)| match v {
+                    DebugValue::Histogram(v) if k.key().name() == name => {
+                        Some(v.iter().map(|x| x.into_inner()).collect())
+                    }
+                    _ => None,
+                })
+                .unwrap_or_else(|| panic!("{name} not exported as a histogram"))
+        };
+        use MetricKind::{Counter, Gauge, Histogram};
         assert_eq!(find(names::BYTES_WRITTEN), (Counter, 8192.0));
         assert_eq!(find(names::LINES_WRITTEN), (Counter, 42.0));
         assert_eq!(find(names::WRITE_ERRORS), (Counter, 0.0));
@@ -772,8 +1155,15 @@ mod tests {
         assert_eq!(find(names::DROPPED_MESSAGES), (Counter, 9.0));
         assert_eq!(find(names::BREAKER_OPEN), (Gauge, 0.0));
         assert_eq!(find(names::BUFFERED_LINES), (Gauge, 0.0));
-        assert_eq!(find(names::AVG_WRITE_LATENCY_US), (Gauge, 6.0));
-        assert_eq!(find(names::AVG_FLUSH_LATENCY_US), (Gauge, 250.0));
+        // Seconds; one observation per write and per flush, recorded once though exported twice.
+        assert_eq!(find(names::WRITE_LATENCY_SECONDS), (Histogram, 2.0));
+        // 4 and 8 µs share the bucket le 10 µs: recorded as two of their mean, in that bucket,
+        // with the exact sum.
+        assert_eq!(samples(names::WRITE_LATENCY_SECONDS), [0.000_006; 2]);
+        assert_eq!(samples(names::FLUSH_LATENCY_SECONDS), [0.000_25]);
+        assert!(entries
+            .iter()
+            .all(|(k, ..)| !k.key().name().ends_with("_us")));
         assert_eq!(
             find(names::UPTIME_SECONDS),
             (Gauge, snap.uptime_seconds as f64)
