@@ -1,0 +1,240 @@
+//! The invariants of issue 17 section 3 on one recovered state of the log directory, per app:
+//! what is left (no `.gz.tmp`, no `.next`, no plain archive beside its `.gz`), every `.gz`
+//! decompresses (`gzip -t`), and every line `bunctl-log cat` prints passes the crash checker's
+//! [`Verifier`] (each run's lines once, in order, losing at most a tail, a torn line only with
+//! the cut-short marker after it), with every line of a run that ended cleanly present.
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use super::verify::{Pos, Verifier};
+use crate::harness::binary::bunctl_log;
+use crate::harness::report::Errors;
+
+/// What the checks of one state counted.
+#[derive(Default, Debug, Clone, Copy)]
+pub(super) struct Counts {
+    pub(super) states: u64,
+    pub(super) lines_read: u64,
+    pub(super) durable_lines: u64,
+    pub(super) gz_tested: u64,
+    pub(super) files_seen: u64,
+    pub(super) cut_markers: u64,
+    pub(super) idempotent: u64,
+}
+
+impl Counts {
+    pub(super) fn add(&mut self, o: &Counts) {
+        self.states += o.states;
+        self.lines_read += o.lines_read;
+        self.durable_lines += o.durable_lines;
+        self.gz_tested += o.gz_tested;
+        self.files_seen += o.files_seen;
+        self.cut_markers += o.cut_markers;
+        self.idempotent += o.idempotent;
+    }
+}
+
+/// What the campaign knows of one app: lines fed per run, and which runs ended cleanly.
+pub(super) struct Expect<'a> {
+    pub(super) fed: &'a [u64],
+    pub(super) clean: &'a [bool],
+}
+
+/// `<app>.<YYYYMMDDTHHMMSSZ>-<seq>.log[.gz[.tmp]]`: the form, if `name` is an archive of `app`.
+fn archive_form(app: &str, name: &str) -> Option<&'static str> {
+    let rest = name.strip_prefix(app)?.strip_prefix('.')?;
+    let (middle, form) = if let Some(m) = rest.strip_suffix(".log.gz.tmp") {
+        (m, "tmp")
+    } else if let Some(m) = rest.strip_suffix(".log.gz") {
+        (m, "gz")
+    } else {
+        (rest.strip_suffix(".log")?, "plain")
+    };
+    let b = middle.as_bytes();
+    let ok = b.len() >= 18 && b[8] == b'T' && b[15] == b'Z' && b[16] == b'-';
+    ok.then_some(form)
+}
+
+/// Checks app `app`'s files in `dir` after a recovery; violations go to `errors`, prefixed
+/// with `state`.
+pub(super) fn check_app(
+    bin: &Path,
+    dir: &Path,
+    app: &str,
+    expect: &Expect<'_>,
+    state: &str,
+    errors: &mut Errors,
+) -> Counts {
+    let mut counts = Counts {
+        states: 1,
+        ..Counts::default()
+    };
+    let mut gz = Vec::new();
+    let mut plain = Vec::new();
+    if let Ok(entries) = fs::read_dir(dir) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name == format!(".{app}.log.next") {
+                errors.push(format!(
+                    "{state}: {app}: {name} left after recovery (an interrupted rotation not finished)"
+                ));
+            }
+            match archive_form(app, &name) {
+                Some("tmp") => errors.push(format!(
+                    "{state}: {app}: {name} left after recovery (a compression not cleaned up)"
+                )),
+                Some("gz") => gz.push(entry.path()),
+                Some(_) => plain.push(name),
+                None => {}
+            }
+            counts.files_seen += 1;
+        }
+    }
+    for p in &plain {
+        if gz
+            .iter()
+            .any(|g| g.file_name().is_some_and(|n| *n == *format!("{p}.gz")))
+        {
+            errors.push(format!(
+                "{state}: {app}: {p} beside its .gz after recovery (one of them should be gone)"
+            ));
+        }
+    }
+    gz.sort();
+    for g in &gz {
+        counts.gz_tested += 1;
+        match Command::new("gzip").arg("-t").arg(g).output() {
+            Ok(out) if out.status.success() => {}
+            Ok(out) => errors.push(format!(
+                "{state}: {}: gzip -t fails: {}",
+                g.display(),
+                String::from_utf8_lossy(&out.stderr).trim()
+            )),
+            Err(e) => errors.push(format!("{state}: cannot run gzip -t: {e}")),
+        }
+    }
+    match verify_lines(bin, dir, app, expect) {
+        Ok((v, files, read)) => {
+            counts.lines_read = read;
+            counts.cut_markers = v.cut_partial + v.cut_whole;
+            let name = |p: &Pos| {
+                files
+                    .get(p.file)
+                    .map_or_else(|| "?".to_string(), |f| f.display().to_string())
+            };
+            for (at, msg) in &v.errors {
+                errors.push(format!(
+                    "{state}: {app}: {}:{} (line {} of cat): {msg}",
+                    name(at),
+                    at.line,
+                    at.cat_line
+                ));
+            }
+            errors.count += v.unshown;
+            for (r, &found) in v.found.iter().enumerate() {
+                let fed = expect.fed.get(r).copied().unwrap_or(0);
+                if found > fed {
+                    errors.push(format!(
+                        "{state}: {app}: run {r}: {found} lines in the files, only {fed} fed"
+                    ));
+                }
+                if expect.clean.get(r).copied().unwrap_or(false) {
+                    counts.durable_lines += fed;
+                    if found != fed {
+                        errors.push(format!(
+                            "{state}: {app}: run {r} ended cleanly with {fed} lines, {found} of them are in the files: durable lines lost"
+                        ));
+                    }
+                }
+            }
+        }
+        Err(e) => errors.push(format!("{state}: {app}: {e}")),
+    }
+    counts
+}
+
+/// `bunctl-log cat`'s lines of `app` in `dir`, through the verifier; also the files (for
+/// naming a line's file) and the number of lines read. No files at all is no lines.
+fn verify_lines(
+    bin: &Path,
+    dir: &Path,
+    app: &str,
+    expect: &Expect<'_>,
+) -> Result<(Verifier, Vec<PathBuf>, u64), String> {
+    let mut v = Verifier::new(expect.fed.len());
+    let Ok((files, ends)) = crate::harness::files::log_files(bin, app, dir) else {
+        // `files` exits 1 with "no logs for app": what a cut of everything leaves.
+        return Ok((v, Vec::new(), 0));
+    };
+    let mut cat = bunctl_log(bin, "cat", app, dir)
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run bunctl-log cat: {e}"))?;
+    let stdout = cat
+        .stdout
+        .take()
+        .ok_or("no stdout pipe from bunctl-log cat")?;
+    let mut reader = BufReader::with_capacity(1 << 20, stdout);
+    let mut buf = Vec::new();
+    let (mut offset, mut file, mut line_in_file, mut line) = (0u64, 0usize, 0u64, 0u64);
+    let read = loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => {
+                while file < ends.len() && offset >= ends[file] {
+                    file += 1;
+                    line_in_file = 0;
+                }
+                line += 1;
+                line_in_file += 1;
+                offset += n as u64;
+                let text = buf.strip_suffix(b"\n").unwrap_or(&buf);
+                let at = Pos {
+                    file,
+                    line: line_in_file,
+                    cat_line: line,
+                };
+                v.line(text, at);
+            }
+            Err(e) => break Err(e),
+        }
+    };
+    let status = cat.wait();
+    read.map_err(|e| format!("reading bunctl-log cat's output: {e}"))?;
+    match status {
+        Ok(s) if s.success() => {}
+        Ok(s) => return Err(format!("bunctl-log cat failed: {s}")),
+        Err(e) => return Err(format!("cannot wait for bunctl-log cat: {e}")),
+    }
+    v.finish();
+    Ok((v, files, line))
+}
+
+/// `bunctl-log cat`'s whole output for `app` (empty if it has no files): compared before and
+/// after a second recovery.
+pub(super) fn cat_bytes(bin: &Path, dir: &Path, app: &str) -> Result<Vec<u8>, String> {
+    let out = bunctl_log(bin, "cat", app, dir)
+        .stderr(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run bunctl-log cat: {e}"))?;
+    Ok(out.stdout)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn archive_names() {
+        let ts = "p0.20261125T163918Z-000042";
+        assert_eq!(archive_form("p0", &format!("{ts}.log")), Some("plain"));
+        assert_eq!(archive_form("p0", &format!("{ts}.log.gz")), Some("gz"));
+        assert_eq!(archive_form("p0", &format!("{ts}.log.gz.tmp")), Some("tmp"));
+        assert_eq!(archive_form("p1", &format!("{ts}.log")), None);
+        assert_eq!(archive_form("p0", "p0.log"), None);
+    }
+}
