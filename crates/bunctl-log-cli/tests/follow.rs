@@ -201,3 +201,93 @@ fn follow_of_one_stream_waits_for_its_first_file() {
     assert_eq!(rx.recv_timeout(DEADLINE).unwrap(), "err");
     assert!(child.0.try_wait().unwrap().is_none(), "still following");
 }
+
+/// Runs `pipe` on `app` with `input` and extra flags.
+fn pipe(dir: &Path, app: &str, flags: &[&str], input: &str) {
+    let mut child = Command::new(BIN)
+        .args(["pipe", "--app", app, "--dir", dir.to_str().unwrap()])
+        .args(flags)
+        .stdin(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    assert!(child.wait().unwrap().success());
+}
+
+/// A follower paused while retention deleted archives it had not read says so on stderr,
+/// once, naming the archives (1, the file it held, it read), and goes on with what is left
+/// (it jumped silently before).
+#[cfg(unix)]
+#[test]
+fn a_gap_in_tail_follow_is_named_on_stderr() {
+    use rustix::process::{kill_process, Pid, Signal};
+
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path().join("a").join("b");
+    pipe(&dir, "gap", &[], "first\n");
+    let mut child = KillOnDrop(
+        Command::new(BIN)
+            .args([
+                "tail",
+                "gap",
+                "--dir",
+                dir.to_str().unwrap(),
+                "-n",
+                "1",
+                "-f",
+            ])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut stdout = std::io::BufReader::new(child.0.stdout.take().unwrap());
+    let mut stderr = child.0.stderr.take().unwrap();
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    assert_eq!(first, "first\n");
+    let pid = Pid::from_raw(i32::try_from(child.0.id()).unwrap()).unwrap();
+    kill_process(pid, Signal::STOP).unwrap();
+    // Hundreds of rotations, 2 archives kept.
+    let input: String = (1..=20_000).map(|i| format!("{}\n", line(i))).collect();
+    pipe(
+        &dir,
+        "gap",
+        &["--max-size", "8K", "--keep", "2", "--no-compress"],
+        &input,
+    );
+    kill_process(pid, Signal::CONT).unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for l in stdout.lines() {
+            let Ok(l) = l else { break };
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    let last = line(20_000);
+    let start = Instant::now();
+    while rx.recv_timeout(DEADLINE).unwrap() != last {
+        assert!(start.elapsed() < DEADLINE, "no last line");
+    }
+    drop(child);
+    // Killed: its stderr ends.
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut stderr, &mut err).unwrap();
+    let gaps: Vec<&str> = err
+        .lines()
+        .filter(|l| l.contains("removed before"))
+        .collect();
+    assert_eq!(gaps.len(), 1, "{err}");
+    assert!(
+        gaps[0].contains("archives (2 to ") && gaps[0].contains("gap.log"),
+        "{err}"
+    );
+}

@@ -50,6 +50,18 @@ pub enum Notice {
     /// An archive was removed (by retention) before the follower could read it: its lines are
     /// missed.
     Missed(PathBuf),
+    /// Archives were removed (by retention) before the follower could even list them: the
+    /// lines of the archives numbered `first` to `last` of the live file `live` are missed.
+    /// Their names (which hold the times their files were opened) and line counts are gone
+    /// with them.
+    Gone {
+        /// The live file followed.
+        live: PathBuf,
+        /// The first sequence number missed.
+        first: u64,
+        /// The last sequence number missed.
+        last: u64,
+    },
     /// The directory cannot be watched: the follower looks for changes every
     /// [`POLL`](crate::POLL) instead. The text says why.
     Polling(String),
@@ -64,6 +76,20 @@ impl fmt::Display for Notice {
                 "{} was removed before it could be read: its lines are missed",
                 p.display()
             ),
+            Self::Gone { live, first, last } => {
+                let count = last - first + 1;
+                let (files, were) = if count == 1 {
+                    (format!("archive {first}"), "was")
+                } else {
+                    (format!("{count} archives ({first} to {last})"), "were")
+                };
+                write!(
+                    f,
+                    "{files} of {} {were} removed before they could be read: their lines are \
+                     missed (keep more files, or read faster)",
+                    live.display()
+                )
+            }
             Self::Polling(why) => f.write_str(why),
         }
     }
@@ -237,12 +263,27 @@ impl Follower {
         let snap = snapshot_above(self.fs.as_ref(), &self.naming, self.floor)?;
         let floor = self.floor;
         let mut above = snap.archives.iter().filter(|a| a.seq > floor).peekable();
-        if let (Some((id, len)), Some(first)) = (rotated, above.peek()) {
-            if is_archive_of(self.fs.as_ref(), first, id, len) {
-                above.next();
+        // The next number whose lines are not read yet: the rotated file became `floor + 1`
+        // (read already, even if it is gone).
+        let mut unread = floor + 1;
+        if let Some((id, len)) = rotated {
+            unread = floor + 2;
+            if let Some(first) = above.peek() {
+                if is_archive_of(self.fs.as_ref(), first, id, len) {
+                    unread = first.seq + 1;
+                    above.next();
+                }
             }
         }
         for archive in above {
+            if archive.seq > unread {
+                self.notices.push(Notice::Gone {
+                    live: self.naming.live_path().to_path_buf(),
+                    first: unread,
+                    last: archive.seq - 1,
+                });
+            }
+            unread = archive.seq + 1;
             self.read_whole(archive, emit)?;
         }
         self.floor = snap.top;
