@@ -291,3 +291,50 @@ fn a_gap_in_tail_follow_is_named_on_stderr() {
         "{err}"
     );
 }
+
+/// `tail -f -n 0` started while only archives exist (the live file removed) prints only what
+/// is written after it started, not the archives.
+#[cfg(target_os = "linux")]
+#[test]
+fn tail_follow_n_0_without_the_live_file_starts_at_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let dir = dir.path().join("a").join("b");
+    let input: String = (1..=3_000).map(|i| format!("{}\n", line(i))).collect();
+    pipe(&dir, "n0", &["--max-size", "8K"], &input);
+    std::fs::remove_file(dir.join("n0.log")).unwrap();
+    let mut child = KillOnDrop(
+        Command::new(BIN)
+            .args([
+                "tail",
+                "n0",
+                "--dir",
+                dir.to_str().unwrap(),
+                "-n",
+                "0",
+                "-f",
+            ])
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let stdout = child.0.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for l in std::io::BufReader::new(stdout).lines() {
+            let Ok(l) = l else { break };
+            if tx.send(l).is_err() {
+                break;
+            }
+        }
+    });
+    // Following (it prints nothing yet): its inotify watch is set up after its first look.
+    let fds = format!("/proc/{}/fd", child.0.id());
+    wait_for("the follower to watch the directory", || {
+        std::fs::read_dir(&fds).into_iter().flatten().any(|fd| {
+            fd.and_then(|fd| std::fs::read_link(fd.path()))
+                .is_ok_and(|target| target.to_string_lossy().contains("inotify"))
+        })
+    });
+    pipe(&dir, "n0", &[], "new\n");
+    assert_eq!(rx.recv_timeout(DEADLINE).unwrap(), "new");
+}
