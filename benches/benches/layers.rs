@@ -58,7 +58,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, LazyLock};
 use std::time::{Duration, Instant};
 
-use bunctl_log_buffer::{encode_message, LineSplitter, DEFAULT_MAX_LINE_LEN};
+use bunctl_log_buffer::{encode_message, LineFormat, LineSplitter, DEFAULT_MAX_LINE_LEN};
 use bunctl_log_channel::{channel, ChannelConfig, Receiver, Sender};
 use bunctl_log_fs::StdFs;
 use bunctl_log_metrics::{names as metric_names, Exporter, LogMetrics, MetricsSnapshot};
@@ -450,7 +450,7 @@ fn bench_sink(c: &mut Criterion) {
     group.throughput(Throughput::Bytes(batch.len() as u64));
 
     group.bench_function("FileSink/256KiB", |b| {
-        let open = |p: &Path| FileSink::open(StdFs::shared(), p, 0o640).unwrap();
+        let open = |p: &Path| FileSink::open(StdFs::shared(), p, 0o640, LineFormat::Raw).unwrap();
         b.iter_custom(|iters| time_sink(&path, &open, &batch, iters));
     });
     group.bench_function("RotatingSink_never/256KiB", |b| {

@@ -7,7 +7,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 
-use crate::line::{digits, parse_line};
+use crate::line::parse_line;
 use crate::shape::Shape;
 use crate::Res;
 
@@ -21,9 +21,6 @@ pub(crate) struct Readback {
     pub(crate) marker_dropped: u64,
     pub(crate) bytes: u64,
 }
-
-const MARKER_PREFIX: &[u8] = b"[bunctl-log] ";
-const MARKER_SUFFIX: &[u8] = b" lines dropped here: the writer was full";
 
 /// The lines a set of files should hold: those of producers `first_producer..first_producer +
 /// producers`, each with sequence numbers `0..per_producer`. A well-formed line of any other
@@ -91,11 +88,7 @@ pub(crate) fn read_back(files: &[PathBuf], shape: Shape, expect: Expected) -> Re
                     }
                 }
                 _ => {
-                    if let Some(count) = line
-                        .strip_prefix(MARKER_PREFIX)
-                        .and_then(|l| l.strip_suffix(MARKER_SUFFIX))
-                        .and_then(digits)
-                    {
+                    if let Some(count) = bunctl_log_buffer::Marker::dropped_lines(line) {
                         r.markers += 1;
                         r.marker_dropped += count;
                     } else {

@@ -41,8 +41,7 @@ pub use format::{
 };
 pub use marker::{
     is_marker, marker_line, marker_text, write_marker, Marker, CONTINUATION_MARKER,
-    CUT_LINE_MARKER, MARKER_PREFIX, MARKER_STREAM, ROTATION_FAILED_MARKER,
-    ROTATION_RESUMED_MARKER,
+    CUT_LINE_MARKER, MARKER_PREFIX, MARKER_STREAM, ROTATION_FAILED_MARKER, ROTATION_RESUMED_MARKER,
 };
 
 /// The default longest line, in bytes, before it is split: 1 MiB.

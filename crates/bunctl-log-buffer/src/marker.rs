@@ -259,7 +259,11 @@ mod tests {
         for format in [LineFormat::Raw, LineFormat::Timestamped, LineFormat::Json] {
             for m in all_markers() {
                 let line = marker_line(format, &m, now);
-                assert_eq!(memchr::memchr_iter(b'\n', &line).count(), 1, "{format:?} {m:?}");
+                assert_eq!(
+                    memchr::memchr_iter(b'\n', &line).count(),
+                    1,
+                    "{format:?} {m:?}"
+                );
                 assert!(line.ends_with(b"\n"));
                 assert!(is_marker(&line), "{format:?} {m:?}");
                 if format == LineFormat::Json {
@@ -267,7 +271,10 @@ mod tests {
                     assert_eq!(v["stream"], MARKER_STREAM);
                     assert_eq!(v["time"], "2026-11-27T01:23:45.123456Z");
                     let log = v["log"].as_str().unwrap();
-                    assert!(log.starts_with("[bunctl-log] ") && log.ends_with('\n'), "{log}");
+                    assert!(
+                        log.starts_with("[bunctl-log] ") && log.ends_with('\n'),
+                        "{log}"
+                    );
                 } else {
                     let text = String::from_utf8(marker_text(&line).unwrap().to_vec()).unwrap();
                     assert_eq!(text, m.to_string().replace('\n', " "));

@@ -26,7 +26,7 @@ impl State {
     pub(crate) fn take_due_batch(&mut self, cfg: &ChannelConfig, spare: &mut Vec<u8>) -> TryRecv {
         if self.closed {
             // Lines dropped after the last accepted one still get their marker.
-            self.write_drop_marker();
+            self.write_drop_marker(cfg.format);
         }
         if self.buf.is_empty() {
             self.flush_requested = false;

@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use bunctl_log_buffer::CONTINUATION_MARKER;
+use bunctl_log_buffer::{LineFormat, CONTINUATION_MARKER};
 
 /// Limits and timing of a channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +17,9 @@ pub struct ChannelConfig {
     pub flush_interval: Duration,
     /// Lines longer than this are split into marked pieces.
     pub max_line_len: usize,
+    /// The format of the lines sent: the drop marker is written in it, so the file stays in
+    /// one format. Default [`LineFormat::Raw`].
+    pub format: LineFormat,
 }
 
 impl Default for ChannelConfig {
@@ -27,6 +30,7 @@ impl Default for ChannelConfig {
             batch_bytes: 64 << 10,
             flush_interval: Duration::from_millis(100),
             max_line_len: bunctl_log_buffer::DEFAULT_MAX_LINE_LEN,
+            format: LineFormat::Raw,
         }
     }
 }

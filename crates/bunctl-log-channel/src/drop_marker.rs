@@ -1,23 +1,22 @@
 //! The drop marker: the line put where [`Sender::send_or_drop`](crate::Sender::send_or_drop)
-//! dropped lines, so the file shows the gap and its size.
+//! dropped lines, so the file shows the gap and its size. Its text and shape are
+//! `bunctl_log_buffer`'s [`Marker::Dropped`], in the channel's
+//! [`format`](crate::ChannelConfig::format).
 
-use std::io::Write as _;
+use std::time::SystemTime;
+
+use bunctl_log_buffer::{write_marker, LineFormat, Marker};
 
 use crate::state::State;
 
-/// The text of the marker line written where lines were dropped: `<prefix><count><suffix>`.
-pub const DROP_MARKER_PREFIX: &[u8] = b"[bunctl-log] ";
-/// See [`DROP_MARKER_PREFIX`].
-pub const DROP_MARKER_SUFFIX: &[u8] = b" lines dropped here: the writer was full\n";
-
 impl State {
     /// Puts the marker line for lines dropped since the last one, if any, into the buffer.
-    pub(crate) fn write_drop_marker(&mut self) {
+    pub(crate) fn write_drop_marker(&mut self, format: LineFormat) {
         if self.dropped_since_marker > 0 {
-            self.buf.extend_from_slice(DROP_MARKER_PREFIX);
-            // Writing a number into a Vec cannot fail.
-            let _ = write!(self.buf, "{}", self.dropped_since_marker);
-            self.buf.extend_from_slice(DROP_MARKER_SUFFIX);
+            let marker = Marker::Dropped {
+                lines: self.dropped_since_marker,
+            };
+            write_marker(format, &marker, SystemTime::now(), &mut self.buf);
             self.dropped_since_marker = 0;
         }
     }

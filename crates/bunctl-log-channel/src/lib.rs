@@ -79,7 +79,6 @@ use bunctl_log_metrics::LogMetrics;
 
 pub use batch::Batch;
 pub use config::ChannelConfig;
-pub use drop_marker::{DROP_MARKER_PREFIX, DROP_MARKER_SUFFIX};
 pub use error::{Closed, TrySendError};
 pub use receiver::{DeadlineHandle, Receiver, TryRecv, Waker};
 pub use sender::Sender;

@@ -109,7 +109,7 @@ impl Shared {
     /// Appends a message's lines under the lock (after any pending drop marker) and says
     /// whether the receiver must be woken.
     pub(crate) fn append(&self, st: &mut State, message: &Message<'_>) -> bool {
-        st.write_drop_marker();
+        st.write_drop_marker(self.config.format);
         let (_, lines) = message.size();
         match message {
             Message::Line(line) => {

@@ -13,6 +13,7 @@ fn small(max_lines: usize, max_bytes: usize) -> ChannelConfig {
         batch_bytes: max_bytes,
         flush_interval: Duration::from_millis(50),
         max_line_len: 64,
+        ..ChannelConfig::default()
     }
 }
 
@@ -73,6 +74,26 @@ async fn full_buffer_drops_counts_and_marks_the_gap() {
     );
     assert_eq!(second.lines, 1);
     assert!(rx.recv(Vec::new()).is_none());
+}
+
+#[test]
+fn the_drop_marker_is_written_in_the_channels_format() {
+    let (tx, mut rx) = channel(ChannelConfig {
+        format: bunctl_log_buffer::LineFormat::Json,
+        ..small(1, 1 << 10)
+    });
+    tx.send_or_drop(b"{\"log\":\"kept\\n\"}").unwrap();
+    tx.send_or_drop(b"dropped").unwrap();
+    tx.close();
+    let b = rx.recv(Vec::new()).unwrap();
+    let marker = b.bytes.split(|&c| c == b'\n').nth(1).unwrap();
+    assert!(
+        marker.starts_with(b"{\"log\":\"[bunctl-log] 1 lines dropped here: the writer was full\\n\",\"stream\":\"bunctl-log\",\"time\":\""),
+        "{}",
+        String::from_utf8_lossy(marker)
+    );
+    assert_eq!(bunctl_log_buffer::Marker::dropped_lines(marker), Some(1));
+    assert_eq!(b.lines, 1);
 }
 
 #[tokio::test]
@@ -289,6 +310,7 @@ fn config_is_normalized_so_every_piece_fits() {
         batch_bytes: 1 << 30,
         flush_interval: Duration::ZERO,
         max_line_len: 1000,
+        ..ChannelConfig::default()
     }
     .normalized();
     assert_eq!(c.max_lines, 1);

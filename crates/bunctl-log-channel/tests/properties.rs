@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use bunctl_log_buffer::encode_message;
-use bunctl_log_channel::{channel, ChannelConfig, TrySendError, DROP_MARKER_PREFIX};
+use bunctl_log_buffer::Marker;
+use bunctl_log_channel::{channel, ChannelConfig, TrySendError};
 use proptest::prelude::*;
 
 #[derive(Debug, Clone, Copy)]
@@ -43,6 +44,7 @@ proptest! {
             batch_bytes: max_bytes,
             flush_interval: Duration::from_millis(1),
             max_line_len,
+            ..ChannelConfig::default()
         });
         let reader = std::thread::spawn(move || {
             let mut all = Vec::new();
@@ -94,9 +96,8 @@ proptest! {
         let mut data = Vec::new();
         let mut marked = 0u64;
         for line in all.split_inclusive(|&b| b == b'\n') {
-            if line.starts_with(DROP_MARKER_PREFIX) {
-                let text = String::from_utf8_lossy(line);
-                marked += text.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap();
+            if let Some(n) = Marker::dropped_lines(line) {
+                marked += n;
             } else {
                 data.extend_from_slice(line);
             }

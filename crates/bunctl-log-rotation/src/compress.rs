@@ -25,7 +25,7 @@ use crate::retention::Retention;
 ///
 /// The rename is the commit point: before it, `path` is the archive and the temp file is
 /// garbage; after it, the `.gz` is complete and durable and `path` is redundant (if the process
-/// dies before removing it, [`recover`](crate::recover) does). No file is ever half-written
+/// dies before removing it, the sink's crash recovery (`bunctl-log-sink`'s `recovery.rs`) does). No file is ever half-written
 /// under a final name.
 ///
 /// # Errors
@@ -270,7 +270,7 @@ fn lowest_cpu_priority() {
 /// archives stays bounded even while compression lags. Errors are logged with
 /// `tracing::warn!`, counted ([`failed`](Self::failed)), reported once by
 /// [`wait_idle`](Self::wait_idle), and the plain archive is left in place: it is still a valid
-/// log file, and the next [`recover`](crate::recover) offers it for compression again.
+/// log file, and the sink's crash recovery at the next open (`bunctl-log-sink`'s `recovery.rs`) offers it for compression again.
 ///
 /// Dropping a `Compressor` does not wait: a running worker finishes the queued jobs in the
 /// background and exits. Call [`wait_idle`](Self::wait_idle) (or
@@ -337,7 +337,7 @@ impl Compressor {
     /// Keeps `guard` alive until this compressor is dropped and its worker has stopped,
     /// whichever comes last: the writer's lock on the live file, so that a compression left
     /// running after its writer was dropped still holds it and no new writer's
-    /// [`recover`](crate::recover) removes its `.gz.tmp`. Dropped at once when the compressor
+    /// the sink's crash recovery (`bunctl-log-sink`'s `recovery.rs`) removes its `.gz.tmp`. Dropped at once when the compressor
     /// is dropped idle (after [`wait_idle`](Self::wait_idle)), so the next writer finds the
     /// lock free.
     #[must_use]
@@ -386,7 +386,7 @@ impl Compressor {
 
     /// Like [`wait_idle`](Self::wait_idle), but gives up after `timeout`: `Ok(true)` if idle,
     /// `Ok(false)` if jobs are still running (a bounded shutdown may then leave them: the
-    /// plain archives stay valid logs and [`recover`](crate::recover) finds them next time).
+    /// plain archives stay valid logs and the sink's crash recovery (`bunctl-log-sink`'s `recovery.rs`) finds them next time).
     ///
     /// # Errors
     /// The first error since the last call, if any, once idle.
@@ -417,7 +417,7 @@ impl Compressor {
     /// Waits up to `budget` for the queue to drain; then drops the jobs not started and waits
     /// for the one in progress, so no compression is left half-done. Returns how many archives
     /// were left uncompressed: they stay valid plain logs, and the next
-    /// [`recover`](crate::recover) offers them for compression again. For a bounded shutdown
+    /// the sink's crash recovery (`bunctl-log-sink`'s `recovery.rs`) offers them for compression again. For a bounded shutdown
     /// that must not spend its time on a backlog (archives piled up while the disk was slow,
     /// or left by crashes).
     ///

@@ -20,9 +20,9 @@
 //!   most `max_total_bytes`, deleting the oldest first.
 //! * **Crash safety**: compression writes `.gz.tmp`, fsyncs it and renames it to `.gz` (the
 //!   commit point) before removing the plain archive, so no archive is ever lost or
-//!   half-written under its final name. [`recover`], called when a writer opens its live file,
-//!   removes `.gz.tmp` leftovers and plain files already compressed, and returns the plain
-//!   archives still to compress.
+//!   half-written under its final name. The sink's crash recovery, when a writer opens its
+//!   live file, removes `.gz.tmp` leftovers and plain files already compressed, and hands
+//!   the plain archives still to compress to the [`Compressor`].
 //!
 //! Every file operation goes through [`bunctl_log_fs::Filesystem`], so tests inject real
 //! error kinds at any step. Nothing here panics on I/O errors: they are returned or, in the
@@ -31,7 +31,7 @@
 //! ```
 //! use bunctl_log_fs::{Filesystem, StdFs};
 //! use bunctl_log_rotation::{
-//!     recover, ArchiveNaming, Clock, Compressor, ManualClock, Retention, RotationPolicy,
+//!     ArchiveNaming, Clock, Compressor, ManualClock, Retention, RotationPolicy,
 //!     AnyOf, DailyPolicy, SizePolicy,
 //! };
 //! use chrono::{TimeZone, Utc};
@@ -41,7 +41,6 @@
 //! let live = dir.path().join("app.log");
 //! let fs = StdFs::shared();
 //! let naming = ArchiveNaming::new(&live).unwrap();
-//! assert!(recover(&naming, &*fs).unwrap().is_empty()); // nothing left over from a crash
 //!
 //! let policy = AnyOf(vec![Box::new(SizePolicy(1 << 20)), Box::new(DailyPolicy)]);
 //! let clock = ManualClock::new(Utc.with_ymd_and_hms(2026, 11, 25, 23, 0, 0).unwrap());
@@ -89,4 +88,4 @@ pub use naming::{
 pub use policy::{
     AnyOf, DailyIn, DailyPolicy, HourlyIn, HourlyPolicy, NeverPolicy, RotationPolicy, SizePolicy,
 };
-pub use retention::{recover, recover_scanned, Retention};
+pub use retention::Retention;

@@ -99,7 +99,7 @@ pub struct Archive {
     /// Whether `path` is the `.gz` form.
     pub compressed: bool,
     /// A plain file of the same seq left next to the `.gz` (a compression interrupted after its
-    /// commit point); it is redundant and [`recover`](crate::recover) removes it.
+    /// commit point); it is redundant and the sink's crash recovery (`bunctl-log-sink`'s `recovery.rs`) removes it.
     pub plain_leftover: Option<PathBuf>,
 }
 

@@ -60,7 +60,7 @@ impl Retention {
     ///
     /// The size of an archive is that of all its files on disk (`.gz` plus a plain leftover).
     /// A file that vanished meanwhile (`NotFound`) is not an error: it is neither counted nor
-    /// reported as deleted. `.gz.tmp` files are left to [`recover`], as one may belong to a
+    /// reported as deleted. `.gz.tmp` files are left to the sink's crash recovery, as one may belong to a
     /// compression in progress.
     ///
     /// # Errors
@@ -158,46 +158,6 @@ impl Retention {
             None => Ok(deleted),
         }
     }
-}
-
-/// Crash recovery, called once when a writer opens its live file.
-///
-/// Removes `.gz.tmp` leftovers (a compression that did not reach its commit point), removes a
-/// plain archive whose `.gz` also exists (the rename to `.gz` is the commit point, so a
-/// complete `.gz` wins), and returns the plain archives that still need compression, oldest
-/// first. Files that vanished meanwhile are not an error.
-///
-/// Call it before any [`Compressor`](crate::Compressor) for this live file runs: a `.gz.tmp`
-/// being written at that moment would be removed under it.
-///
-/// # Errors
-/// Listing the directory or removing a file fails (other than `NotFound`).
-pub fn recover(naming: &ArchiveNaming, fs: &dyn Filesystem) -> io::Result<Vec<PathBuf>> {
-    recover_scanned(fs, &naming.scan(fs)?)
-}
-
-/// [`recover`] from a [`Scan`] already taken.
-///
-/// # Errors
-/// Removing a file fails (other than `NotFound`).
-pub fn recover_scanned(fs: &dyn Filesystem, scan: &Scan) -> io::Result<Vec<PathBuf>> {
-    for tmp in &scan.temp_files {
-        if remove_if_exists(fs, tmp)? {
-            tracing::info!(path = %tmp.display(), "log recovery: removed unfinished compression");
-        }
-    }
-    let mut pending = Vec::new();
-    for a in &scan.archives {
-        if let Some(plain) = &a.plain_leftover {
-            if remove_if_exists(fs, plain)? {
-                tracing::info!(path = %plain.display(), "log recovery: removed plain archive already compressed");
-            }
-        }
-        if !a.compressed {
-            pending.push(a.path.clone());
-        }
-    }
-    Ok(pending)
 }
 
 #[cfg(test)]
@@ -359,30 +319,5 @@ mod tests {
         assert!(p1.exists());
         assert!(!p2.exists());
         assert_eq!(seqs(&n), vec![1, 3]);
-    }
-
-    #[test]
-    fn recover_cleans_up() {
-        let (dir, n) = setup();
-        std::fs::write(dir.path().join("app.log"), b"live").unwrap();
-        let other_tmp = dir.path().join("app2.20261125T000000Z-000001.log.gz.tmp");
-        std::fs::write(&other_tmp, b"x").unwrap();
-        let gz1 = make(&n, 1, ".gz", 5);
-        let plain1 = make(&n, 1, "", 50); // compressed, but the plain was not removed yet
-        let plain2 = make(&n, 2, "", 50);
-        let tmp2 = make(&n, 2, ".gz.tmp", 3); // interrupted compression
-        let plain3 = make(&n, 3, "", 50);
-        let pending = recover(&n, &StdFs).unwrap();
-        assert_eq!(pending, vec![plain2.clone(), plain3.clone()]);
-        assert!(gz1.exists());
-        assert!(!plain1.exists());
-        assert!(!tmp2.exists());
-        assert!(plain2.exists() && plain3.exists());
-        assert!(other_tmp.exists(), "another app's temp file is not ours");
-        let scan = n.scan(&StdFs).unwrap();
-        assert!(scan.temp_files.is_empty());
-        assert!(scan.archives.iter().all(|a| a.plain_leftover.is_none()));
-        // nothing left to do the second time
-        assert_eq!(recover(&n, &StdFs).unwrap(), vec![plain2, plain3]);
     }
 }

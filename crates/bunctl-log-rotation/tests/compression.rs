@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bunctl_log_fs::{FaultFs, Faults, Filesystem, Op, StdFs};
-use bunctl_log_rotation::{compress_file, recover, ArchiveNaming, Compressor, Retention};
+use bunctl_log_rotation::{compress_file, ArchiveNaming, Compressor, Retention};
 use chrono::{TimeZone, Utc};
 use flate2::read::GzDecoder;
 use flate2::Compression;
@@ -182,9 +182,9 @@ fn compressor_errors_are_counted_reported_once_and_keep_the_plain_file() {
     // reported once
     c.wait_idle().unwrap();
 
-    // the disk recovers: recover() offers the plain archives again
+    // the disk recovers: the plain archives are still there to compress
     faults.clear(Op::Rename);
-    let pending = recover(&naming, &*fs).unwrap();
+    let pending = uncompressed(&naming, &*fs);
     assert_eq!(pending, vec![p1, p2]);
     for p in pending {
         c.submit(p);
@@ -363,7 +363,7 @@ fn finish_leaves_the_backlog_plain_and_never_a_half_compression() {
     assert_eq!(names.len(), 3, "{names:?}");
     assert!(names[0].ends_with(".log.gz"), "{names:?}");
     assert!(names[1..].iter().all(|n| n.ends_with(".log")), "{names:?}");
-    assert_eq!(recover(&naming, &StdFs).unwrap(), archives[1..].to_vec());
+    assert_eq!(uncompressed(&naming, &StdFs), archives[1..].to_vec());
 }
 
 /// The compressor runs at the lowest CPU priority (`SCHED_IDLE`, and nice 19 should that be
@@ -397,4 +397,17 @@ fn the_compressor_thread_runs_at_idle_priority() {
     c.wait_idle().unwrap();
     assert_eq!(nice, Some(19));
     assert_eq!(policy, Some(5), "SCHED_IDLE");
+}
+
+/// The plain archives of `naming`, oldest first: what the sink's recovery hands the compressor.
+fn uncompressed(
+    naming: &ArchiveNaming,
+    fs: &dyn bunctl_log_fs::Filesystem,
+) -> Vec<std::path::PathBuf> {
+    let scan = naming.scan(fs).unwrap();
+    scan.archives
+        .into_iter()
+        .filter(|a| !a.compressed)
+        .map(|a| a.path)
+        .collect()
 }

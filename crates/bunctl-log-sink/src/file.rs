@@ -5,15 +5,12 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
+use std::time::SystemTime;
+
+use bunctl_log_buffer::{write_marker, LineFormat, Marker};
 use bunctl_log_fs::{FileId, FileMeta, Filesystem, WriteFile};
 
 use crate::Sink;
-
-/// The line written after a last line that a previous writer left without its `\n` (it was
-/// killed in the middle of a `write(2)`): the cut line is ended first, so no line is glued to
-/// it, and this marker says why it is short.
-pub const CUT_LINE_MARKER: &[u8] =
-    b"[bunctl-log] the line above was cut short: the previous writer stopped in the middle of it\n";
 
 /// How the path of a [`FileSink`] no longer names the file it writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,20 +77,26 @@ impl FileSink {
     /// [`SymlinkRefused`](bunctl_log_fs::SymlinkRefused)).
     ///
     /// An existing file whose last byte is not `\n` (a crash cut its last line) gets a `\n`
-    /// and the [`CUT_LINE_MARKER`] line first, so the next line is not glued to the cut one
-    /// and a reader sees why it is short.
+    /// and the [`Marker::CutShort`] line (in the file's `format`) first, so the next line is
+    /// not glued to the cut one and a reader sees why it is short.
     ///
     /// # Errors
     /// The I/O error from opening, inspecting or repairing the file.
-    pub fn open(fs: Arc<dyn Filesystem>, path: &Path, mode: u32) -> io::Result<Self> {
+    pub fn open(
+        fs: Arc<dyn Filesystem>,
+        path: &Path,
+        mode: u32,
+        format: LineFormat,
+    ) -> io::Result<Self> {
         let mut file = fs.open_append(path, mode)?;
         let meta = fs.metadata(path)?;
         let id = file.file_id()?;
         let mut size = meta.len;
         if size > 0 && fs.last_byte(path)? != Some(b'\n') {
-            file.write_all(b"\n")?;
-            file.write_all(CUT_LINE_MARKER)?;
-            size += 1 + CUT_LINE_MARKER.len() as u64;
+            let mut repair = b"\n".to_vec();
+            write_marker(format, &Marker::CutShort, SystemTime::now(), &mut repair);
+            file.write_all(&repair)?;
+            size += repair.len() as u64;
             tracing::warn!(path = %path.display(), "log file ended in the middle of a line; ended it with a marker");
         }
         Ok(Self {
@@ -226,6 +229,7 @@ impl Sink for FileSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bunctl_log_buffer::CUT_LINE_MARKER;
     use bunctl_log_fs::StdFs;
 
     #[test]
@@ -233,7 +237,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a.log");
         std::fs::write(&p, b"old\n").unwrap();
-        let mut s = FileSink::open(StdFs::shared(), &p, 0o640).unwrap();
+        let mut s = FileSink::open(StdFs::shared(), &p, 0o640, LineFormat::Raw).unwrap();
         assert_eq!(s.size(), 4);
         s.write_all(b"new\n").unwrap();
         s.close().unwrap();
@@ -246,7 +250,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a.log");
         std::fs::write(&p, b"whole\ntor").unwrap();
-        let mut s = FileSink::open(StdFs::shared(), &p, 0o640).unwrap();
+        let mut s = FileSink::open(StdFs::shared(), &p, 0o640, LineFormat::Raw).unwrap();
         s.write_all(b"next\n").unwrap();
         let want = [&b"whole\ntor\n"[..], CUT_LINE_MARKER, b"next\n"].concat();
         assert_eq!(std::fs::read(&p).unwrap(), want);
@@ -259,7 +263,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a.log");
         let (fs, faults) = FaultFs::shared();
-        let mut s = FileSink::open(fs, &p, 0o640)
+        let mut s = FileSink::open(fs, &p, 0o640, LineFormat::Raw)
             .unwrap()
             .with_background_sync(100);
         s.write_all(&[b'x'; 99]).unwrap();
@@ -281,7 +285,7 @@ mod tests {
     fn notices_the_path_removed_moved_replaced_or_symlinked() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a.log");
-        let s = FileSink::open(StdFs::shared(), &p, 0o640).unwrap();
+        let s = FileSink::open(StdFs::shared(), &p, 0o640, LineFormat::Raw).unwrap();
         assert_eq!(s.path_change().unwrap(), None);
         std::fs::rename(&p, dir.path().join("a.old")).unwrap();
         assert_eq!(s.path_change().unwrap(), Some(PathChange::Removed));
@@ -296,7 +300,7 @@ mod tests {
     fn open_error_names_nothing_but_returns_os_error() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("missing-dir").join("a.log");
-        let e = FileSink::open(StdFs::shared(), &p, 0o640).unwrap_err();
+        let e = FileSink::open(StdFs::shared(), &p, 0o640, LineFormat::Raw).unwrap_err();
         assert_eq!(e.kind(), io::ErrorKind::NotFound);
     }
 }

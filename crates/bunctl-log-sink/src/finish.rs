@@ -8,7 +8,7 @@
 //! archive name, hands it to the compressor, and renames `.next` to the live name. The rules
 //! are the foreground rotation's: the rotated file is fsynced before any rename, a file that is
 //! not ours is never renamed or replaced, and a crash at any step is finished by the next
-//! open ([`recover_next`]): the live file, if any, is fsynced and archived first, then `.next`
+//! open ([`recover`](crate::recovery::recover)): the live file, if any, is fsynced and archived first, then `.next`
 //! becomes the live file, so the lines stay in order.
 //!
 //! A rename the directory refuses (`chattr +i`, a read-only remount, EIO) must not cost a line.
@@ -21,7 +21,7 @@ use std::io::{self, Read};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use bunctl_log_fs::{parent_dir, FileLock, Filesystem};
+use bunctl_log_fs::{FileLock, Filesystem};
 use bunctl_log_rotation::{ArchiveNaming, Compressor, Retention};
 use chrono::{DateTime, Utc};
 
@@ -247,58 +247,4 @@ pub(crate) fn hand_over(
             }
         }
     }
-}
-
-/// Finishes a rotation that a crash interrupted, before the live file is opened: if
-/// `.next` exists, the live file (the rotated one) is fsynced and renamed to the next archive
-/// name, then `.next` is renamed to the live name. Returns the archive made, if any, for the
-/// compressor. A symlink at `.next` is removed, never followed.
-///
-/// # Errors
-/// The I/O error of the step that failed; what is done stays done, and the next open goes on.
-pub(crate) fn recover_next(
-    fs: &Arc<dyn Filesystem>,
-    naming: &ArchiveNaming,
-    file_mode: u32,
-) -> io::Result<Option<PathBuf>> {
-    let next = naming.next_path();
-    match fs.metadata(&next) {
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-        Ok(m) if m.is_symlink => {
-            tracing::warn!(path = %next.display(), "removed a symbolic link posing as a log file");
-            fs.remove_file(&next)?;
-            return Ok(None);
-        }
-        Ok(_) => {}
-    }
-    let live = naming.live_path();
-    let next_id = fs.metadata(&next)?.id;
-    let mut archived = None;
-    match fs.metadata(live) {
-        // Both names on one file (a crash inside a rename done as link + unlink): done but
-        // for the unlink.
-        Ok(m) if m.id.is_some() && m.id == next_id => {
-            fs.remove_file(&next)?;
-            return Ok(None);
-        }
-        Ok(m) if !m.is_symlink && m.len > 0 => {
-            let mut old = FileSink::open(fs.clone(), live, file_mode)?;
-            old.sync()?;
-            // When its content started is not known any more; when it ended is an upper
-            // bound that keeps the archives in order.
-            let ended = m.modified.map_or_else(Utc::now, DateTime::<Utc>::from);
-            let archive = naming.archive_path(ended, naming.next_seq(fs.as_ref())?);
-            fs.rename(live, &archive)?;
-            archived = Some(archive);
-        }
-        // A link is left for the open to refuse; `.next` waits until it is gone.
-        Ok(m) if m.is_symlink => return Ok(None),
-        // Missing or empty: `.next` takes the name.
-        _ => {}
-    }
-    fs.rename(&next, live)?;
-    fs.sync_dir(&parent_dir(live))?;
-    tracing::warn!(live = %live.display(), "finished a rotation that was interrupted");
-    Ok(archived)
 }

@@ -45,18 +45,16 @@
 mod file;
 mod finish;
 mod metered;
+mod recovery;
 mod retrying;
 mod rotating;
 
 use std::io;
 
-pub use file::{FileSink, PathChange, CUT_LINE_MARKER};
+pub use file::{FileSink, PathChange};
 pub use metered::MeteredSink;
 pub use retrying::{is_transient, CircuitOpen, RetryConfig, RetryingSink};
-pub use rotating::{
-    list_log_files, FullDiskPolicy, RotatingSink, RotatingSinkConfig, ROTATION_FAILED_MARKER,
-    ROTATION_RESUMED_MARKER,
-};
+pub use rotating::{list_log_files, FullDiskPolicy, RotatingSink, RotatingSinkConfig};
 
 /// A destination for batches of whole lines.
 pub trait Sink: Send {
@@ -67,24 +65,32 @@ pub trait Sink: Send {
     /// The I/O error; nothing of `batch` was written by this call.
     fn write(&mut self, batch: &[u8]) -> io::Result<usize>;
 
-    /// Hands buffered data to the operating system.
+    /// Hands buffered data to the operating system. The default does nothing: a sink without
+    /// a buffer of its own has nothing to hand on.
     ///
     /// # Errors
     /// The I/O error.
-    fn flush(&mut self) -> io::Result<()>;
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 
-    /// Makes written data durable (`fdatasync`).
+    /// Makes written data durable (`fdatasync`). The default does nothing: for sinks whose
+    /// data does not outlive the process anyway (memory, a released writer).
     ///
     /// # Errors
     /// The I/O error.
-    fn sync(&mut self) -> io::Result<()>;
+    fn sync(&mut self) -> io::Result<()> {
+        Ok(())
+    }
 
     /// Finishes background work (compression, retention) and makes everything durable; called
-    /// once at shutdown.
+    /// once at shutdown. The default is [`Sink::sync`].
     ///
     /// # Errors
     /// The first I/O error met.
-    fn close(&mut self) -> io::Result<()>;
+    fn close(&mut self) -> io::Result<()> {
+        self.sync()
+    }
 
     /// Writes the whole batch, calling [`Sink::write`] until it is done.
     ///
@@ -157,15 +163,6 @@ mod tests {
         fn write(&mut self, batch: &[u8]) -> io::Result<usize> {
             Ok(batch.len() + 1)
         }
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-        fn sync(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-        fn close(&mut self) -> io::Result<()> {
-            Ok(())
-        }
     }
 
     #[test]
@@ -208,14 +205,8 @@ impl Sink for MemorySink {
         self.data.extend_from_slice(batch);
         Ok(batch.len())
     }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
     fn sync(&mut self) -> io::Result<()> {
         self.syncs += 1;
-        Ok(())
-    }
-    fn close(&mut self) -> io::Result<()> {
         Ok(())
     }
 }

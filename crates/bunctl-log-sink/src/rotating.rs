@@ -3,43 +3,24 @@
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use backon::{BackoffBuilder, ExponentialBackoff, ExponentialBuilder};
+use bunctl_log_buffer::{write_marker, LineFormat, Marker};
 use bunctl_log_fs::{
     create_dir_all_durably, parent_dir, FileLock, Filesystem, DEFAULT_DIR_MODE, DEFAULT_FILE_MODE,
 };
 use bunctl_log_metrics::LogMetrics;
 use bunctl_log_rotation::{
-    recover_scanned, ArchiveNaming, Clock, Compressor, Retention, RotationPolicy, SizePolicy,
+    ArchiveNaming, Clock, Compressor, Retention, RotationPolicy, SizePolicy,
 };
 use chrono::{DateTime, Utc};
 use memchr::{memchr, memrchr};
 
 use crate::file::PathChange;
-use crate::finish::{hand_over, recover_next, FinishJob, Finished};
+use crate::finish::{hand_over, FinishJob, Finished};
+use crate::recovery::{recover, Recovered};
 use crate::{FileSink, Sink};
-
-/// The start of the marker line a [`RotatingSink`] writes when a rotation fails (the directory
-/// refused a rename, or a new name): `[bunctl-log] rotation failed in <dir>: cannot <step>:
-/// <error>; writing goes on in <file> ...`. One such line per run of failures, at the point
-/// where the file went on past its limit; every failed attempt is counted
-/// (`rotation_failures`).
-pub const ROTATION_FAILED_MARKER: &[u8] = b"[bunctl-log] rotation failed";
-
-/// The start of the marker line a [`RotatingSink`] writes when a rotation works again after
-/// failing: `[bunctl-log] rotation resumed in <dir> after <n> failed attempts`, in the file
-/// that the rotation started.
-pub const ROTATION_RESUMED_MARKER: &[u8] = b"[bunctl-log] rotation resumed";
-
-/// `marker` followed by `rest` and a `\n`, with any newline in `rest` (a path, an error's
-/// text) made a space, so that the marker stays one line.
-fn marker_line(marker: &[u8], rest: &str) -> Vec<u8> {
-    let mut line = marker.to_vec();
-    line.extend(rest.bytes().map(|b| if b == b'\n' { b' ' } else { b }));
-    line.push(b'\n');
-    line
-}
 
 /// The file name of `path`, for marker lines and messages.
 fn file_name(path: &Path) -> String {
@@ -128,6 +109,9 @@ pub struct RotatingSinkConfig {
     pub rotation_retry_delay: Duration,
     /// Longest delay between two tries of a failed rotation. Default 60 s.
     pub rotation_retry_max_delay: Duration,
+    /// The format the file's lines are in: the sink writes its own marker lines in it, so the
+    /// file stays one format throughout. Default [`LineFormat::Raw`].
+    pub format: LineFormat,
 }
 
 impl RotatingSinkConfig {
@@ -150,6 +134,7 @@ impl RotatingSinkConfig {
             close_compression_budget: Duration::MAX,
             rotation_retry_delay: Duration::from_secs(1),
             rotation_retry_max_delay: Duration::from_secs(60),
+            format: LineFormat::Raw,
         }
     }
 
@@ -197,12 +182,12 @@ impl RotatingSinkConfig {
 /// * **A failed rotation never costs a line.** If the directory refuses the rename to the
 ///   archive name or the new `.next` file (`chattr +i`, a read-only remount, EIO), the live
 ///   file is kept and written on past its limit: the write succeeds, a marker line starting
-///   with [`ROTATION_FAILED_MARKER`] says where and why (naming the directory and the error,
+///   with [`Marker::RotationFailed`] says where and why (naming the directory and the error,
 ///   once per run of failures), every failed attempt is counted (`rotation_failures`), and the
 ///   rotation is tried again after [`rotation_retry_delay`](RotatingSinkConfig::rotation_retry_delay),
 ///   doubling up to [`rotation_retry_max_delay`](RotatingSinkConfig::rotation_retry_max_delay),
 ///   in the foreground. The first rotation that works again writes a
-///   [`ROTATION_RESUMED_MARKER`] line at the start of the new file. A rotation finishing in
+///   [`Marker::RotationResumed`] line at the start of the new file. A rotation finishing in
 ///   the background whose rotated file cannot be renamed moves the lines written to `.next`
 ///   meanwhile back to the end of the live file and removes `.next`; if only the rename of
 ///   `.next` to the live name fails, writing goes on in `.next`, which takes the name at the
@@ -238,6 +223,8 @@ pub struct RotatingSink {
     deleted_for_space: u64,
     /// The unwritten end of a marker line (see `write_marker`).
     marker_tail: Vec<u8>,
+    /// The file's line format, which markers are written in.
+    format: LineFormat,
     /// A rotation happened since retention was last applied here: close applies it.
     retention_due: bool,
     /// A rotation or reopen changed the directory since its last fsync.
@@ -285,9 +272,11 @@ enum Finishing {
 }
 
 impl RotatingSink {
-    /// Takes the live file's lock, opens (or creates) the live file, appending to what is
-    /// there, and recovers from a crash: half-written `.gz.tmp` files are removed, archives left
-    /// uncompressed are compressed again, and retention is applied.
+    /// Takes the live file's lock, recovers from a crash (the steps are listed at
+    /// `recovery::recover`: an interrupted rotation finished, a cut last line ended with a
+    /// marker, half-written `.gz.tmp` files removed), opens (or creates) the live file,
+    /// appending to what is there, hands archives left uncompressed to the compressor, and
+    /// applies retention.
     ///
     /// # Errors
     /// [`Locked`](bunctl_log_fs::Locked) (kind `ResourceBusy`) if another writer has the
@@ -301,20 +290,18 @@ impl RotatingSink {
         // Before anything else: recovery removes `.gz.tmp` files, which must not be another
         // writer's compression in progress.
         let lock = Arc::new(fs.lock(&naming.lock_path(), config.file_mode)?);
-        // A rotation a crash interrupted: its archive is found by the scan below.
-        recover_next(&fs, &naming, config.file_mode)?;
-        let live = FileSink::open(fs.clone(), &config.live, config.file_mode)?
-            .with_background_sync(config.background_sync_bytes);
+        let Recovered {
+            live,
+            scan,
+            uncompressed,
+        } = recover(&fs, &naming, config.file_mode, config.format)?;
+        let live = live.with_background_sync(config.background_sync_bytes);
         let retention = Retention {
             max_files: config.max_files,
             max_total_bytes: config.max_total_bytes,
             max_age: config.max_age,
         };
-        // One listing of the directory for recovery, retention and the next seq: a directory
-        // of ten thousand apps is read once per writer opened, not three times.
-        let scan = naming.scan(fs.as_ref())?;
         let next_seq = scan.next_seq();
-        let leftovers = recover_scanned(fs.as_ref(), &scan)?;
         let compressor = config
             .compression
             .then(|| {
@@ -328,7 +315,7 @@ impl RotatingSink {
             })
             .map(Arc::new);
         if let Some(c) = &compressor {
-            for archive in leftovers {
+            for archive in uncompressed {
                 c.submit(archive);
             }
         }
@@ -362,6 +349,7 @@ impl RotatingSink {
             close_compression_budget: config.close_compression_budget,
             deleted_for_space: 0,
             marker_tail: Vec::new(),
+            format: config.format,
             retention_due: false,
             // A live file just created (or empty) is named by an entry not yet durable: the
             // first sync or close makes it so.
@@ -401,11 +389,11 @@ impl RotatingSink {
     fn live(&mut self) -> io::Result<&mut FileSink> {
         if self.live.is_none() {
             let path = self.naming.live_path();
-            let live = match FileSink::open(self.fs.clone(), path, self.file_mode) {
+            let live = match FileSink::open(self.fs.clone(), path, self.file_mode, self.format) {
                 // The directory is gone (`rm -r`): make it again rather than fail forever.
                 Err(e) if e.kind() == io::ErrorKind::NotFound => {
                     create_dir_all_durably(self.fs.as_ref(), self.naming.dir(), self.dir_mode)?;
-                    FileSink::open(self.fs.clone(), path, self.file_mode)?
+                    FileSink::open(self.fs.clone(), path, self.file_mode, self.format)?
                 }
                 other => other?,
             };
@@ -460,16 +448,13 @@ impl RotatingSink {
         self.dir_dirty = true;
         self.opened_at = self.clock.now();
         self.at_line_start = true;
-        let marker = format!(
-            "[bunctl-log] reopened {}: the live file was {} by someone else; lines written \
-             just before this went to the old file\n",
-            path.display(),
-            change.describe()
-        );
         if let Some(m) = &self.metrics {
             m.record_reopen();
         }
-        self.write_marker(marker.as_bytes())
+        self.write_marker(&Marker::Reopened {
+            path: &path,
+            change: change.describe(),
+        })
     }
 
     /// If the lock file is gone too (`rm -r` of the directory), the old lock keeps nobody out:
@@ -525,12 +510,9 @@ impl RotatingSink {
         if self.deleted_for_space == 0 {
             return Ok(());
         }
-        let marker = format!(
-            "[bunctl-log] deleted the {} oldest archives to make room: the disk was full\n",
-            self.deleted_for_space
-        );
+        let count = self.deleted_for_space;
         self.deleted_for_space = 0;
-        self.write_marker(marker.as_bytes())
+        self.write_marker(&Marker::ArchivesDeleted { count })
     }
 
     /// Makes the directory's entries durable if a rotation or reopen changed them since.
@@ -544,8 +526,13 @@ impl RotatingSink {
 
     /// Writes a marker line of the sink's own, between lines. What a failed write leaves of it
     /// is written first the next time, so a marker is never torn and never glued to a line.
-    fn write_marker(&mut self, line: &[u8]) -> io::Result<()> {
-        self.marker_tail.extend_from_slice(line);
+    fn write_marker(&mut self, marker: &Marker<'_>) -> io::Result<()> {
+        write_marker(
+            self.format,
+            marker,
+            SystemTime::now(),
+            &mut self.marker_tail,
+        );
         self.write_marker_tail()
     }
 
@@ -720,20 +707,20 @@ impl RotatingSink {
             writing = %writing, "log rotation failed; writing goes on in the same file");
         if first {
             // `.next` (whose rename to the live name failed) is a new file, under its limit.
-            let past = if writing == file_name(self.naming.live_path()) {
-                " past its limit"
-            } else {
-                ""
+            let error = error.to_string();
+            let marker = Marker::RotationFailed {
+                dir,
+                step,
+                error: &error,
+                past_limit: writing == file_name(self.naming.live_path()),
+                writing: &writing,
             };
-            let marker = marker_line(
-                ROTATION_FAILED_MARKER,
-                &format!(
-                    " in {}: cannot {step}: {error}; writing goes on in {writing}{past} and \
-                     the rotation is retried, so no line is lost",
-                    dir.display()
-                ),
+            write_marker(
+                self.format,
+                &marker,
+                SystemTime::now(),
+                &mut self.marker_tail,
             );
-            self.marker_tail.extend_from_slice(&marker);
         }
     }
 
@@ -745,15 +732,11 @@ impl RotatingSink {
         let dir = self.naming.dir();
         tracing::info!(dir = %dir.display(), attempts = failure.attempts,
             "log rotation works again");
-        let marker = marker_line(
-            ROTATION_RESUMED_MARKER,
-            &format!(
-                " in {} after {} failed attempts",
-                dir.display(),
-                failure.attempts
-            ),
-        );
-        self.write_marker(&marker)
+        let dir = dir.to_path_buf();
+        self.write_marker(&Marker::RotationResumed {
+            dir: &dir,
+            attempts: failure.attempts,
+        })
     }
 
     /// Counts a rotation whose archive got its name (or, moved away by someone else, had it
@@ -798,7 +781,7 @@ impl RotatingSink {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             _ => return false,
         }
-        let next_sink = match FileSink::open(self.fs.clone(), &next, self.file_mode) {
+        let next_sink = match FileSink::open(self.fs.clone(), &next, self.file_mode, self.format) {
             Ok(sink) => sink.with_background_sync(self.background_sync_bytes),
             Err(e) => {
                 tracing::debug!(path = %next.display(), error = %e,

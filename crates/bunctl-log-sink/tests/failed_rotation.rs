@@ -11,12 +11,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use bunctl_log_buffer::{ROTATION_FAILED_MARKER, ROTATION_RESUMED_MARKER};
 use bunctl_log_fs::{Filesystem, StdFs};
 use bunctl_log_metrics::LogMetrics;
 use bunctl_log_rotation::{SizePolicy, SystemClock};
-use bunctl_log_sink::{
-    RotatingSink, RotatingSinkConfig, Sink, ROTATION_FAILED_MARKER, ROTATION_RESUMED_MARKER,
-};
+use bunctl_log_sink::{RotatingSink, RotatingSinkConfig, Sink};
 
 use common::{read_all, FaultFs, Faults, Op};
 

@@ -246,7 +246,7 @@ fn restart_appends_counts_existing_size_continues_seqs_and_repairs_a_torn_line()
 
     // Session 3: the torn line is closed with `\n` and a marker before the next line.
     let mut sink = open(&live, SizePolicy(100), 10, true);
-    let marker = bunctl_log_sink::CUT_LINE_MARKER;
+    let marker = bunctl_log_buffer::CUT_LINE_MARKER;
     assert_eq!(sink.live_size(), 35 + marker.len() as u64);
     sink.write_all(b"next\n").unwrap(); // over the limit already: rotates first
     for _ in 0..3 {
@@ -497,7 +497,7 @@ fn failed_rename_keeps_the_live_file_and_the_next_try_rotates() {
     let files = sink.log_files().unwrap();
     assert_eq!(files, vec![sink.live_path().to_path_buf()]);
     let live = read_log_file(&files[0]);
-    let failed = markers(&live, bunctl_log_sink::ROTATION_FAILED_MARKER);
+    let failed = markers(&live, bunctl_log_buffer::ROTATION_FAILED_MARKER);
     assert_eq!(failed.len(), 1, "{}", String::from_utf8_lossy(&live));
     let expected = [&b"aaaaaaaaa\nbbbbbbbbb\n"[..], failed[0], b"\nccccccccc\n"].concat();
     assert_eq!(live, expected);
@@ -509,7 +509,7 @@ fn failed_rename_keeps_the_live_file_and_the_next_try_rotates() {
     assert_eq!(files[0], expected);
     // The new file starts with the resumed marker (which fills this tiny limit on its own).
     let rest = files[1..].concat();
-    let resumed = markers(&rest, bunctl_log_sink::ROTATION_RESUMED_MARKER);
+    let resumed = markers(&rest, bunctl_log_buffer::ROTATION_RESUMED_MARKER);
     assert_eq!(resumed.len(), 1);
     assert_eq!(rest, [resumed[0], b"\nddddddddd\n"].concat());
 }
@@ -751,12 +751,12 @@ fn a_deferred_rotate_survives_a_failed_rename() {
     sink.close().unwrap();
     let files = read_all(&sink.log_files().unwrap());
     assert_eq!(files.len(), 2);
-    let failed = markers(&files[0], bunctl_log_sink::ROTATION_FAILED_MARKER);
+    let failed = markers(&files[0], bunctl_log_buffer::ROTATION_FAILED_MARKER);
     assert_eq!(failed.len(), 1);
     assert_eq!(
         files[0],
         [&b"one\nhalf line\n"[..], failed[0], b"\nx\n"].concat()
     );
-    let resumed = markers(&files[1], bunctl_log_sink::ROTATION_RESUMED_MARKER);
+    let resumed = markers(&files[1], bunctl_log_buffer::ROTATION_RESUMED_MARKER);
     assert_eq!(files[1], [resumed[0], b"\ny\nz\n"].concat());
 }

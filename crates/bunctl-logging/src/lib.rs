@@ -43,6 +43,7 @@ mod config;
 mod durability;
 mod error;
 mod line_buffer;
+mod losses;
 mod manager;
 mod metrics;
 mod pool;
@@ -51,8 +52,10 @@ mod rotation;
 mod writer;
 
 pub use bunctl_core::AppId;
-pub use bunctl_log_buffer::CONTINUATION_MARKER;
 pub use bunctl_log_buffer::{LineFormat, LineSplitter, Lines};
+pub use bunctl_log_buffer::{
+    CONTINUATION_MARKER, CUT_LINE_MARKER, ROTATION_FAILED_MARKER, ROTATION_RESUMED_MARKER,
+};
 pub use bunctl_log_fs::{is_log_thread, Filesystem, StdFs};
 /// The names of the metrics the writers record through the `metrics` facade.
 pub use bunctl_log_metrics::names as metric_names;
@@ -60,7 +63,6 @@ pub use bunctl_log_metrics::MetricsSnapshot;
 pub use bunctl_log_rotation::{check_app_name, AppNameError};
 pub use bunctl_log_rotation::{Clock, SystemClock};
 pub use bunctl_log_sink::{FullDiskPolicy, RetryConfig};
-pub use bunctl_log_sink::{CUT_LINE_MARKER, ROTATION_FAILED_MARKER, ROTATION_RESUMED_MARKER};
 pub use capture::{CaptureMode, Stream};
 pub use config::{
     LogConfig, LogWriterConfig, Period, RotationConfig, RotationRule, RotationStrategy,

@@ -12,7 +12,7 @@ use bunctl_log_buffer::{
 };
 use bunctl_log_channel::{
     channel_with_metrics, Batch, ChannelConfig, ChannelStats, Receiver, Sender, TryRecv,
-    TrySendError, DROP_MARKER_PREFIX, DROP_MARKER_SUFFIX,
+    TrySendError,
 };
 use bunctl_log_fs::{parent_dir, Filesystem, Locked, StdFs};
 use bunctl_log_metrics::{Exporter, LogMetrics, MetricsSnapshot};
@@ -23,6 +23,7 @@ use bunctl_log_sink::{
 use bytes::Bytes;
 
 use crate::durability::{self, Rotator, SinkOp, Unsynced};
+use crate::losses::Losses;
 use crate::pool::{Job, Pool, Turn, Work, BATCHES_PER_TURN};
 use crate::{Error, LogWriterConfig, Result, Stream, WriterOptions};
 
@@ -295,6 +296,7 @@ impl AsyncLogWriter {
                 flush_interval: config.flush_interval,
                 // Formatted lines are cut before formatting; the channel must not cut them again.
                 max_line_len: formatted_max_len(options.format, options.max_line_len, stream),
+                format: options.format,
             },
             metrics.clone(),
         );
@@ -329,8 +331,8 @@ impl AsyncLogWriter {
             metrics: metrics.clone(),
             shared: shared.clone(),
             done: done.clone(),
-            lost_since_marker: 0,
-            mid_line: false,
+            losses: Losses::default(),
+            format: options.format,
         };
         let job = Job::new(Box::new(task), deadline);
         let _ = cell.set(job.clone());
@@ -1026,6 +1028,7 @@ fn open_sink(
             dir_mode: options.dir_mode,
             reopen_check_interval: options.reopen_check_interval,
             full_disk: options.full_disk,
+            format: options.format,
             // Lines come first: half the shutdown time at most goes to a compression backlog;
             // what is left stays plain and is compressed at the next start.
             close_compression_budget: options.shutdown_timeout / 2,
@@ -1125,21 +1128,12 @@ struct WriterTask {
     exporter: Exporter,
     metrics: Arc<LogMetrics>,
     shared: Arc<TaskShared>,
-    /// Lines lost to write errors since the last marker made it into the file.
-    lost_since_marker: u64,
-    /// Whether a failed write left a line unfinished in the file.
-    mid_line: bool,
+    /// What the file is missing after failed writes, and the marker saying so.
+    losses: Losses,
+    /// The file's line format, which loss markers are written in.
+    format: LineFormat,
     /// Told after each batch written, with [`WriterOptions::sync_interval`] set.
     unsynced: Option<Unsynced>,
-}
-
-/// What writing one batch came to.
-struct Outcome {
-    /// Producer lines now in the file.
-    lines_done: u64,
-    error: Option<io::Error>,
-    lost_since_marker: u64,
-    mid_line: bool,
 }
 
 impl WriterTask {
@@ -1147,18 +1141,15 @@ impl WriterTask {
     fn write(&mut self, batch: Batch) {
         let lines = batch.lines;
         self.shared.in_flight.store(lines, Ordering::Release);
-        let outcome = write_batch(
-            self.sink.as_mut(),
-            &batch,
-            self.lost_since_marker,
-            self.mid_line,
-        );
+        let outcome = self
+            .losses
+            .write_batch(self.sink.as_mut(), self.format, &batch);
         self.metrics.record_lines_written(outcome.lines_done);
         // Only lines that reached the file need a sync.
         if let Some(unsynced) = self.unsynced.as_ref().filter(|_| outcome.lines_done > 0) {
             unsynced.mark();
         }
-        let lost = lines - outcome.lines_done.min(lines);
+        let lost = outcome.lines_lost;
         tracing::trace!(path = %self.path.display(), bytes = batch.bytes.len(), lines,
             written = outcome.lines_done, "log batch written");
         if lost > 0 {
@@ -1171,8 +1162,6 @@ impl WriterTask {
                 *last = Some(crate::error::copy_io(e));
             }
         }
-        self.lost_since_marker = outcome.lost_since_marker + lost;
-        self.mid_line = outcome.mid_line;
         self.shared.in_flight.store(0, Ordering::Release);
         // Before `complete`: a flush that returns finds the batch in the exported metrics.
         self.export();
@@ -1198,9 +1187,9 @@ impl WriterTask {
     /// Closed and drained: the last loss marker, then close the sink (final fsync,
     /// compression, retention).
     fn finish(&mut self) -> io::Result<()> {
-        if self.lost_since_marker > 0 {
-            write_loss_marker(self.sink.as_mut(), self.lost_since_marker, self.mid_line);
-        }
+        let last = self.losses.finish(self.sink.as_mut(), self.format);
+        self.metrics.record_lines_written(last.lines_done);
+        self.metrics.record_lines_lost(last.lines_lost);
         let closed = self.sink.close();
         self.export();
         self.release();
@@ -1265,63 +1254,4 @@ impl Sink for ReleasedSink {
     fn close(&mut self) -> io::Result<()> {
         Ok(())
     }
-}
-
-/// Writes one batch (after a loss marker, if lines were lost before), on the writer thread.
-fn write_batch(sink: &mut dyn Sink, batch: &Batch, lost: u64, mid_line: bool) -> Outcome {
-    let mut outcome = Outcome {
-        lines_done: 0,
-        error: None,
-        lost_since_marker: lost,
-        mid_line,
-    };
-    if lost > 0 {
-        if !write_loss_marker(sink, lost, mid_line) {
-            // Still failing: this batch is lost too, without trying it.
-            outcome.error = Some(io::Error::other("the log file is still not writable"));
-            return outcome;
-        }
-        outcome.lost_since_marker = 0;
-        outcome.mid_line = false;
-    }
-    match sink.write_all(&batch.bytes) {
-        Ok(()) => {
-            outcome.lines_done = batch.lines;
-            // Hands buffered data to the OS (a no-op for files) and counts the flush.
-            if let Err(e) = sink.flush() {
-                outcome.error = Some(e);
-            }
-        }
-        Err(partial) => {
-            let done = &batch.bytes[..partial.written];
-            outcome.lines_done = count_producer_lines(done);
-            outcome.mid_line = done.last().is_some_and(|&b| b != b'\n');
-            outcome.error = Some(partial.error);
-        }
-    }
-    outcome
-}
-
-/// Writes "[bunctl-log] N lines lost here: ..." (ending a torn line first); true if it made it.
-fn write_loss_marker(sink: &mut dyn Sink, lost: u64, mid_line: bool) -> bool {
-    let marker = format!(
-        "{}[bunctl-log] {lost} lines lost here: the log file was not writable\n",
-        if mid_line { "\n" } else { "" }
-    );
-    sink.write_all(marker.as_bytes()).is_ok()
-}
-
-/// Producer lines in a written prefix: its newlines, less the channel's drop markers.
-fn count_producer_lines(done: &[u8]) -> u64 {
-    let mut count = 0;
-    let mut start = 0;
-    for nl in memchr::memchr_iter(b'\n', done) {
-        let line = &done[start..=nl];
-        let is_marker = line.starts_with(DROP_MARKER_PREFIX) && line.ends_with(DROP_MARKER_SUFFIX);
-        if !is_marker {
-            count += 1;
-        }
-        start = nl + 1;
-    }
-    count
 }

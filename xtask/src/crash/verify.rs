@@ -1,8 +1,7 @@
 //! Checks the lines `bunctl-log cat` prints after the campaign, one at a time: every run's lines
 //! once, in order, each whole or cut by the kill and marked as such, and the runs in order.
 
-use bunctl_log_channel::DROP_MARKER_PREFIX;
-use bunctl_log_sink::CUT_LINE_MARKER;
+use bunctl_log_buffer::{is_marker, CUT_LINE_MARKER};
 
 use super::lines::{data_line, parse_data};
 use crate::harness::lines::digits;
@@ -14,9 +13,6 @@ const CUT_MARKER: &[u8] = match CUT_LINE_MARKER.split_last() {
     Some((b'\n', text)) => text,
     _ => panic!("CUT_LINE_MARKER ends with a newline"),
 };
-/// Every line the tool writes itself starts with this: the drop marker's prefix, which every
-/// marker line shares.
-const MARKER_PREFIX: &[u8] = DROP_MARKER_PREFIX;
 
 /// Where a line is: its file (index in `bunctl-log files`), its line there, its line in `cat`.
 #[derive(Clone, Copy)]
@@ -96,7 +92,7 @@ impl Verifier {
             }
             self.unmarked(&bad, bad_at);
         }
-        if line.starts_with(MARKER_PREFIX) {
+        if is_marker(line) {
             self.markers += 1;
             if line == CUT_MARKER && self.prev == Prev::Data {
                 // The kill cut exactly the `\n`: the line is whole, its run ends here.
@@ -221,7 +217,8 @@ impl Verifier {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bunctl_log_channel::DROP_MARKER_SUFFIX;
+    use bunctl_log_buffer::{marker_line, LineFormat, Marker};
+    use std::time::SystemTime;
 
     fn line(run: usize, seq: u64) -> Vec<u8> {
         let mut v = Vec::new();
@@ -253,12 +250,13 @@ mod tests {
         let lines = vec![
             line(0, 0),
             line(0, 1),
-            [
-                DROP_MARKER_PREFIX,
-                b"3",
-                DROP_MARKER_SUFFIX.trim_ascii_end(),
-            ]
-            .concat(),
+            marker_line(
+                LineFormat::Raw,
+                &Marker::Dropped { lines: 3 },
+                SystemTime::now(),
+            )
+            .trim_ascii_end()
+            .to_vec(),
             line(2, 0), // run 1 wrote nothing
             line(2, 1),
             line(3, 0),

@@ -81,13 +81,4 @@ impl Sink for ScriptedSink {
             }
         }
     }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-    fn sync(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-    fn close(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
