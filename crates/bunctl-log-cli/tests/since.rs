@@ -44,7 +44,8 @@ fn pipe_over_time(dir: &Path, app: &str, format: &str) -> Vec<(String, String)> 
     );
     let files = bunctl_log(&["files", "--app", app, "--dir", d]);
     assert!(String::from_utf8(files.stdout).unwrap().lines().count() > 10);
-    let cat = bunctl_log(&["cat", "--app", app, "--dir", d]);
+    // As stored (JSON objects): the range is compared line for line.
+    let cat = bunctl_log(&["cat", "--app", app, "--dir", d, "--raw"]);
     let text = String::from_utf8(cat.stdout).unwrap();
     let lines: Vec<(String, String)> = text
         .lines()
@@ -86,7 +87,8 @@ fn tail_range_n(
     until: Option<&str>,
     n: Option<&str>,
 ) -> String {
-    let mut args = vec!["tail", "--app", app, "--dir", dir.to_str().unwrap()];
+    let dir = dir.to_str().unwrap();
+    let mut args = vec!["tail", "--app", app, "--dir", dir, "--raw"];
     if let Some(n) = n {
         args.extend(["-n", n]);
     }
