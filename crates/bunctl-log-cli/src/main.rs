@@ -621,6 +621,12 @@ fn logs(t: &ReadTarget, print: read::Print) -> Result<read::Logs, Box<dyn std::e
     )
 }
 
+/// Stdout for `cat` and `tail`, buffered: lines are printed one at a time, and stdout alone
+/// would write each with a system call of its own. Each command flushes it at its end.
+fn stdout() -> std::io::BufWriter<std::io::StdoutLock<'static>> {
+    std::io::BufWriter::with_capacity(64 << 10, std::io::stdout().lock())
+}
+
 fn files(t: &ReadTarget) -> CliResult {
     read::files(
         &logs(t, read::Print::default())?,
@@ -630,10 +636,7 @@ fn files(t: &ReadTarget) -> CliResult {
 }
 
 fn cat(a: &args::CatArgs) -> CliResult {
-    read::cat(
-        &logs(&a.target, a.print.into())?,
-        &mut std::io::stdout().lock(),
-    )?;
+    read::cat(&logs(&a.target, a.print.into())?, &mut stdout())?;
     Ok(())
 }
 
@@ -653,15 +656,15 @@ fn tail(a: &TailArgs) -> CliResult {
             // Refused in main, before reading.
             args::LineCount::From(_) => None,
         };
-        return read::window(&logs, &window, n, &mut std::io::stdout().lock());
+        return read::window(&logs, &window, n, &mut stdout());
     }
     match lines {
         args::LineCount::From(first) => {
-            let mut out = read::SkipLines::new(std::io::stdout().lock(), first - 1);
+            let mut out = read::SkipLines::new(stdout(), first - 1);
             read::cat(&logs, &mut out)?;
         }
         args::LineCount::Last(n) if a.follow => read::follow(&logs, n)?,
-        args::LineCount::Last(n) => read::tail(&logs, n, &mut std::io::stdout().lock())?,
+        args::LineCount::Last(n) => read::tail(&logs, n, &mut stdout())?,
     }
     Ok(())
 }
