@@ -52,10 +52,11 @@ mod rotation;
 mod writer;
 
 pub use bunctl_core::AppId;
-pub use bunctl_log_buffer::{LineFormat, LineSplitter, Lines};
 pub use bunctl_log_buffer::{
-    CONTINUATION_MARKER, CUT_LINE_MARKER, ROTATION_FAILED_MARKER, ROTATION_RESUMED_MARKER,
+    is_marker, marker_text, Marker, CONTINUATION_MARKER, CUT_LINE_MARKER, MARKER_PREFIX,
+    MARKER_STREAM, ROTATION_FAILED_MARKER, ROTATION_RESUMED_MARKER,
 };
+pub use bunctl_log_buffer::{LineFormat, LineSplitter, Lines};
 pub use bunctl_log_fs::{is_log_thread, Filesystem, StdFs};
 /// The names of the metrics the writers record through the `metrics` facade.
 pub use bunctl_log_metrics::names as metric_names;

@@ -48,13 +48,19 @@ pub fn lines(bytes: &[u8]) -> Vec<&[u8]> {
 
 /// Whether `line` is a marker the writer put into the file (drops or losses).
 pub fn is_marker(line: &[u8]) -> bool {
-    line.starts_with(b"[bunctl-log] ")
+    bunctl_logging::is_marker(line)
 }
 
-/// The number in a marker line "[bunctl-log] N lines ...".
+/// The number of lines a drop or loss marker says are missing.
 pub fn marker_count(line: &[u8]) -> u64 {
-    let text = std::str::from_utf8(line).unwrap();
-    text.split_whitespace().nth(1).unwrap().parse().unwrap()
+    bunctl_logging::Marker::dropped_lines(line)
+        .or_else(|| bunctl_logging::Marker::lost_lines(line))
+        .unwrap_or_else(|| {
+            panic!(
+                "not a drop or loss marker: {}",
+                String::from_utf8_lossy(line)
+            )
+        })
 }
 
 /// Names of the entries of `dir`, sorted.
