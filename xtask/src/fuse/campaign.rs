@@ -52,6 +52,8 @@ pub(super) struct Report {
     pub(super) file_syncs: u64,
     pub(super) dir_syncs: u64,
     pub(super) dir_ops: u64,
+    /// Time spent checking (copies, recoveries, reads), the rest is the runs.
+    pub(super) check_time: Duration,
     pub(super) errors: Errors,
 }
 
@@ -185,7 +187,9 @@ pub(super) fn campaign(bin: &Path, dir: &Path, runs: usize, seed: u64) -> Result
             }
             let stats = lock(&tree).power_cut(&mut rng);
             add_cut(&mut report.cut, &stats);
+            let checking = Instant::now();
             check_cut(bin, dir, &tree, &state, &fed, &clean, &mut report);
+            report.check_time += checking.elapsed();
             mounted = Some(
                 lazyfs::mount(tree.clone(), &mnt)
                     .map_err(|e| Failure::Other(format!("{state}: cannot mount again: {e}")))?,
@@ -217,6 +221,7 @@ pub(super) fn campaign(bin: &Path, dir: &Path, runs: usize, seed: u64) -> Result
             clean.push(ok);
             report.clean_runs += usize::from(ok);
             let state = format!("clean run {run} ({size}) on the mount");
+            let checking = Instant::now();
             for (p, fed_p) in fed.iter().enumerate() {
                 let expect = Expect {
                     fed: fed_p,
@@ -225,6 +230,7 @@ pub(super) fn campaign(bin: &Path, dir: &Path, runs: usize, seed: u64) -> Result
                 let c = check_app(bin, &logs, &app(p), &expect, &state, &mut report.errors);
                 report.counts.add(&c);
             }
+            report.check_time += checking.elapsed();
         }
     }
     report.lines_fed = fed.iter().flatten().sum();
@@ -252,7 +258,8 @@ fn add_cut(total: &mut CutStats, s: &CutStats) {
     total.bytes_lost += s.bytes_lost;
     total.dirs_pending += s.dirs_pending;
     total.dir_ops_lost += s.dir_ops_lost;
-    total.inodes_dropped += s.inodes_dropped;
+    total.names_lost += s.names_lost;
+    total.names_back += s.names_back;
 }
 
 /// The state a cut left, copied to `dir/state-<n>`, recovered there by `pipe` with no input
@@ -356,11 +363,12 @@ impl Report {
         let c = &self.counts;
         let cut = &self.cut;
         println!(
-            "xtask powerloss --fuse: seed {seed}, {} runs ({} clean, {} power cuts) of {PRODUCERS} producers in {:.1} s",
+            "xtask powerloss --fuse: seed {seed}, {} runs ({} clean, {} power cuts) of {PRODUCERS} producers in {:.1} s ({:.1} s of it checking)",
             self.runs,
             self.clean_runs,
             self.cuts,
-            took.as_secs_f64()
+            took.as_secs_f64(),
+            self.check_time.as_secs_f64()
         );
         println!(
             "  through the filesystem: {} writes ({} bytes), {} file fsyncs, {} directory fsyncs, {} directory operations; {} lines fed",
@@ -372,13 +380,14 @@ impl Report {
             t(self.lines_fed)
         );
         println!(
-            "  the cuts: {} files had unsynced writes, {} lost some ({} bytes); {} directories had unsynced entries, {} operations lost; {} inodes gone",
+            "  the cuts: {} files had unsynced writes, {} lost some ({} bytes); {} directories had unsynced entries, {} operations lost; {} files or directories lost their name, {} removed names came back",
             cut.files_pending,
             cut.files_cut,
             t(cut.bytes_lost),
             cut.dirs_pending,
             cut.dir_ops_lost,
-            cut.inodes_dropped
+            cut.names_lost,
+            cut.names_back
         );
         println!(
             "  checked: {} states (app x state), {} lines read back, {} durable lines required, {} .gz decompressed, {} cut-short markers, {} second recoveries identical",

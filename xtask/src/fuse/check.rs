@@ -104,18 +104,8 @@ pub(super) fn check_app(
         }
     }
     gz.sort();
-    for g in &gz {
-        counts.gz_tested += 1;
-        match Command::new("gzip").arg("-t").arg(g).output() {
-            Ok(out) if out.status.success() => {}
-            Ok(out) => errors.push(format!(
-                "{state}: {}: gzip -t fails: {}",
-                g.display(),
-                String::from_utf8_lossy(&out.stderr).trim()
-            )),
-            Err(e) => errors.push(format!("{state}: cannot run gzip -t: {e}")),
-        }
-    }
+    counts.gz_tested += gz.len() as u64;
+    gzip_test(&gz, state, errors);
     match verify_lines(bin, dir, app, expect) {
         Ok((v, files, read)) => {
             counts.lines_read = read;
@@ -154,6 +144,40 @@ pub(super) fn check_app(
         Err(e) => errors.push(format!("{state}: {app}: {e}")),
     }
     counts
+}
+
+/// `gzip -t` on `files`, 200 a process; a failed batch is retested file by file to name them.
+fn gzip_test(files: &[PathBuf], state: &str, errors: &mut Errors) {
+    let test = |batch: &[PathBuf]| {
+        Command::new("gzip")
+            .arg("-t")
+            .arg("--")
+            .args(batch)
+            .stdout(Stdio::null())
+            .output()
+    };
+    for batch in files.chunks(200) {
+        match test(batch) {
+            Ok(out) if out.status.success() => {}
+            Ok(_) => {
+                for f in batch {
+                    match test(std::slice::from_ref(f)) {
+                        Ok(out) if out.status.success() => {}
+                        Ok(out) => errors.push(format!(
+                            "{state}: {}: gzip -t fails: {}",
+                            f.display(),
+                            String::from_utf8_lossy(&out.stderr).trim()
+                        )),
+                        Err(e) => errors.push(format!("{state}: cannot run gzip -t: {e}")),
+                    }
+                }
+            }
+            Err(e) => {
+                errors.push(format!("{state}: cannot run gzip -t: {e}"));
+                return;
+            }
+        }
+    }
 }
 
 /// `bunctl-log cat`'s lines of `app` in `dir`, through the verifier; also the files (for

@@ -101,8 +101,10 @@ pub(super) struct CutStats {
     /// Directories with unsynced operations, and the operations dropped.
     pub(super) dirs_pending: usize,
     pub(super) dir_ops_lost: usize,
-    /// Inodes no name reached any more after the cut.
-    pub(super) inodes_dropped: usize,
+    /// Files and directories that had a name before the cut and none after it.
+    pub(super) names_lost: usize,
+    /// Files named again after the cut whose name had been removed (an unlink or rename lost).
+    pub(super) names_back: usize,
 }
 
 /// Counts of what went through the filesystem.
@@ -388,6 +390,7 @@ impl Tree {
     /// operations; then what is left is all durable and what no name reaches is gone.
     pub(super) fn power_cut(&mut self, rng: &mut Rng) -> CutStats {
         let mut stats = CutStats::default();
+        let named_before = self.reachable();
         // Sorted, so that a seed replays the same cut.
         let mut inos: Vec<u64> = self.nodes.keys().copied().collect();
         inos.sort_unstable();
@@ -436,13 +439,21 @@ impl Tree {
                 }
             }
         }
-        stats.inodes_dropped = self.collect();
+        self.collect();
+        stats.names_lost = named_before
+            .keys()
+            .filter(|i| !self.nodes.contains_key(i))
+            .count();
+        stats.names_back = self
+            .nodes
+            .keys()
+            .filter(|i| !named_before.contains_key(i))
+            .count();
         stats
     }
 
-    /// Drops the inodes no name reaches from the root and recounts the links; returns how many
-    /// were dropped.
-    fn collect(&mut self) -> usize {
+    /// The inodes a name reaches from the root, with their link counts.
+    fn reachable(&self) -> HashMap<u64, u32> {
         let mut links: HashMap<u64, u32> = HashMap::new();
         let mut stack = vec![ROOT];
         links.insert(ROOT, 2);
@@ -452,10 +463,14 @@ impl Tree {
                 continue;
             };
             for &child in entries.values() {
-                let is_dir = self.nodes.get(&child).is_some_and(Node::is_dir);
+                let Some(node) = self.nodes.get(&child) else {
+                    continue;
+                };
                 let first = !links.contains_key(&child);
-                *links.entry(child).or_insert(if is_dir { 1 } else { 0 }) += 1;
-                if is_dir {
+                *links
+                    .entry(child)
+                    .or_insert(if node.is_dir() { 1 } else { 0 }) += 1;
+                if node.is_dir() {
                     // The child's ".." counts in its parent.
                     *links.entry(dir).or_insert(2) += 1;
                     if first {
@@ -464,25 +479,26 @@ impl Tree {
                 }
             }
         }
-        let before = self.nodes.len();
+        links
+    }
+
+    /// Drops the inodes no name reaches from the root (unlinked files included) and recounts
+    /// the links.
+    fn collect(&mut self) {
+        let links = self.reachable();
         self.nodes.retain(|ino, _| links.contains_key(ino));
         for (ino, node) in &mut self.nodes {
             node.nlink = links.get(ino).copied().unwrap_or(1);
-        }
-        // A directory entry may name an inode whose own entry was lost: drop such dangling
-        // names (they can only come from a rename across directories, which the writer does
-        // not do, but a dangling name must never reach the kernel).
-        let live: Vec<u64> = self.nodes.keys().copied().collect();
-        for node in self.nodes.values_mut() {
+            // A name whose inode is gone (possible only after a rename across directories,
+            // which the writer does not do) must never reach the kernel.
             if let Content::Dir {
                 entries, durable, ..
             } = &mut node.content
             {
-                entries.retain(|_, i| live.contains(i));
+                entries.retain(|_, i| links.contains_key(i));
                 durable.clone_from(entries);
             }
         }
-        before - self.nodes.len()
     }
 
     /// Writes the tree's current content under `dest` (a real directory): the state a
@@ -670,7 +686,7 @@ mod tests {
             if names.is_empty() {
                 seen_lost = true;
                 assert!(t.get(f).is_err() && t.get(g).is_err());
-                assert_eq!(stats.inodes_dropped, 2);
+                assert_eq!(stats.names_lost, 2);
             }
         }
         assert!(seen_lost);
