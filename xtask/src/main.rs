@@ -34,14 +34,14 @@ USAGE:
 
 COMMANDS:
     bench [ARGS...]         Run the end-to-end benchmark (release build):
-                              cargo bench -p bunctl-log-benches --bench e2e -- ARGS...
+                              cargo bench -p bunctl-log-benches --features peers --bench e2e -- ARGS...
                             Useful ARGS: --quick, --runs N, --workloads a,b, --systems a,b,
                             --out PATH, --nofile N (see `cargo xtask bench --help`).
                             --quick leaves out idle10000 (10,000 writers take minutes to
                             open and close) unless --workloads names it.
                             Results: <target>/bench/e2e-latest.json (and e2e-<unix time>.json).
     bench-layers [ARGS...]  Run the criterion benchmarks per layer:
-                              cargo bench -p bunctl-log-benches --bench layers -- ARGS...
+                              cargo bench -p bunctl-log-benches --features peers --bench layers -- ARGS...
     fuzz [SECONDS]          Fuzz the line buffer for SECONDS (default 60); installs cargo-fuzz
                             if missing: cargo fuzz run --sanitizer none line_buffer
     crash [N] [--seed S]    Crash consistency: run `bunctl-log pipe` N times (default 100) on
@@ -169,7 +169,8 @@ fn bench(name: &str, args: &[OsString]) -> Result<(), i32> {
     };
     let mut command = cargo();
     command
-        .args(["bench", "-p", "bunctl-log-benches", "--bench", name, "--"])
+        .args(["bench", "-p", "bunctl-log-benches", "--features", "peers"])
+        .args(["--bench", name, "--"])
         .args(args);
     let result = run(command);
     if name == "e2e" && result.is_ok() && !args.iter().any(|a| a == "--help" || a == "--one") {
