@@ -6,10 +6,7 @@
 
 use std::borrow::Cow;
 
-use serde_json::Value;
-
-/// Length of bunctl's timestamp, `2026-11-27T01:23:45.123456Z`.
-const TIME_LEN: usize = 27;
+use bunctl_log_buffer::{is_time, leading_time, JsonLine};
 
 /// What a system puts around the line in the file (the final `\n` aside).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,19 +24,6 @@ pub(crate) enum Shape {
     DockerJson,
 }
 
-/// Whether `t` is a time as bunctl writes it: `dddd-dd-ddTdd:dd:dd.ddddddZ`.
-fn is_time(t: &[u8]) -> bool {
-    t.len() == TIME_LEN
-        && t.iter().enumerate().all(|(i, &b)| match i {
-            4 | 7 => b == b'-',
-            10 => b == b'T',
-            13 | 16 => b == b':',
-            19 => b == b'.',
-            26 => b == b'Z',
-            _ => b.is_ascii_digit(),
-        })
-}
-
 impl Shape {
     /// The line inside a line of the file (without its `\n`), or `None` if the line does
     /// not have this shape (then it is counted as torn, or as a marker).
@@ -53,21 +37,19 @@ impl Shape {
                 rest[digits..].strip_prefix(b"ms ").map(Cow::Borrowed)
             }
             Shape::Timestamped => {
-                let (time, rest) = line.split_at_checked(TIME_LEN)?;
-                is_time(time).then_some(())?;
-                rest.strip_prefix(b" ").map(Cow::Borrowed)
+                let time = leading_time(line)?;
+                line[time.len()..].strip_prefix(b" ").map(Cow::Borrowed)
             }
             Shape::DockerJson => {
-                // A whole JSON object with exactly these fields; `log` is the line with its
+                // An app's line (not a marker) with its time; `log` is the line with its
                 // `\n` (a piece of a split line would have none).
-                let v: Value = serde_json::from_slice(line).ok()?;
-                let object = v.as_object()?;
-                let time = object.get("time")?.as_str()?;
-                let stream = object.get("stream")?.as_str()?;
-                (object.len() == 3 && stream == "stdout" && is_time(time.as_bytes()))
-                    .then_some(())?;
-                let log = object.get("log")?.as_str()?.strip_suffix('\n')?;
-                Some(Cow::Owned(log.as_bytes().to_vec()))
+                let json = JsonLine::parse(line)?;
+                (json.stream.as_deref() == Some("stdout")
+                    && json.time.as_deref().is_some_and(|t| is_time(t.as_bytes())))
+                .then_some(())?;
+                let mut log = json.log;
+                log.pop_if(|b| *b == b'\n')?;
+                Some(Cow::Owned(log))
             }
         }
     }

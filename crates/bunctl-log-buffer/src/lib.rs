@@ -35,6 +35,7 @@ mod format;
 #[cfg(feature = "testing")]
 pub mod fuzzing;
 mod marker;
+mod parse;
 
 pub use format::{
     format_lines, format_message, formatted_max_len, LineFormat, TimeCache, TIME_LEN,
@@ -43,6 +44,7 @@ pub use marker::{
     is_marker, marker_line, marker_text, write_marker, Marker, CONTINUATION_MARKER,
     CUT_LINE_MARKER, MARKER_PREFIX, MARKER_STREAM, ROTATION_FAILED_MARKER, ROTATION_RESUMED_MARKER,
 };
+pub use parse::{is_time, json_field, leading_time, JsonLine};
 
 /// The default longest line, in bytes, before it is split: 1 MiB.
 pub const DEFAULT_MAX_LINE_LEN: usize = 1 << 20;

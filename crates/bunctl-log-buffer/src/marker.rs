@@ -34,7 +34,8 @@ use std::fmt;
 use std::path::Path;
 use std::time::SystemTime;
 
-use crate::format::{json_line, LineFormat, TimeCache, TIME_LEN};
+use crate::format::{json_line, LineFormat, TimeCache};
+use crate::parse::leading_time;
 
 /// What every marker's text starts with.
 pub const MARKER_PREFIX: &[u8] = b"[bunctl-log] ";
@@ -211,12 +212,8 @@ pub fn marker_text(line: &[u8]) -> Option<&[u8]> {
         let end = memchr::memmem::find(text, tail)?;
         return Some(&text[..end]);
     }
-    let time = line.get(..TIME_LEN)?;
-    let looks_like_time = time[4] == b'-' && time[10] == b'T' && time[TIME_LEN - 1] == b'Z';
-    if looks_like_time && line.get(TIME_LEN) == Some(&b' ') {
-        return line[TIME_LEN + 1..].strip_prefix(MARKER_PREFIX);
-    }
-    None
+    let time = leading_time(line)?;
+    line.get(time.len() + 1..)?.strip_prefix(MARKER_PREFIX)
 }
 
 /// Whether `line` is a marker in any of the formats.

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use bunctl_log_read::line::Stamp;
 use bunctl_log_read::{Follower, Origin, StreamTags, Window};
-use bunctl_logging::{StdFs, Stream};
+use bunctl_logging::{JsonLine, StdFs, Stream, MARKER_STREAM};
 
 type CliResult = Result<(), Box<dyn std::error::Error>>;
 
@@ -38,39 +38,6 @@ pub struct Print {
     pub timestamps: bool,
 }
 
-/// A JSON line as Docker's json-file driver writes it: its text, stream and time.
-#[derive(Debug, PartialEq, Eq)]
-struct JsonLine {
-    log: String,
-    stream: Option<String>,
-    time: Option<String>,
-}
-
-/// The stream the writer gives its own marker lines in JSON files.
-const MARKER_STREAM: &str = "bunctl-log";
-
-/// `line` (without its `\n`) decoded, if it is a JSON object with a string `log` field; `None`
-/// for anything else, which is printed as stored.
-// bunctl-log-read's line module finds a JSON line's time and stream without decoding it; the
-// whole decoding lives here until the format's owner takes it over.
-fn decode_json(line: &[u8]) -> Option<JsonLine> {
-    if line.first() != Some(&b'{') {
-        return None;
-    }
-    let serde_json::Value::Object(mut fields) = serde_json::from_slice(line).ok()? else {
-        return None;
-    };
-    let text = |v: serde_json::Value| match v {
-        serde_json::Value::String(s) => Some(s),
-        _ => None,
-    };
-    Some(JsonLine {
-        log: text(fields.remove("log")?)?,
-        stream: fields.remove("stream").and_then(text),
-        time: fields.remove("time").and_then(text),
-    })
-}
-
 /// Writes `line` (ending in `\n`) of a file of stream `origin` as `print` says: a JSON line
 /// decoded to its text (its time in front with `--timestamps`), labelled with its stream when
 /// `labelled` or when it is not the file's stream (a merged file); any other line as stored,
@@ -84,7 +51,7 @@ fn print_line(
 ) -> io::Result<()> {
     let body = line.strip_suffix(b"\n").unwrap_or(line);
     if !print.raw {
-        if let Some(json) = decode_json(body) {
+        if let Some(json) = JsonLine::parse(body) {
             let stream = match json.stream.as_deref() {
                 Some(MARKER_STREAM) => None,
                 Some("stderr") => Some(Origin::Stderr),
@@ -97,8 +64,7 @@ fn print_line(
                 out.write_all(time.as_bytes())?;
                 out.write_all(b" ")?;
             }
-            let text = json.log.strip_suffix('\n').unwrap_or(&json.log);
-            out.write_all(text.as_bytes())?;
+            out.write_all(json.text())?;
             return out.write_all(b"\n");
         }
     }

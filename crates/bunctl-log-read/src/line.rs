@@ -7,7 +7,7 @@
 //! place that reads them back. Times in that shape sort as text, so they are compared as
 //! bytes, without parsing dates.
 
-use bunctl_log_buffer::TIME_LEN;
+use bunctl_log_buffer::{is_time, json_field, TIME_LEN};
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 
 /// A time as lines have it: `YYYY-MM-DDTHH:MM:SS.uuuuuuZ`, which sorts as text.
@@ -58,44 +58,15 @@ pub fn line_time(line: &[u8]) -> Option<Stamp> {
 
 /// The time in front of a timestamped line, if it has one (followed by a space or the end).
 fn leading_time(line: &[u8]) -> Option<Stamp> {
-    let stamp: Stamp = line.get(..TIME_LEN)?.try_into().ok()?;
-    let ends = line.get(TIME_LEN).is_none_or(|&b| b == b' ' || b == b'\n');
-    (ends && is_stamp(&stamp)).then_some(stamp)
-}
-
-/// Whether `s` has the shape `DDDD-DD-DDTDD:DD:DD.DDDDDDZ`.
-fn is_stamp(s: &Stamp) -> bool {
-    s.iter().enumerate().all(|(i, &b)| match i {
-        4 | 7 => b == b'-',
-        10 => b == b'T',
-        13 | 16 => b == b':',
-        19 => b == b'.',
-        26 => b == b'Z',
-        _ => b.is_ascii_digit(),
-    })
-}
-
-/// The value of the string field that starts after `field` (`,"time":"`), taken at its last
-/// occurrence (`last`) or its first. Inside a JSON string every `"` is escaped, so the text
-/// `,"name":"` occurs only where a field starts.
-fn json_field<'a>(line: &'a [u8], field: &[u8], last: bool) -> Option<&'a [u8]> {
-    let at = if last {
-        line.windows(field.len()).rposition(|w| w == field)?
-    } else {
-        memchr::memmem::find(line, field)?
-    };
-    let rest = &line[at + field.len()..];
-    Some(&rest[..memchr::memchr(b'"', rest)?])
+    bunctl_log_buffer::leading_time(line)?.try_into().ok()
 }
 
 /// The `time` field of a JSON line. Times in another shape (Docker's own files have
 /// nanoseconds) are parsed as RFC 3339.
 fn json_time(line: &[u8]) -> Option<Stamp> {
-    let value = json_field(line, b",\"time\":\"", true)?;
-    if let Ok(s) = Stamp::try_from(value) {
-        if is_stamp(&s) {
-            return Some(s);
-        }
+    let value = json_field(line, "time")?;
+    if is_time(value) {
+        return value.try_into().ok();
     }
     let text = std::str::from_utf8(value).ok()?;
     let t = DateTime::parse_from_rfc3339(text).ok()?;
@@ -138,7 +109,7 @@ impl StreamTags<'_> {
     /// on its stdout) is stdout.
     pub fn origin(&self, line: &[u8]) -> Option<Origin> {
         if line.first() == Some(&b'{') {
-            if let Some(stream) = json_field(line, b"\",\"stream\":\"", false) {
+            if let Some(stream) = json_field(line, "stream") {
                 return Some(if stream == b"stderr" {
                     Origin::Stderr
                 } else {

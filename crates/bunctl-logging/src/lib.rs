@@ -53,7 +53,7 @@ mod writer;
 
 pub use bunctl_core::AppId;
 pub use bunctl_log_buffer::{
-    is_marker, marker_text, Marker, CONTINUATION_MARKER, CUT_LINE_MARKER, MARKER_PREFIX,
+    is_marker, marker_text, JsonLine, Marker, CONTINUATION_MARKER, CUT_LINE_MARKER, MARKER_PREFIX,
     MARKER_STREAM, ROTATION_FAILED_MARKER, ROTATION_RESUMED_MARKER,
 };
 pub use bunctl_log_buffer::{LineFormat, LineSplitter, Lines};
