@@ -44,7 +44,7 @@ pub use marker::{
     is_marker, marker_line, marker_text, write_marker, Marker, CONTINUATION_MARKER,
     CUT_LINE_MARKER, MARKER_PREFIX, MARKER_STREAM, ROTATION_FAILED_MARKER, ROTATION_RESUMED_MARKER,
 };
-pub use parse::{is_time, json_field, leading_time, JsonLine};
+pub use parse::{ends_in_piece, is_time, json_field, leading_time, JsonLine};
 
 /// The default longest line, in bytes, before it is split: 1 MiB.
 pub const DEFAULT_MAX_LINE_LEN: usize = 1 << 20;

@@ -28,7 +28,7 @@
 
 use serde::Deserialize;
 
-use crate::format::TIME_LEN;
+use crate::format::{LineFormat, TIME_LEN};
 
 /// Whether `t` is a time as the writer writes it: `DDDD-DD-DDTDD:DD:DD.DDDDDDZ`.
 pub fn is_time(t: &[u8]) -> bool {
@@ -68,6 +68,34 @@ pub fn json_field<'a>(line: &'a [u8], name: &str) -> Option<&'a [u8]> {
         close
     })?;
     Some(&rest[..end])
+}
+
+/// Whether the last line of `tail` (the end of a file in `format`, ending in `\n`) is a piece of
+/// a split line: the line goes on in the next piece, so if the file ends there the writer
+/// stopped in the middle of the line. In raw and timestamped files a piece ends with
+/// [`CONTINUATION_MARKER`](crate::CONTINUATION_MARKER); in JSON its `log` has no `\n`. A tail
+/// that does not reach back to the JSON fields (a huge `log_base64`) says no.
+pub fn ends_in_piece(format: LineFormat, tail: &[u8]) -> bool {
+    let Some(line) = tail.strip_suffix(b"\n") else {
+        return false;
+    };
+    match format {
+        LineFormat::Raw | LineFormat::Timestamped => line.ends_with(crate::CONTINUATION_MARKER),
+        LineFormat::Json => {
+            let start = memchr::memrchr(b'\n', line).map_or(0, |i| i + 1);
+            let line = &line[start..];
+            let Some(at) = memchr::memmem::rfind(line, b"\",\"stream\":\"") else {
+                return false;
+            };
+            // `log` ends in an escaped newline: `\n` after an even run of other backslashes.
+            let log = &line[..at];
+            let Some(before_n) = log.strip_suffix(b"n") else {
+                return true;
+            };
+            let slashes = before_n.iter().rev().take_while(|&&b| b == b'\\').count();
+            slashes % 2 == 0
+        }
+    }
 }
 
 /// A JSON line decoded: Docker's json-file shape, as the writer writes it.
@@ -193,6 +221,35 @@ mod tests {
             json_field(&line, "log"),
             Some(&br#"{\"stream\":\"stderr\",\"time\":\"x\"}\n"#[..])
         );
+    }
+
+    #[test]
+    fn a_split_lines_unfinished_piece_is_told_from_a_whole_line() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_795_742_625);
+        for format in [LineFormat::Raw, LineFormat::Timestamped, LineFormat::Json] {
+            let mut out = Vec::new();
+            let mut cache = TimeCache::default();
+            // Three pieces of 4 bytes; the file ends after each piece in turn.
+            format_message(
+                format,
+                b"abcdefghij",
+                "stdout",
+                now,
+                4,
+                &mut cache,
+                &mut out,
+            );
+            let ends: Vec<usize> = memchr::memchr_iter(b'\n', &out).map(|i| i + 1).collect();
+            assert_eq!(ends.len(), 3, "{format:?}");
+            assert!(ends_in_piece(format, &out[..ends[0]]), "{format:?}");
+            assert!(ends_in_piece(format, &out[..ends[1]]), "{format:?}");
+            assert!(!ends_in_piece(format, &out[..ends[2]]), "{format:?}");
+        }
+        // A JSON line whose text ends in a backslash and an `n` is whole.
+        let whole = json(br"ends in \n", "stdout");
+        assert!(!ends_in_piece(LineFormat::Json, &whole));
+        assert!(!ends_in_piece(LineFormat::Raw, b"a line\n"));
+        assert!(!ends_in_piece(LineFormat::Raw, b"no newline"));
     }
 
     #[test]

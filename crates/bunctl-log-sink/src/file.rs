@@ -1,16 +1,35 @@
 //! [`FileSink`]: appends to one file, one `write(2)` per call.
 
-use std::io;
+use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use std::time::SystemTime;
 
-use bunctl_log_buffer::{write_marker, LineFormat, Marker};
+use bunctl_log_buffer::{ends_in_piece, write_marker, LineFormat, Marker};
 use bunctl_log_fs::{FileId, FileMeta, Filesystem, WriteFile};
 
 use crate::Sink;
+
+/// How much of a file's end [`ends_mid_line`] reads: more than any marker and JSON fields.
+const TAIL: u64 = 64 << 10;
+
+/// Whether the file of `size` bytes at `path` ends in the middle of a line (see
+/// [`FileSink::open`]).
+fn ends_mid_line(
+    fs: &dyn Filesystem,
+    path: &Path,
+    size: u64,
+    format: LineFormat,
+) -> io::Result<bool> {
+    let mut file = fs.open_read_file(path)?;
+    let start = size.saturating_sub(TAIL);
+    file.seek(SeekFrom::Start(start))?;
+    let mut tail = Vec::new();
+    file.take(TAIL).read_to_end(&mut tail)?;
+    Ok(tail.last() != Some(&b'\n') || ends_in_piece(format, &tail))
+}
 
 /// How the path of a [`FileSink`] no longer names the file it writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,9 +95,10 @@ impl FileSink {
     /// symlink (a symlink at `path` is an error naming it,
     /// [`SymlinkRefused`](bunctl_log_fs::SymlinkRefused)).
     ///
-    /// An existing file whose last byte is not `\n` (a crash cut its last line) gets a `\n`
-    /// and the [`Marker::CutShort`] line (in the file's `format`) first, so the next line is
-    /// not glued to the cut one and a reader sees why it is short.
+    /// An existing file whose last line is unfinished (a crash cut it: its last byte is not
+    /// `\n`, or it ends in a piece of a split line whose next pieces never came) gets a `\n`
+    /// if needed and the [`Marker::CutShort`] line (in the file's `format`) first, so the next
+    /// line is not glued to the cut one and a reader sees why it is short.
     ///
     /// # Errors
     /// The I/O error from opening, inspecting or repairing the file.
@@ -92,8 +112,12 @@ impl FileSink {
         let meta = fs.metadata(path)?;
         let id = file.file_id()?;
         let mut size = meta.len;
-        if size > 0 && fs.last_byte(path)? != Some(b'\n') {
-            let mut repair = b"\n".to_vec();
+        if size > 0 && ends_mid_line(fs.as_ref(), path, size, format)? {
+            let mut repair = if fs.last_byte(path)? == Some(b'\n') {
+                Vec::new()
+            } else {
+                b"\n".to_vec()
+            };
             write_marker(format, &Marker::CutShort, SystemTime::now(), &mut repair);
             file.write_all(&repair)?;
             size += repair.len() as u64;
@@ -254,6 +278,29 @@ mod tests {
         s.write_all(b"next\n").unwrap();
         let want = [&b"whole\ntor\n"[..], CUT_LINE_MARKER, b"next\n"].concat();
         assert_eq!(std::fs::read(&p).unwrap(), want);
+        assert_eq!(s.size(), want.len() as u64);
+    }
+
+    #[test]
+    fn a_file_ending_in_a_piece_of_a_split_line_gets_the_cut_short_marker() {
+        // A writer killed between two pieces of a long line: the piece on disk is whole, the
+        // line is not, and the next writer's first line must not read as its continuation.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.log");
+        let piece = [
+            &b"first\nabcd"[..],
+            bunctl_log_buffer::CONTINUATION_MARKER,
+            b"\n",
+        ]
+        .concat();
+        std::fs::write(&p, &piece).unwrap();
+        let mut s = FileSink::open(StdFs::shared(), &p, 0o640, LineFormat::Raw).unwrap();
+        s.write_all(b"next-writer-line\n").unwrap();
+        let want = [&piece[..], CUT_LINE_MARKER, b"next-writer-line\n"].concat();
+        assert_eq!(std::fs::read(&p).unwrap(), want);
+        // A whole last line is left as it is.
+        drop(s);
+        let s = FileSink::open(StdFs::shared(), &p, 0o640, LineFormat::Raw).unwrap();
         assert_eq!(s.size(), want.len() as u64);
     }
 

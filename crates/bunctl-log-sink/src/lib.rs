@@ -83,6 +83,11 @@ pub trait Sink: Send {
         Ok(())
     }
 
+    /// Called once before the last writes and [`Sink::close`]: a sink that holds writes back
+    /// for a while (a circuit breaker) lets the next one through, so the last lines and the
+    /// loss marker get one real try at shutdown. The default does nothing.
+    fn before_close(&mut self) {}
+
     /// Finishes background work (compression, retention) and makes everything durable; called
     /// once at shutdown. The default is [`Sink::sync`].
     ///
@@ -182,6 +187,9 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
     }
     fn sync(&mut self) -> io::Result<()> {
         (**self).sync()
+    }
+    fn before_close(&mut self) {
+        (**self).before_close();
     }
     fn close(&mut self) -> io::Result<()> {
         (**self).close()

@@ -245,6 +245,14 @@ impl<S: Sink> Sink for RetryingSink<S> {
         self.inner.sync()
     }
 
+    /// An open breaker goes half open: the next write is a probe, not refused.
+    fn before_close(&mut self) {
+        if self.open_until.is_some() {
+            self.open_until = Some(Instant::now());
+        }
+        self.inner.before_close();
+    }
+
     fn close(&mut self) -> io::Result<()> {
         self.inner.close()
     }

@@ -89,6 +89,27 @@ fn a_non_transient_error_is_not_retried() {
 }
 
 #[test]
+fn before_close_lets_the_last_write_through_an_open_breaker() {
+    let config = RetryConfig {
+        probe_interval: Duration::from_secs(3600),
+        max_probe_interval: Duration::from_secs(3600),
+        ..RetryConfig::default()
+    };
+    let inner = ScriptedSink::default();
+    inner.push_failures(io::ErrorKind::StorageFull, 10);
+    let (mut sink, _sleeps) = recorded(inner, config);
+    assert!(sink.write(b"a\n").is_err());
+    assert!(sink.write(b"a\n").is_err());
+    assert!(sink.is_open());
+    assert!(is_circuit_open(&sink.write(b"held\n").unwrap_err()));
+    // The disk took writes again long before the hour-long probe: shutdown's marker gets in.
+    sink.before_close();
+    assert_eq!(sink.write(b"last\n").unwrap(), 5);
+    assert!(!sink.is_open());
+    assert_eq!(sink.inner().data, b"last\n");
+}
+
+#[test]
 fn the_breaker_opens_fails_fast_and_a_successful_probe_closes_it() {
     let probe = ms(100);
     let config = RetryConfig {

@@ -89,6 +89,9 @@ impl Losses {
     /// its own.
     pub(crate) fn finish(&mut self, sink: &mut dyn Sink, format: LineFormat) -> Outcome {
         let mut outcome = Outcome::default();
+        // A breaker opened by earlier failures must not keep the last marker out of a file
+        // that takes writes again.
+        sink.before_close();
         if let Err(e) = self.catch_up(sink, format, &mut outcome) {
             outcome.error = Some(e);
         }
