@@ -24,6 +24,9 @@ pub(super) const PRODUCERS: usize = 2;
 const KEEP: &str = "100000";
 /// Lines fed to each producer of a run that ends cleanly.
 const CLEAN_LINES: u64 = 3_000;
+/// Lines fed to each producer of a run that ends in a cut: at least, and below at most.
+const CUT_LINES_MIN: u64 = 200;
+const CUT_LINES_MAX: u64 = 8_000;
 /// How long a clean run, or a recovery, may take before it counts as hung.
 const RUN_TIMEOUT: Duration = Duration::from_secs(60);
 /// Bytes of lines per `write` to a pipe.
@@ -52,6 +55,8 @@ pub(super) struct Report {
     pub(super) file_syncs: u64,
     pub(super) dir_syncs: u64,
     pub(super) dir_ops: u64,
+    pub(super) next_files: u64,
+    pub(super) gz_renames: u64,
     /// Time spent checking (copies, recoveries, reads), the rest is the runs.
     pub(super) check_time: Duration,
     pub(super) errors: Errors,
@@ -71,21 +76,21 @@ fn max_size(rng: &mut Rng) -> &'static str {
     }
 }
 
-/// Writes run `run`'s lines to `stdin` until `limit` (then EOF) or a broken pipe; returns the
-/// lines written whole.
-fn feed(mut stdin: ChildStdin, run: usize, limit: Option<u64>) -> u64 {
+/// Writes `limit` lines of run `run` to `stdin` (fewer if the pipe breaks); returns the lines
+/// written whole, and `stdin` unless `eof` (dropping it is the end of input).
+fn feed(mut stdin: ChildStdin, run: usize, limit: u64, eof: bool) -> (u64, Option<ChildStdin>) {
     let mut chunk = Vec::with_capacity(FEED_CHUNK + 256);
     let (mut seq, mut fed) = (0u64, 0u64);
     loop {
         chunk.clear();
         let first = seq;
-        while chunk.len() < FEED_CHUNK && limit.is_none_or(|l| seq < l) {
+        while chunk.len() < FEED_CHUNK && seq < limit {
             data_line(run, seq, &mut chunk);
             chunk.push(b'\n');
             seq += 1;
         }
         if chunk.is_empty() {
-            return fed;
+            return (fed, (!eof).then_some(stdin));
         }
         let mut written = 0;
         while written < chunk.len() {
@@ -94,7 +99,7 @@ fn feed(mut stdin: ChildStdin, run: usize, limit: Option<u64>) -> u64 {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 _ => {
                     let whole = chunk[..written].iter().filter(|&&b| b == b'\n').count();
-                    return fed + whole as u64;
+                    return (fed + whole as u64, None);
                 }
             }
         }
@@ -104,7 +109,7 @@ fn feed(mut stdin: ChildStdin, run: usize, limit: Option<u64>) -> u64 {
 
 struct Producer {
     child: Child,
-    feeder: thread::JoinHandle<u64>,
+    feeder: thread::JoinHandle<(u64, Option<ChildStdin>)>,
     stderr: thread::JoinHandle<String>,
 }
 
@@ -113,7 +118,8 @@ fn start(
     logs: &Path,
     run: usize,
     size: &str,
-    limit: Option<u64>,
+    limit: u64,
+    eof: bool,
 ) -> Result<Vec<Producer>, String> {
     let mut out = Vec::new();
     for p in 0..PRODUCERS {
@@ -127,7 +133,7 @@ fn start(
         let stderr = child.stderr.take().ok_or("no stderr pipe")?;
         out.push(Producer {
             child,
-            feeder: thread::spawn(move || feed(stdin, run, limit)),
+            feeder: thread::spawn(move || feed(stdin, run, limit, eof)),
             stderr: read_on_the_side(stderr),
         });
     }
@@ -135,13 +141,21 @@ fn start(
 }
 
 /// Runs the campaign in `dir` (the mount point and the copies of the states go there).
-pub(super) fn campaign(bin: &Path, dir: &Path, runs: usize, seed: u64) -> Result<Report, Failure> {
+pub(super) fn campaign(
+    bin: &Path,
+    dir: &Path,
+    runs: usize,
+    seed: u64,
+    lying_fsync: bool,
+) -> Result<Report, Failure> {
     let mut report = Report {
         runs,
         ..Report::default()
     };
     let mut rng = Rng(seed);
-    let tree: SharedTree = Arc::new(Mutex::new(Tree::new()));
+    let mut fresh = Tree::new();
+    fresh.lying_fsync = lying_fsync;
+    let tree: SharedTree = Arc::new(Mutex::new(fresh));
     let mnt = dir.join("mnt");
     fs::create_dir_all(&mnt).map_err(|e| Failure::Other(format!("{}: {e}", mnt.display())))?;
     let mut mounted = Some(
@@ -162,8 +176,14 @@ pub(super) fn campaign(bin: &Path, dir: &Path, runs: usize, seed: u64) -> Result
         let last = run + 1 == runs;
         let cut = !last && rng.below(4) != 0;
         let size = max_size(&mut rng);
-        let limit = (!cut).then_some(CLEAN_LINES);
-        let producers = start(bin, &logs, run, size, limit).map_err(Failure::Other)?;
+        // A cut run is fed a bounded number of lines and its input left open, so that the
+        // files (and the checks' work) stay small and the cut may land mid-write or idle.
+        let limit = if cut {
+            CUT_LINES_MIN + rng.below(CUT_LINES_MAX - CUT_LINES_MIN)
+        } else {
+            CLEAN_LINES
+        };
+        let producers = start(bin, &logs, run, size, limit, !cut).map_err(Failure::Other)?;
         if cut {
             // One cut in eight in the first 5 ms (startup and recovery), the rest in 5-300 ms.
             let delay = if rng.below(8) == 0 {
@@ -175,7 +195,8 @@ pub(super) fn campaign(bin: &Path, dir: &Path, runs: usize, seed: u64) -> Result
             for (p, mut pr) in producers.into_iter().enumerate() {
                 let _ = pr.child.kill();
                 let _ = pr.child.wait();
-                fed[p].push(pr.feeder.join().unwrap_or(0));
+                // The pipe is dead: the feeder has returned (EPIPE) or is done.
+                fed[p].push(pr.feeder.join().map_or(0, |(n, _stdin)| n));
                 let _ = pr.stderr.join();
             }
             clean.push(false);
@@ -198,7 +219,7 @@ pub(super) fn campaign(bin: &Path, dir: &Path, runs: usize, seed: u64) -> Result
             let mut ok = true;
             for (p, mut pr) in producers.into_iter().enumerate() {
                 let waited = wait_or_kill(&mut pr.child, Instant::now(), RUN_TIMEOUT);
-                let n = pr.feeder.join().unwrap_or(0);
+                let n = pr.feeder.join().map_or(0, |(n, _)| n);
                 let said = pr.stderr.join().unwrap_or_default();
                 fed[p].push(n);
                 match waited {
@@ -240,6 +261,8 @@ pub(super) fn campaign(bin: &Path, dir: &Path, runs: usize, seed: u64) -> Result
     report.file_syncs = stats.file_syncs;
     report.dir_syncs = stats.dir_syncs;
     report.dir_ops = stats.dir_ops;
+    report.next_files = stats.next_files;
+    report.gz_renames = stats.gz_renames;
     if let Some(m) = mounted.take() {
         m.unmount()
             .map_err(|e| Failure::Other(format!("cannot unmount at the end: {e}")))?;
@@ -371,12 +394,14 @@ impl Report {
             self.check_time.as_secs_f64()
         );
         println!(
-            "  through the filesystem: {} writes ({} bytes), {} file fsyncs, {} directory fsyncs, {} directory operations; {} lines fed",
+            "  through the filesystem: {} writes ({} bytes), {} file fsyncs, {} directory fsyncs, {} directory operations ({} background rotations through .next, {} compressions renamed into place); {} lines fed",
             t(self.writes),
             t(self.bytes_written),
             t(self.file_syncs),
             t(self.dir_syncs),
             t(self.dir_ops),
+            t(self.next_files),
+            t(self.gz_renames),
             t(self.lines_fed)
         );
         println!(

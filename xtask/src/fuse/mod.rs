@@ -56,12 +56,14 @@ impl Rng {
 struct Args {
     runs: usize,
     seed: Option<u64>,
+    lying_fsync: bool,
 }
 
 fn parse_args(args: &[OsString]) -> Result<Args, String> {
     let mut out = Args {
         runs: 30,
         seed: None,
+        lying_fsync: false,
     };
     let mut it = args.iter().map(|a| a.to_string_lossy().into_owned());
     while let Some(arg) = it.next() {
@@ -72,6 +74,7 @@ fn parse_args(args: &[OsString]) -> Result<Args, String> {
         };
         match arg.as_str() {
             "--fuse" => {}
+            "--lying-fsync" => out.lying_fsync = true,
             "--runs" => {
                 let n = value("--runs")?;
                 // Run numbers are written with five digits.
@@ -119,12 +122,13 @@ pub(crate) fn powerloss_fuse(args: &[OsString]) -> Result<(), i32> {
     }
     let start = Instant::now();
     eprintln!(
-        "xtask powerloss --fuse: {} runs in {}, seed {seed} (replay: cargo xtask powerloss --fuse --runs {} --seed {seed})",
+        "xtask powerloss --fuse: {} runs in {}, seed {seed} (replay: cargo xtask powerloss --fuse --runs {} --seed {seed}){}",
         args.runs,
         dir.display(),
-        args.runs
+        args.runs,
+        if args.lying_fsync { "; fsync ignored (--lying-fsync)" } else { "" }
     );
-    let report = match campaign::campaign(&bin, &dir, args.runs, seed) {
+    let report = match campaign::campaign(&bin, &dir, args.runs, seed, args.lying_fsync) {
         Ok(r) => r,
         Err(campaign::Failure::Mount(e)) => {
             println!("xtask powerloss --fuse: skipped: cannot mount FUSE here ({e})");
@@ -170,7 +174,12 @@ mod tests {
     #[test]
     fn arguments() {
         let a = parse_args(&args(&["--fuse", "--runs", "5", "--seed", "9"])).unwrap();
-        assert_eq!((a.runs, a.seed), (5, Some(9)));
+        assert_eq!((a.runs, a.seed, a.lying_fsync), (5, Some(9), false));
+        assert!(
+            parse_args(&args(&["--fuse", "--lying-fsync"]))
+                .unwrap()
+                .lying_fsync
+        );
         assert_eq!(parse_args(&args(&["--fuse"])).unwrap().runs, 30);
         assert!(parse_args(&args(&["--runs", "0"])).is_err());
         assert!(parse_args(&args(&["--runs", "x"]))

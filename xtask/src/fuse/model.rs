@@ -115,6 +115,10 @@ pub(super) struct OpStats {
     pub(super) file_syncs: u64,
     pub(super) dir_syncs: u64,
     pub(super) dir_ops: u64,
+    /// `.NAME.log.next` files created: rotations finished in the background.
+    pub(super) next_files: u64,
+    /// Renames of a `.gz.tmp` to its `.gz`: compressions completed.
+    pub(super) gz_renames: u64,
 }
 
 /// The whole filesystem.
@@ -122,6 +126,8 @@ pub(super) struct Tree {
     pub(super) nodes: HashMap<u64, Node>,
     next_ino: u64,
     pub(super) stats: OpStats,
+    /// fsync does nothing (a disk that lies): to show that the checks catch what that loses.
+    pub(super) lying_fsync: bool,
 }
 
 impl Default for Tree {
@@ -147,6 +153,7 @@ impl Tree {
             nodes,
             next_ino: ROOT + 1,
             stats: OpStats::default(),
+            lying_fsync: false,
         }
     }
 
@@ -205,6 +212,9 @@ impl Tree {
         }
         let ino = self.next_ino;
         self.next_ino += 1;
+        if name.to_string_lossy().ends_with(".log.next") {
+            self.stats.next_files += 1;
+        }
         let content = if is_dir {
             Content::Dir {
                 entries: BTreeMap::new(),
@@ -290,6 +300,9 @@ impl Tree {
             }
             Err(_) => None,
         };
+        if from.to_string_lossy().ends_with(".gz.tmp") {
+            self.stats.gz_renames += 1;
+        }
         if from_dir == to_dir {
             self.dir_op(from_dir, DirOp::Rename(from.to_owned(), to.to_owned()))?;
         } else {
@@ -350,6 +363,7 @@ impl Tree {
 
     /// fsync/fdatasync of a file, or fsync of a directory: what it holds now is durable.
     pub(super) fn sync(&mut self, ino: u64) -> Result<(), Errno> {
+        let lying = self.lying_fsync;
         let node = self.nodes.get_mut(&ino).ok_or(libc::ENOENT)?;
         match &mut node.content {
             Content::File {
@@ -357,7 +371,7 @@ impl Tree {
                 durable,
                 pending,
             } => {
-                if !pending.is_empty() {
+                if !pending.is_empty() && !lying {
                     durable.clone_from(data);
                     pending.clear();
                 }
@@ -368,7 +382,7 @@ impl Tree {
                 durable,
                 pending,
             } => {
-                if !pending.is_empty() {
+                if !pending.is_empty() && !lying {
                     durable.clone_from(entries);
                     pending.clear();
                 }
@@ -690,6 +704,22 @@ mod tests {
             }
         }
         assert!(seen_lost);
+    }
+
+    #[test]
+    fn a_lying_fsync_keeps_nothing() {
+        let mut lost = false;
+        for seed in 0..20 {
+            let mut t = Tree::new();
+            t.lying_fsync = true;
+            let f = t.create(ROOT, name("a.log"), false, 0o644).unwrap();
+            t.write(f, 0, b"hello\n").unwrap();
+            t.sync(f).unwrap();
+            t.sync(ROOT).unwrap();
+            t.power_cut(&mut Rng(seed));
+            lost |= t.lookup(ROOT, name("a.log")).is_err();
+        }
+        assert!(lost);
     }
 
     #[test]
