@@ -106,7 +106,8 @@ pub struct Archive {
 /// A live file's archives, as found in its directory.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scan {
-    /// The archives, oldest first (ascending seq), one per seq.
+    /// The archives, oldest first (ascending seq, then name). A `.gz` and a plain file are one
+    /// archive only if the `.gz` is named after the plain file.
     pub archives: Vec<Archive>,
     /// `.gz.tmp` files: compressions in progress or interrupted, sorted by name.
     pub temp_files: Vec<PathBuf>,
@@ -295,10 +296,13 @@ impl ArchiveNaming {
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Scan::default()),
             Err(e) => return Err(e),
         };
-        // Sorted so that the (never expected) case of two names for one seq resolves the same
+        // Sorted so that the (never expected) case of two names for one archive resolves the same
         // way every time: the first name wins.
         names.sort_unstable();
-        let mut by_seq: BTreeMap<u64, Forms> = BTreeMap::new();
+        // Keyed by seq and the plain name (a `.gz`'s name less its suffix): a `.gz` and a plain
+        // file are one archive only if the `.gz` is that file's compressed copy, not merely of
+        // the same seq (its time may differ).
+        let mut by_seq: BTreeMap<(u64, String), Forms> = BTreeMap::new();
         let mut scan = Scan::default();
         for name in names {
             let Some(file) = self.parse(&name) else {
@@ -308,19 +312,24 @@ impl ArchiveNaming {
                 ArchiveForm::GzipTemp => scan.temp_files.push(self.dir.join(&name)),
                 ArchiveForm::Plain => {
                     by_seq
-                        .entry(file.seq)
+                        .entry((file.seq, name.clone()))
                         .or_default()
                         .plain
                         .get_or_insert(name);
                 }
                 ArchiveForm::Gzip => {
-                    by_seq.entry(file.seq).or_default().gz.get_or_insert(name);
+                    let plain = name.strip_suffix(GZ_SUFFIX).unwrap_or(&name).to_owned();
+                    by_seq
+                        .entry((file.seq, plain))
+                        .or_default()
+                        .gz
+                        .get_or_insert(name);
                 }
             }
         }
         scan.archives = by_seq
             .into_iter()
-            .filter_map(|(seq, forms)| match (forms.gz, forms.plain) {
+            .filter_map(|((seq, _), forms)| match (forms.gz, forms.plain) {
                 (Some(gz), plain) => Some(Archive {
                     seq,
                     path: self.dir.join(gz),
@@ -610,6 +619,29 @@ mod tests {
         // a lone temp file still reserves its seq
         touch(&with_suffix(&n.archive_path(t, 7), ".gz.tmp"), b"");
         assert_eq!(n.next_seq(&fs).unwrap(), 8);
+    }
+
+    #[test]
+    fn a_gz_pairs_only_with_the_plain_file_it_was_made_from() {
+        // Same seq, another time: not the compressed copy, so the plain file is no leftover
+        // (recovery would have removed the only copy of its lines).
+        let dir = tempfile::tempdir().unwrap();
+        let n = ArchiveNaming::new(&dir.path().join("app.log")).unwrap();
+        let plain = n.archive_path(ts(2026, 11, 25, 16, 0, 0), 1);
+        let other_gz = with_suffix(&n.archive_path(ts(2026, 11, 24, 9, 0, 0), 1), ".gz");
+        touch(&plain, b"plain");
+        touch(&other_gz, b"gz");
+        let scan = n.scan(&StdFs).unwrap();
+        assert_eq!(scan.archives.len(), 2, "{:?}", scan.archives);
+        assert!(scan.archives.iter().all(|a| a.plain_leftover.is_none()));
+        assert!(scan
+            .archives
+            .iter()
+            .any(|a| a.path == plain && !a.compressed));
+        assert!(scan
+            .archives
+            .iter()
+            .any(|a| a.path == other_gz && a.compressed));
     }
 
     #[test]

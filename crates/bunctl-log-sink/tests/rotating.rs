@@ -350,6 +350,38 @@ fn open_recovers_from_a_crash_during_compression() {
     );
 }
 
+#[test]
+fn archives_retention_deletes_at_open_are_never_compressed_back() {
+    // Five plain archives left by a crash, one kept: retention runs before the compressor
+    // gets them, so the four it deletes are not compressed (one .gz.tmp created, not five).
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("a/b/app.log");
+    std::fs::create_dir_all(live.parent().unwrap()).unwrap();
+    let naming = ArchiveNaming::new(&live).unwrap();
+    for seq in 1..=5u8 {
+        let p = naming.archive_path(t(2026, 11, 24, 12, 0, seq.into()), seq.into());
+        std::fs::write(&p, vec![b'x'; 64 << 10]).unwrap();
+    }
+    let (fs, faults) = FaultFs::shared();
+    let mut sink = RotatingSink::open(
+        config(&live, SizePolicy(1 << 20), 1, true),
+        fs,
+        Arc::new(SystemClock),
+    )
+    .unwrap();
+    sink.close().unwrap();
+    assert_eq!(
+        faults.calls(Op::Create),
+        1,
+        "only the kept archive is compressed"
+    );
+    let files = sink.log_files().unwrap();
+    let archives: Vec<_> = files.iter().filter(|f| *f != &live).collect();
+    assert_eq!(archives.len(), 1, "{:?}", dir_names(live.parent().unwrap()));
+    assert_eq!(seq_of(&live, archives[0]), 5);
+    assert_eq!(form_of(&live, archives[0]), ArchiveForm::Gzip);
+}
+
 fn open_with_clock(
     live: &Path,
     policy: impl RotationPolicy + 'static,

@@ -188,12 +188,14 @@ impl RotatingSink {
                 .with_guard(lock.clone())
             })
             .map(Arc::new);
+        // Retention first: an archive it deletes must not be in the compressor's hands (which
+        // would bring it back as a `.gz` after it was deleted).
+        let deleted = retention.apply_scanned(fs.as_ref(), scan)?;
         if let Some(c) = &compressor {
-            for archive in uncompressed {
+            for archive in uncompressed.into_iter().filter(|a| !deleted.contains(a)) {
                 c.submit(archive);
             }
         }
-        retention.apply_scanned(fs.as_ref(), scan)?;
         let meta = live.meta_at_open();
         let opened_at = match meta.modified {
             Some(t) if meta.len > 0 => DateTime::<Utc>::from(t),
