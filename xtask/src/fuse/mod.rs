@@ -111,7 +111,6 @@ pub(crate) fn powerloss_fuse(args: &[OsString]) -> Result<(), i32> {
         println!("xtask powerloss --fuse: skipped: no /dev/fuse on this machine");
         return Ok(());
     }
-    let bin = build_bunctl_log()?;
     let dir = work_dir("powerloss-fuse");
     if let Err(e) = fs::create_dir_all(&dir) {
         eprintln!(
@@ -120,6 +119,14 @@ pub(crate) fn powerloss_fuse(args: &[OsString]) -> Result<(), i32> {
         );
         return Err(1);
     }
+    // Before the build: where FUSE cannot be mounted (no privilege, no module, a container
+    // without the capability), say so on one line and pass.
+    if let Err(e) = probe_mount(&dir) {
+        println!("xtask powerloss --fuse: skipped: cannot mount FUSE here ({e})");
+        let _ = fs::remove_dir_all(&dir);
+        return Ok(());
+    }
+    let bin = build_bunctl_log()?;
     let start = Instant::now();
     eprintln!(
         "xtask powerloss --fuse: {} runs in {}, seed {seed} (replay: cargo xtask powerloss --fuse --runs {} --seed {seed}){}",
@@ -161,6 +168,21 @@ pub(crate) fn powerloss_fuse(args: &[OsString]) -> Result<(), i32> {
         );
         Err(1)
     }
+}
+
+/// Mounts an empty forgetting filesystem on `dir/probe`, lists it and unmounts it.
+fn probe_mount(dir: &Path) -> Result<(), String> {
+    let point = dir.join("probe");
+    fs::create_dir_all(&point).map_err(|e| format!("{}: {e}", point.display()))?;
+    let tree = std::sync::Arc::new(std::sync::Mutex::new(model::Tree::new()));
+    let mounted = lazyfs::mount(tree, &point).map_err(|e| format!("{}: {e}", point.display()))?;
+    let listed = fs::read_dir(&point).map(|_| ());
+    mounted
+        .unmount()
+        .map_err(|e| format!("unmounting {}: {e}", point.display()))?;
+    listed.map_err(|e| format!("{} mounted but unreadable: {e}", point.display()))?;
+    let _ = fs::remove_dir(&point);
+    Ok(())
 }
 
 #[cfg(test)]
