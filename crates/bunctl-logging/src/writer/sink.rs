@@ -1,0 +1,122 @@
+//! The sink stack a writer writes through, opened and assembled:
+//! `RetryingSink(MeteredSink(Shared(RotatingSink)))`, with the [`RotatingSink`] shared with
+//! the handle (for `rotate` and `sync`) through [`Shared`].
+
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use bunctl_log_fs::{parent_dir, Filesystem, Locked};
+use bunctl_log_metrics::LogMetrics;
+use bunctl_log_rotation::Clock;
+use bunctl_log_sink::{MeteredSink, RetryingSink, RotatingSink, RotatingSinkConfig, Sink};
+
+use crate::durability::Rotator;
+use crate::{Error, LogWriterConfig, Result, WriterOptions};
+
+use super::lock;
+
+/// The writer thread's [`RotatingSink`], shared with the handle for
+/// [`AsyncLogWriter::rotate`](super::AsyncLogWriter::rotate); `None` once closed.
+type SharedRotating = Arc<Mutex<Option<RotatingSink>>>;
+
+/// Creates the log directory, opens the rotating sink on the live file (taking its lock and
+/// recovering from a crash) and wraps it in the metered and retrying layers.
+pub(super) fn open_sink(
+    config: &LogWriterConfig,
+    options: &WriterOptions,
+    fs: Arc<dyn Filesystem>,
+    clock: Arc<dyn Clock>,
+    metrics: Arc<LogMetrics>,
+) -> Result<(Box<dyn Sink>, Rotator)> {
+    let dir = parent_dir(&config.path);
+    bunctl_log_fs::create_dir_all_durably(fs.as_ref(), &dir, options.dir_mode).map_err(
+        |source| Error::Io {
+            action: "create log directory",
+            path: dir.clone(),
+            source,
+        },
+    )?;
+    let rotating = RotatingSink::open(
+        RotatingSinkConfig {
+            live: config.path.clone(),
+            policy: options
+                .rotation
+                .unwrap_or_else(|| config.rotation.strategy.into())
+                .policy(),
+            max_files: usize::try_from(config.rotation.max_files).unwrap_or(usize::MAX),
+            max_total_bytes: options.max_total_bytes,
+            max_age: options.max_age,
+            compression: config.rotation.compression && config.enable_compression,
+            compression_level: options.compression_level,
+            file_mode: options.file_mode,
+            dir_mode: options.dir_mode,
+            reopen_check_interval: options.reopen_check_interval,
+            full_disk: options.full_disk,
+            format: options.format,
+            // Lines come first: half the shutdown time at most goes to a compression backlog;
+            // what is left stays plain and is compressed at the next start.
+            close_compression_budget: options.shutdown_timeout / 2,
+            ..RotatingSinkConfig::new(&config.path)
+        }
+        .background_sync_for_size(),
+        fs,
+        clock,
+    )
+    .map_err(
+        |source| match source.get_ref().and_then(|e| e.downcast_ref::<Locked>()) {
+            Some(locked) => Error::Locked {
+                path: config.path.clone(),
+                lock_file: locked.path.clone(),
+                pid: locked.pid,
+            },
+            None => Error::Io {
+                action: "open log file",
+                path: config.path.clone(),
+                source,
+            },
+        },
+    )?
+    .with_metrics(metrics.clone());
+    let rotating: SharedRotating = Arc::new(Mutex::new(Some(rotating)));
+    let rotator = Arc::downgrade(&rotating);
+    // Metered inside retrying: every failed attempt counts as a write error, even when a
+    // retry then succeeds, so a flaky disk shows in the metrics before it loses anything.
+    let metered = MeteredSink::new(Shared(rotating), metrics.clone());
+    Ok((
+        Box::new(RetryingSink::new(metered, options.retry.clone()).with_metrics(metrics)),
+        rotator,
+    ))
+}
+
+/// The writer thread's [`RotatingSink`], shared with the handle's
+/// [`SinkOp`](crate::durability::SinkOp)s: each call takes the lock (never contended but by a
+/// rotation), and `close` drops the sink (its files and lock) so that no rotation can follow.
+struct Shared(SharedRotating);
+
+impl Shared {
+    fn with<T>(&mut self, op: impl FnOnce(&mut RotatingSink) -> io::Result<T>) -> io::Result<T> {
+        match lock(&self.0).as_mut() {
+            Some(sink) => op(sink),
+            None => Err(io::Error::other("the log writer is closed")),
+        }
+    }
+}
+
+impl Sink for Shared {
+    fn write(&mut self, batch: &[u8]) -> io::Result<usize> {
+        self.with(|s| s.write(batch))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.with(Sink::flush)
+    }
+    fn sync(&mut self) -> io::Result<()> {
+        self.with(Sink::sync)
+    }
+    fn close(&mut self) -> io::Result<()> {
+        let taken = lock(&self.0).take();
+        match taken {
+            Some(mut sink) => sink.close(),
+            None => Ok(()),
+        }
+    }
+}
