@@ -80,7 +80,7 @@ fn open_faulty(dir: &Path, max_lines: usize) -> (Arc<AsyncLogWriter>, LogGuard, 
     let (config, options) = small(dir, max_lines);
     let (fs, faults) = FaultFs::shared();
     let writer =
-        AsyncLogWriter::open_blocking_with(config, options, fs, Arc::new(SystemClock)).unwrap();
+        AsyncLogWriter::open_blocking_with_io(config, options, fs, Arc::new(SystemClock)).unwrap();
     let writer = Arc::new(writer);
     (writer.clone(), LogGuard::new(writer), faults)
 }

@@ -46,7 +46,7 @@ fn the_writers_own_warnings_never_wait_in_lossless_mode() {
     let (fs, faults) = FaultFs::shared();
     faults.fail_always(Op::Write, std::io::ErrorKind::Other);
     let writer = Arc::new(
-        AsyncLogWriter::open_blocking_with(config, options, fs, Arc::new(SystemClock)).unwrap(),
+        AsyncLogWriter::open_blocking_with_io(config, options, fs, Arc::new(SystemClock)).unwrap(),
     );
     let guard = LogGuard::new(writer.clone());
     tracing_subscriber::fmt()

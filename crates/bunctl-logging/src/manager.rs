@@ -177,9 +177,13 @@ impl LogManager {
                 if path == self.err_log_path(app) {
                     options.stream = Stream::Stderr;
                 }
-                let writer =
-                    AsyncLogWriter::open_with(config, options, self.fs.clone(), self.clock.clone())
-                        .await?;
+                let writer = AsyncLogWriter::open_with_io(
+                    config,
+                    options,
+                    self.fs.clone(),
+                    self.clock.clone(),
+                )
+                .await?;
                 Ok::<_, Error>(Arc::new(writer))
             })
             .await?;

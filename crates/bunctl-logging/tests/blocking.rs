@@ -62,9 +62,13 @@ fn blocking_flush_and_shutdown_are_bounded_on_a_hung_disk() {
     let mut options = WriterOptions::default();
     options.flush_timeout = Duration::from_millis(100);
     options.shutdown_timeout = Duration::from_millis(100);
-    let w =
-        AsyncLogWriter::open_blocking_with(config(dir.path()), options, fs, Arc::new(SystemClock))
-            .unwrap();
+    let w = AsyncLogWriter::open_blocking_with_io(
+        config(dir.path()),
+        options,
+        fs,
+        Arc::new(SystemClock),
+    )
+    .unwrap();
     faults.hold(Op::Write);
     w.write_line("stuck").unwrap();
     let start = Instant::now();

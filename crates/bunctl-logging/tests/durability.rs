@@ -21,7 +21,7 @@ fn deep_root(tmp: &tempfile::TempDir) -> std::path::PathBuf {
 
 async fn writer_on(root: &Path, options: WriterOptions) -> (AsyncLogWriter, CrashLog) {
     let (fs, log) = CrashFs::shared(root).unwrap();
-    let w = AsyncLogWriter::open_with(
+    let w = AsyncLogWriter::open_with_io(
         LogWriterConfig {
             path: root.join("logs/app.log"),
             ..LogWriterConfig::default()
@@ -89,7 +89,7 @@ fn sync_blocking_makes_lines_durable_without_a_runtime() {
     let tmp = tempfile::tempdir().unwrap();
     let root = deep_root(&tmp);
     let (fs, log) = CrashFs::shared(&root).unwrap();
-    let w = AsyncLogWriter::open_blocking_with(
+    let w = AsyncLogWriter::open_blocking_with_io(
         LogWriterConfig {
             path: root.join("logs/app.log"),
             ..LogWriterConfig::default()

@@ -49,7 +49,7 @@ async fn open_with_options(
     options: WriterOptions,
 ) -> (AsyncLogWriter, Faults) {
     let (fs, faults) = FaultFs::shared();
-    let w = AsyncLogWriter::open_with(config, options, fs, Arc::new(SystemClock))
+    let w = AsyncLogWriter::open_with_io(config, options, fs, Arc::new(SystemClock))
         .await
         .unwrap();
     (w, faults)
@@ -177,9 +177,10 @@ async fn a_permission_error_is_reported_at_creation_with_the_path() {
     let dir = tempfile::tempdir().unwrap();
     let (fs, faults) = FaultFs::shared();
     faults.fail(Op::OpenAppend, ErrorKind::PermissionDenied, 1);
-    let err = AsyncLogWriter::open_with(config(dir.path()), options(), fs, Arc::new(SystemClock))
-        .await
-        .unwrap_err();
+    let err =
+        AsyncLogWriter::open_with_io(config(dir.path()), options(), fs, Arc::new(SystemClock))
+            .await
+            .unwrap_err();
     let msg = err.to_string();
     assert!(
         matches!(err, Error::Io { ref source, .. } if source.kind() == ErrorKind::PermissionDenied)

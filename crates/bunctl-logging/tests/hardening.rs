@@ -217,7 +217,7 @@ async fn flush_on_a_hung_disk_is_bounded_and_loses_nothing() {
     let (fs, faults) = FaultFs::shared();
     let mut options = WriterOptions::default();
     options.flush_timeout = Duration::from_millis(200);
-    let w = AsyncLogWriter::open_with(
+    let w = AsyncLogWriter::open_with_io(
         config(dir.path(), RotationStrategy::Never),
         options,
         fs,
@@ -261,7 +261,7 @@ async fn a_timed_out_shutdown_counts_each_line_once_and_repeats_its_outcome() {
     let (fs, faults) = FaultFs::shared();
     let mut options = WriterOptions::default();
     options.shutdown_timeout = Duration::from_millis(200);
-    let w = AsyncLogWriter::open_with(
+    let w = AsyncLogWriter::open_with_io(
         config(dir.path(), RotationStrategy::Never),
         options,
         fs,

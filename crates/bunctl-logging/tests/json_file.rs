@@ -74,7 +74,7 @@ async fn run(dir: &std::path::Path, steps: &[Step]) -> Vec<u8> {
         ..LogWriterConfig::default()
     };
     let (fs, faults): (_, Faults) = FaultFs::shared();
-    let w = AsyncLogWriter::open_with(config, options(), fs, Arc::new(SystemClock))
+    let w = AsyncLogWriter::open_with_io(config, options(), fs, Arc::new(SystemClock))
         .await
         .unwrap();
     let mut n = 0u64;

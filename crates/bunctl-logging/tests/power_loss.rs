@@ -80,7 +80,7 @@ async fn record(root: &Path, w: &Workload) -> (CrashLog, usize, Vec<String>, Vec
     let (fs, log) = CrashFs::shared(root).unwrap();
     let live = root.join("app.log");
     let writer = Arc::new(
-        AsyncLogWriter::open_with(
+        AsyncLogWriter::open_with_io(
             config(&live, w, false),
             WriterOptions::default(),
             fs,

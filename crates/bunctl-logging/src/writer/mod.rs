@@ -145,7 +145,7 @@ impl AsyncLogWriter {
     /// # Errors
     /// As [`AsyncLogWriter::new`].
     pub async fn with_options(config: LogWriterConfig, options: WriterOptions) -> Result<Self> {
-        Self::open_with(config, options, StdFs::shared(), Arc::new(SystemClock)).await
+        Self::open_with_io(config, options, StdFs::shared(), Arc::new(SystemClock)).await
     }
 
     /// [`AsyncLogWriter::with_options`] with another filesystem and clock (for tests, error
@@ -153,7 +153,7 @@ impl AsyncLogWriter {
     ///
     /// # Errors
     /// As [`AsyncLogWriter::new`].
-    pub async fn open_with(
+    pub async fn open_with_io(
         config: LogWriterConfig,
         options: WriterOptions,
         fs: Arc<dyn Filesystem>,
@@ -187,14 +187,14 @@ impl AsyncLogWriter {
     /// # Errors
     /// As [`AsyncLogWriter::new`].
     pub fn open_blocking(config: LogWriterConfig, options: WriterOptions) -> Result<Self> {
-        Self::open_blocking_with(config, options, StdFs::shared(), Arc::new(SystemClock))
+        Self::open_blocking_with_io(config, options, StdFs::shared(), Arc::new(SystemClock))
     }
 
     /// [`AsyncLogWriter::open_blocking`] with another filesystem and clock.
     ///
     /// # Errors
     /// As [`AsyncLogWriter::new`].
-    pub fn open_blocking_with(
+    pub fn open_blocking_with_io(
         config: LogWriterConfig,
         options: WriterOptions,
         fs: Arc<dyn Filesystem>,

@@ -261,7 +261,7 @@ async fn buffered_bytes_never_pass_max_buffered_bytes() {
     options.max_line_len = 100;
     options.max_buffered_bytes = 4096;
     let (fs, faults) = FaultFs::shared();
-    let writer = AsyncLogWriter::open_with(
+    let writer = AsyncLogWriter::open_with_io(
         LogWriterConfig {
             buffer_size: 1,
             max_concurrent_writes: 1_000_000,

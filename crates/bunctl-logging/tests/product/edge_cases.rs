@@ -227,7 +227,7 @@ async fn shutdown_twice_and_dropping_without_shutdown_keep_lines() {
 /// hangs until the test clears it): after "first" and "second", the buffer is full.
 async fn full_writer(dir: &std::path::Path) -> (AsyncLogWriter, Faults) {
     let (fs, faults) = FaultFs::shared();
-    let writer = AsyncLogWriter::open_with(
+    let writer = AsyncLogWriter::open_with_io(
         LogWriterConfig {
             buffer_size: 1,
             max_concurrent_writes: 1,

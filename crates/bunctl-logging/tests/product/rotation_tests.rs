@@ -20,7 +20,7 @@ fn at(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32) -> DateTime<Utc> {
 }
 
 async fn open_with_clock(config: LogWriterConfig, clock: &ManualClock) -> AsyncLogWriter {
-    AsyncLogWriter::open_with(
+    AsyncLogWriter::open_with_io(
         config,
         WriterOptions::default(),
         StdFs::shared(),
