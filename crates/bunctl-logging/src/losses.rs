@@ -87,7 +87,7 @@ impl Losses {
     /// At the end: the last of what the file is missing. A torn line whose end cannot be
     /// written is lost (counted in the returned outcome), and the marker starts on a line of
     /// its own.
-    pub(crate) fn finish(&mut self, sink: &mut dyn Sink, format: LineFormat) -> Outcome {
+    pub(crate) fn write_last(&mut self, sink: &mut dyn Sink, format: LineFormat) -> Outcome {
         let mut outcome = Outcome::default();
         // A breaker opened by earlier failures must not keep the last marker out of a file
         // that takes writes again.
@@ -263,7 +263,7 @@ mod tests {
         };
         let out = losses.write_batch(&mut sink, LineFormat::Raw, &batch);
         assert_eq!((out.lines_done, out.lines_lost), (0, 1));
-        let out = losses.finish(&mut sink, LineFormat::Raw);
+        let out = losses.write_last(&mut sink, LineFormat::Raw);
         assert_eq!(out.lines_lost, 1, "the torn line is lost at the end");
         sink.budget = usize::MAX;
         // The file refused the marker too: nothing more is written, nothing panics.
@@ -276,9 +276,9 @@ mod tests {
         losses.write_batch(&mut sink, LineFormat::Raw, &batch);
         // Room for the rest of "hello\n" but not the marker, then for everything.
         sink.budget = 3;
-        assert_eq!(losses.finish(&mut sink, LineFormat::Raw).lines_done, 1);
+        assert_eq!(losses.write_last(&mut sink, LineFormat::Raw).lines_done, 1);
         sink.budget = usize::MAX;
-        losses.finish(&mut sink, LineFormat::Raw);
+        losses.write_last(&mut sink, LineFormat::Raw);
         assert!(text_of(&sink).starts_with("hello\n[bunctl-log] 1 lines lost here"));
         let text = text_of(&sink);
         let last = text.lines().last().unwrap();

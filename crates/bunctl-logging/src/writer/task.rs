@@ -161,7 +161,7 @@ impl WriterTask {
     /// Closed and drained: writes the last loss marker, then closes the sink (final fsync,
     /// compression, retention).
     fn write_last_and_close(&mut self) -> io::Result<()> {
-        let last = self.losses.finish(self.sink.as_mut(), self.format);
+        let last = self.losses.write_last(self.sink.as_mut(), self.format);
         self.metrics.record_lines_written(last.lines_done);
         self.metrics.record_lines_lost(last.lines_lost);
         let closed = self.sink.close();
