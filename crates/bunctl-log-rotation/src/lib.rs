@@ -83,7 +83,7 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use compress::{compress_file, Compressor};
 pub use naming::{
     Archive, ArchiveFile, ArchiveForm, ArchiveNaming, Scan, GZ_SUFFIX, SEQ_MIN_DIGITS,
-    TIMESTAMP_FORMAT,
+    TIMESTAMP_FORMAT, TMP_SUFFIX,
 };
 pub use policy::{
     AnyOf, DailyIn, DailyPolicy, HourlyIn, HourlyPolicy, NeverPolicy, RotationPolicy, SizePolicy,

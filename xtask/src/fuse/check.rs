@@ -9,6 +9,8 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use bunctl_log_rotation::{ArchiveForm, ArchiveNaming, GZ_SUFFIX};
+
 use super::verify::{Pos, Verifier};
 use crate::harness::binary::bunctl_log;
 use crate::harness::report::Errors;
@@ -43,21 +45,6 @@ pub(super) struct Expect<'a> {
     pub(super) clean: &'a [bool],
 }
 
-/// `<app>.<YYYYMMDDTHHMMSSZ>-<seq>.log[.gz[.tmp]]`: the form, if `name` is an archive of `app`.
-fn archive_form(app: &str, name: &str) -> Option<&'static str> {
-    let rest = name.strip_prefix(app)?.strip_prefix('.')?;
-    let (middle, form) = if let Some(m) = rest.strip_suffix(".log.gz.tmp") {
-        (m, "tmp")
-    } else if let Some(m) = rest.strip_suffix(".log.gz") {
-        (m, "gz")
-    } else {
-        (rest.strip_suffix(".log")?, "plain")
-    };
-    let b = middle.as_bytes();
-    let ok = b.len() >= 18 && b[8] == b'T' && b[15] == b'Z' && b[16] == b'-';
-    ok.then_some(form)
-}
-
 /// Checks app `app`'s files in `dir` after a recovery; violations go to `errors`, prefixed
 /// with `state`.
 pub(super) fn check_app(
@@ -74,30 +61,39 @@ pub(super) fn check_app(
     };
     let mut gz = Vec::new();
     let mut plain = Vec::new();
+    // The library's own names: what is an archive of `app`, and its `.next` file.
+    let naming = match ArchiveNaming::new(&dir.join(format!("{app}.log"))) {
+        Ok(n) => n,
+        Err(e) => {
+            errors.push(format!("{state}: {app}: not an app's log name: {e}"));
+            return counts;
+        }
+    };
+    let next = naming.next_path();
     if let Ok(entries) = fs::read_dir(dir) {
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name == format!(".{app}.log.next") {
+            if entry.path() == next {
                 errors.push(format!(
                     "{state}: {app}: {name} left after recovery (an interrupted rotation not finished)"
                 ));
             }
-            match archive_form(app, &name) {
-                Some("tmp") => errors.push(format!(
+            match naming.parse(&name).map(|f| f.form) {
+                Some(ArchiveForm::GzipTemp) => errors.push(format!(
                     "{state}: {app}: {name} left after recovery (a compression not cleaned up)"
                 )),
-                Some("gz") => gz.push(entry.path()),
-                Some(_) => plain.push(name),
+                Some(ArchiveForm::Gzip) => gz.push(entry.path()),
+                Some(ArchiveForm::Plain) => plain.push(name),
                 None => {}
             }
             counts.files_seen += 1;
         }
     }
     for p in &plain {
-        if gz
-            .iter()
-            .any(|g| g.file_name().is_some_and(|n| *n == *format!("{p}.gz")))
-        {
+        if gz.iter().any(|g| {
+            g.file_name()
+                .is_some_and(|n| *n == *format!("{p}{GZ_SUFFIX}"))
+        }) {
             errors.push(format!(
                 "{state}: {app}: {p} beside its .gz after recovery (one of them should be gone)"
             ));
@@ -246,19 +242,4 @@ pub(super) fn cat_bytes(bin: &Path, dir: &Path, app: &str) -> Result<Vec<u8>, St
         .output()
         .map_err(|e| format!("cannot run bunctl-log cat: {e}"))?;
     Ok(out.stdout)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn archive_names() {
-        let ts = "p0.20261125T163918Z-000042";
-        assert_eq!(archive_form("p0", &format!("{ts}.log")), Some("plain"));
-        assert_eq!(archive_form("p0", &format!("{ts}.log.gz")), Some("gz"));
-        assert_eq!(archive_form("p0", &format!("{ts}.log.gz.tmp")), Some("tmp"));
-        assert_eq!(archive_form("p1", &format!("{ts}.log")), None);
-        assert_eq!(archive_form("p0", "p0.log"), None);
-    }
 }

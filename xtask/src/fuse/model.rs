@@ -19,6 +19,8 @@ use std::io;
 use std::path::Path;
 use std::time::SystemTime;
 
+use bunctl_log_rotation::{GZ_SUFFIX, TMP_SUFFIX};
+
 use super::Rng;
 
 /// The root directory's inode number (FUSE's).
@@ -300,7 +302,10 @@ impl Tree {
             }
             Err(_) => None,
         };
-        if from.to_string_lossy().ends_with(".gz.tmp") {
+        if from
+            .to_string_lossy()
+            .ends_with(&format!("{GZ_SUFFIX}{TMP_SUFFIX}"))
+        {
             self.stats.gz_renames += 1;
         }
         if from_dir == to_dir {
