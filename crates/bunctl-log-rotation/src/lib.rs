@@ -71,6 +71,7 @@
 mod app_names;
 mod clock;
 mod compress;
+mod listing;
 mod naming;
 mod policy;
 mod retention;
@@ -81,6 +82,7 @@ pub use app_names::{
 };
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use compress::{compress_file, Compressor};
+pub use listing::{SharedListing, DEFAULT_LISTING_MAX_AGE};
 pub use naming::{
     Archive, ArchiveFile, ArchiveForm, ArchiveNaming, Scan, GZ_SUFFIX, SEQ_MIN_DIGITS,
     TIMESTAMP_FORMAT, TMP_SUFFIX,

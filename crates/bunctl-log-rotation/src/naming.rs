@@ -202,6 +202,12 @@ impl ArchiveNaming {
         &self.live
     }
 
+    /// The live file's name up to its extension (`app` of `app.log`): what every archive
+    /// name starts with.
+    pub(crate) fn stem(&self) -> &str {
+        &self.stem
+    }
+
     /// The directory of the live file and its archives (`.` for a bare file name).
     pub fn dir(&self) -> &Path {
         &self.dir
@@ -286,16 +292,23 @@ impl ArchiveNaming {
     /// # Errors
     /// The error of [`Filesystem::read_dir`], other than `NotFound`.
     pub fn scan(&self, fs: &dyn Filesystem) -> io::Result<Scan> {
+        match fs.read_dir(&self.dir) {
+            Ok(names) => Ok(self.scan_names(names)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Scan::default()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// [`scan`](Self::scan) of file names already listed (names in [`dir`](Self::dir), not
+    /// paths): other files among them are ignored, so any superset of this live file's names
+    /// (the whole directory, or a [`SharedListing`](crate::SharedListing)'s share of it)
+    /// gives the same [`Scan`].
+    pub fn scan_names(&self, mut names: Vec<String>) -> Scan {
         #[derive(Default)]
         struct Forms {
             plain: Option<String>,
             gz: Option<String>,
         }
-        let mut names = match fs.read_dir(&self.dir) {
-            Ok(names) => names,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Scan::default()),
-            Err(e) => return Err(e),
-        };
         // Sorted so that the (never expected) case of two names for one archive resolves the same
         // way every time: the first name wins.
         names.sort_unstable();
@@ -345,7 +358,7 @@ impl ArchiveNaming {
                 (None, None) => None,
             })
             .collect();
-        Ok(scan)
+        scan
     }
 
     /// The next unused seq: 1 + the largest seq found in any form (including `.gz.tmp`), 1 if
@@ -366,6 +379,20 @@ impl ArchiveNaming {
             .max()
             .map_or(1, |m| m.saturating_add(1)))
     }
+}
+
+/// The stems `file_name` could be an archive of: the text before each `.<ts>-<seq>` in it
+/// (one, but for a stem that itself holds something shaped like a stamp). Every name that
+/// [`ArchiveNaming::parse`] accepts yields its naming's stem, so grouping a listing by these
+/// keys loses none of a live file's archives.
+pub(crate) fn archive_stems(file_name: &str) -> impl Iterator<Item = &str> {
+    file_name.match_indices('.').filter_map(move |(i, _)| {
+        let rest = &file_name[i + 1..];
+        let ts = rest.get(..TIMESTAMP_LEN)?;
+        let seq = rest.get(TIMESTAMP_LEN..)?.strip_prefix('-')?;
+        let digits = seq.find(|c: char| !c.is_ascii_digit()).unwrap_or(seq.len());
+        (valid_timestamp(ts) && canonical_seq(&seq[..digits])).then(|| &file_name[..i])
+    })
 }
 
 /// `path` with `suffix` appended to its file name (`a.log` + `.gz` = `a.log.gz`).
