@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use bunctl_log_buffer::LineFormat;
 use bunctl_log_fs::{parent_dir, Filesystem};
-use bunctl_log_rotation::{ArchiveNaming, Scan};
+use bunctl_log_rotation::{ArchiveNaming, Scan, SharedListing};
 use chrono::{DateTime, Utc};
 
 use crate::{FileSink, Sink};
@@ -39,8 +39,10 @@ pub(crate) struct Recovered {
 ///    name is durable), then the plain copy is removed.
 /// 5. **Plain archives** are returned in [`Recovered::uncompressed`] for the compressor.
 ///
-/// The directory is listed once (for steps 3-5, and returned for retention): a directory of
-/// ten thousand apps is read once per writer opened.
+/// The directory is listed once (for steps 3-5, and returned for retention); with a
+/// `listing` shared by the writers opened in the same directory, not even once: its scan comes
+/// from that listing (a directory of ten thousand apps read for each writer opened made
+/// opening them all quadratic).
 ///
 /// # Errors
 /// The I/O error of the step that failed; what is done stays done, and the next open goes on.
@@ -49,11 +51,31 @@ pub(crate) fn recover(
     naming: &ArchiveNaming,
     file_mode: u32,
     format: LineFormat,
+    listing: Option<&SharedListing>,
 ) -> io::Result<Recovered> {
     // Its archive is found by the listing below, with the other plain archives.
-    finish_interrupted_rotation(fs, naming, file_mode, format)?;
+    let archived = finish_interrupted_rotation(fs, naming, file_mode, format)?;
+    let scan = match listing {
+        Some(listing) => {
+            // When the live file last changed before this open touches it: a change after the
+            // shared listing was taken (or an archive just made) makes it list afresh.
+            let live_changed = match archived {
+                Some(_) => Some(std::time::SystemTime::now()),
+                None => match fs.metadata(naming.live_path()) {
+                    Ok(m) => Some(m.modified.unwrap_or_else(std::time::SystemTime::now)),
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+                    Err(e) => return Err(e),
+                },
+            };
+            Some((listing, live_changed))
+        }
+        None => None,
+    };
     let live = FileSink::open(fs.clone(), naming.live_path(), file_mode, format)?;
-    let scan = naming.scan(fs.as_ref())?;
+    let scan = match scan {
+        Some((listing, live_changed)) => listing.scan(naming, live_changed)?,
+        None => naming.scan(fs.as_ref())?,
+    };
     let uncompressed = clean_archives(fs.as_ref(), naming, &scan)?;
     Ok(Recovered {
         live,
@@ -193,7 +215,7 @@ mod tests {
         let tmp2 = make(&n, 2, ".gz.tmp", 3); // interrupted compression
         let plain3 = make(&n, 3, "", 50);
         let fs = StdFs::shared();
-        let got = recover(&fs, &n, 0o640, LineFormat::Raw).unwrap();
+        let got = recover(&fs, &n, 0o640, LineFormat::Raw, None).unwrap();
         assert_eq!(got.uncompressed, vec![plain2.clone(), plain3.clone()]);
         assert!(gz1.exists() && !plain1.exists() && !tmp2.exists());
         assert!(plain2.exists() && plain3.exists());
@@ -203,7 +225,7 @@ mod tests {
         let live = std::fs::read(n.live_path()).unwrap();
         assert_eq!(live, [&b"live\n"[..], CUT_LINE_MARKER].concat());
         // Nothing left to do the second time.
-        let again = recover(&fs, &n, 0o640, LineFormat::Raw).unwrap();
+        let again = recover(&fs, &n, 0o640, LineFormat::Raw, None).unwrap();
         assert_eq!(again.uncompressed, vec![plain2, plain3]);
     }
 
@@ -214,13 +236,15 @@ mod tests {
         let plain = make(&n, 1, "", 50);
         let (fs, faults) = FaultFs::shared();
         faults.fail(Op::SyncDir, io::ErrorKind::Other, 1);
-        let e = recover(&fs, &n, 0o640, LineFormat::Raw).err().unwrap();
+        let e = recover(&fs, &n, 0o640, LineFormat::Raw, None)
+            .err()
+            .unwrap();
         assert_eq!(e.kind(), io::ErrorKind::Other);
         assert!(
             plain.exists() && gz.exists(),
             "the only durable copy was removed"
         );
-        recover(&fs, &n, 0o640, LineFormat::Raw).unwrap();
+        recover(&fs, &n, 0o640, LineFormat::Raw, None).unwrap();
         assert!(!plain.exists() && gz.exists());
     }
 
@@ -229,7 +253,7 @@ mod tests {
         let (_dir, n) = setup();
         std::fs::write(n.live_path(), b"{\"log\":\"ok\\n\"}\n{\"log\":\"cu").unwrap();
         let fs = StdFs::shared();
-        drop(recover(&fs, &n, 0o640, LineFormat::Json).unwrap());
+        drop(recover(&fs, &n, 0o640, LineFormat::Json, None).unwrap());
         let text = std::fs::read_to_string(n.live_path()).unwrap();
         let last = text.lines().last().unwrap();
         let v: serde_json::Value = serde_json::from_str(last).unwrap();

@@ -2,11 +2,12 @@
 //! [`FullDiskPolicy`].
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use bunctl_log_buffer::LineFormat;
 use bunctl_log_fs::{DEFAULT_DIR_MODE, DEFAULT_FILE_MODE};
-use bunctl_log_rotation::{RotationPolicy, SizePolicy};
+use bunctl_log_rotation::{RotationPolicy, SharedListing, SizePolicy};
 
 #[cfg(doc)]
 use crate::{FileSink, RotatingSink, Sink};
@@ -80,6 +81,11 @@ pub struct RotatingSinkConfig {
     /// The format the file's lines are in: the sink writes its own marker lines in it, so the
     /// file stays one format throughout. Default [`LineFormat::Raw`].
     pub format: LineFormat,
+    /// A listing of the live file's directory shared with the other writers opened in it:
+    /// the open takes its scan of the archives from it instead of reading the directory
+    /// (see [`SharedListing`] for why that is safe), and the close tells it that this file's
+    /// share is spent. Default `None`: the open reads the directory.
+    pub listing: Option<Arc<SharedListing>>,
 }
 
 impl RotatingSinkConfig {
@@ -103,6 +109,7 @@ impl RotatingSinkConfig {
             rotation_retry_delay: Duration::from_secs(1),
             rotation_retry_max_delay: Duration::from_secs(60),
             format: LineFormat::Raw,
+            listing: None,
         }
     }
 

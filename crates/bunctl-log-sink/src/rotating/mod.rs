@@ -23,7 +23,9 @@ use std::time::{Duration, Instant};
 use bunctl_log_buffer::LineFormat;
 use bunctl_log_fs::{create_dir_all_durably, parent_dir, FileLock, Filesystem};
 use bunctl_log_metrics::LogMetrics;
-use bunctl_log_rotation::{ArchiveNaming, Clock, Compressor, Retention, RotationPolicy};
+use bunctl_log_rotation::{
+    ArchiveNaming, Clock, Compressor, Retention, RotationPolicy, SharedListing,
+};
 use chrono::{DateTime, Utc};
 use memchr::memchr;
 
@@ -133,6 +135,9 @@ pub struct RotatingSink {
     /// A `.next` whose lines were moved back to the live file but which could not be removed:
     /// removed before the next rotation (which waits for that).
     stale_next: bool,
+    /// The directory listing shared with the writers opened beside this one: told at close
+    /// that this file's share is spent (its files may have changed since).
+    listing: Option<Arc<SharedListing>>,
 }
 
 impl std::fmt::Debug for RotatingSink {
@@ -168,7 +173,13 @@ impl RotatingSink {
             live,
             scan,
             uncompressed,
-        } = recover(&fs, &naming, config.file_mode, config.format)?;
+        } = recover(
+            &fs,
+            &naming,
+            config.file_mode,
+            config.format,
+            config.listing.as_deref(),
+        )?;
         let live = live.with_background_sync(config.background_sync_bytes);
         let retention = Retention {
             max_files: config.max_files,
@@ -235,6 +246,7 @@ impl RotatingSink {
                 config.rotation_retry_max_delay,
             ),
             stale_next: false,
+            listing: config.listing,
         })
     }
 
@@ -377,6 +389,9 @@ impl Sink for RotatingSink {
         } else {
             Ok(())
         };
+        if let Some(listing) = &self.listing {
+            listing.forget(&self.naming);
+        }
         finished.and(synced).and(compressed).and(retained)
     }
 }
