@@ -1,5 +1,8 @@
 //! The idle writers (`idle1000`, `idle10000`), inside a child process: `writers` apps in one
-//! `LogManager`, each opened, given one line and flushed, then left alone. Measured while
+//! `LogManager`, each opened, given one line and flushed, then left alone. As after a
+//! supervisor's restart, each app already has its live file (one line) and
+//! [`ARCHIVES_PER_APP`] compressed archives in the shared directory before the first open, so
+//! the opening time shows what reading that directory costs. Measured while
 //! they idle: the process's threads, its RSS per writer, its CPU (% of one core) and context
 //! switches per second; then how long `close_all()` takes and what it returned (its errors
 //! counted by kind).
@@ -34,6 +37,31 @@ pub(crate) struct IdlePlan {
     pub(crate) window: Duration,
     /// Descriptor limit to set (soft and hard); `None`: the soft limit is raised to the hard.
     pub(crate) nofile: Option<u64>,
+}
+
+/// Compressed archives each app has before the writers are opened.
+const ARCHIVES_PER_APP: u64 = 3;
+
+/// The app id of writer `i`.
+fn app_name(i: usize) -> String {
+    format!("idle-{i:04}")
+}
+
+/// What a previous run left in `dir` for `writers` apps: each one's live file, with a line,
+/// and [`ARCHIVES_PER_APP`] compressed archives (a day old, so no rotation is due).
+fn previous_run(dir: &std::path::Path, writers: usize) -> std::io::Result<()> {
+    let naming_time = chrono::Utc::now() - chrono::TimeDelta::days(1);
+    for i in 0..writers {
+        let live = dir.join(format!("{}.log", app_name(i)));
+        let naming = bunctl_log_rotation::ArchiveNaming::new(&live)?;
+        for seq in 1..=ARCHIVES_PER_APP {
+            let mut gz = naming.archive_path(naming_time, seq).into_os_string();
+            gz.push(bunctl_log_rotation::GZ_SUFFIX);
+            std::fs::write(gz, b"")?;
+        }
+        std::fs::write(&live, format!("idle writer {i} of the previous run\n"))?;
+    }
+    Ok(())
 }
 
 /// Descriptors held back while the writers are opened, released before the measurement:
@@ -103,6 +131,7 @@ pub(crate) fn run_idle(plan: &IdlePlan) -> Res<Value> {
         .map(|_| File::open("/dev/null"))
         .collect::<Result<_, _>>()?;
     let dir = bench_tmp_dir()?;
+    previous_run(dir.path(), plan.writers)?;
     let rt = runtime()?;
     let rss_before = status_kib("VmRSS");
     let manager = LogManager::new(LogConfig {
@@ -122,7 +151,7 @@ pub(crate) fn run_idle(plan: &IdlePlan) -> Res<Value> {
             if i == plan.writers - tenth {
                 marks[2] = Some(Instant::now());
             }
-            let app = AppId::new(format!("idle-{i:04}"))?;
+            let app = AppId::new(app_name(i))?;
             let opened = async {
                 let writer = manager.get_writer(&app).await?;
                 writer.write_line(format!("idle writer {i} started"))?;

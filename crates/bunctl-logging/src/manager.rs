@@ -2,12 +2,12 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 
 use bunctl_core::AppId;
 use bunctl_log_fs::{Filesystem, StdFs};
 use bunctl_log_metrics::MetricsSnapshot;
-use bunctl_log_rotation::{Clock, SystemClock};
+use bunctl_log_rotation::{Clock, SharedListing, SystemClock, DEFAULT_LISTING_MAX_AGE};
 use tokio::sync::OnceCell;
 
 use crate::capture::{pump, CaptureMode, PumpSummary, Stream};
@@ -16,6 +16,28 @@ use crate::{AsyncLogWriter, Error, LogConfig, Result, WriterOptions};
 /// The writer of one live file, opened once by whichever caller gets there first.
 type Slot = Arc<OnceCell<Arc<AsyncLogWriter>>>;
 
+/// The directory listings of the live managers, for the writers they open: a writer's
+/// constructor takes a filesystem, not a listing, so the writer finds its manager's listing
+/// here by its directory and by the very filesystem handle the manager gave it (a writer on
+/// another filesystem, a test double, never takes a listing made through this one). Weak: a
+/// manager dropped takes its listing with it.
+static SHARED_LISTINGS: Mutex<Vec<Weak<SharedListing>>> = Mutex::new(Vec::new());
+
+fn shared_listings() -> MutexGuard<'static, Vec<Weak<SharedListing>>> {
+    // Only pushes and lookups run under it: a poisoned one is still consistent.
+    SHARED_LISTINGS
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The listing of `dir` that a live [`LogManager`] on `fs` shares with its writers, if any.
+pub(crate) fn shared_listing(dir: &Path, fs: &Arc<dyn Filesystem>) -> Option<Arc<SharedListing>> {
+    shared_listings()
+        .iter()
+        .filter_map(Weak::upgrade)
+        .find(|l| l.dir() == dir && std::ptr::addr_eq(Arc::as_ptr(l.fs()), Arc::as_ptr(fs)))
+}
+
 /// Holds one [`AsyncLogWriter`] per app, writing `<base_dir>/<app>.log`.
 ///
 /// [`get_writer`](Self::get_writer) returns the same writer on every call for an app, even
@@ -23,6 +45,11 @@ type Slot = Arc<OnceCell<Arc<AsyncLogWriter>>>;
 /// happens outside the manager's lock, so one app on a slow disk never holds up another's.
 /// [`close_all`](Self::close_all) shuts every writer down concurrently. Idle writers cost no
 /// CPU: nothing wakes them until a line arrives.
+///
+/// Opening a writer scans the directory for its archives (crash recovery, retention, the next
+/// sequence number). The writers of one manager share a listing of it, taken at most once a
+/// second while writers are being opened ([`SharedListing`] says why that is safe), so
+/// opening ten thousand apps in one directory reads it a few times, not ten thousand times.
 pub struct LogManager {
     pub(crate) config: LogConfig,
     options: WriterOptions,
@@ -32,6 +59,9 @@ pub struct LogManager {
     writers: Mutex<HashMap<PathBuf, Slot>>,
     /// Options of apps that do not use the manager's.
     app_options: Mutex<HashMap<AppId, WriterOptions>>,
+    /// The listing of `base_dir` its writers share at open (found by them in
+    /// `SHARED_LISTINGS`).
+    _listing: Arc<SharedListing>,
 }
 
 impl std::fmt::Debug for LogManager {
@@ -62,6 +92,16 @@ impl LogManager {
         fs: Arc<dyn Filesystem>,
         clock: Arc<dyn Clock>,
     ) -> Self {
+        let listing = Arc::new(SharedListing::new(
+            fs.clone(),
+            config.base_dir.clone(),
+            DEFAULT_LISTING_MAX_AGE,
+        ));
+        {
+            let mut listings = shared_listings();
+            listings.retain(|l| l.strong_count() > 0);
+            listings.push(Arc::downgrade(&listing));
+        }
         Self {
             config,
             options,
@@ -69,6 +109,7 @@ impl LogManager {
             clock,
             writers: Mutex::new(HashMap::new()),
             app_options: Mutex::new(HashMap::new()),
+            _listing: listing,
         }
     }
 

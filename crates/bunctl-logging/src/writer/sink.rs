@@ -56,6 +56,8 @@ pub(super) fn open_sink(
             // Lines come first: half the shutdown time at most goes to a compression backlog;
             // what is left stays plain and is compressed at the next start.
             close_compression_budget: options.shutdown_timeout / 2,
+            // Opened by a LogManager: the listing of its directory it shares with its writers.
+            listing: crate::manager::shared_listing(&dir, &fs),
             ..RotatingSinkConfig::new(&config.path)
         }
         .background_sync_for_size(),
