@@ -96,7 +96,8 @@ impl LiveFile {
 /// [module docs](self)).
 #[derive(Debug)]
 pub struct Snapshot {
-    /// The archives, oldest first (ascending sequence number), one per number.
+    /// The archives, oldest first (ascending sequence number, then name), as the writer's scan
+    /// lists them.
     pub archives: Vec<Archive>,
     /// The live file, held open, if there was one.
     pub live: Option<LiveFile>,
@@ -217,14 +218,24 @@ fn seqs(archives: &[Archive]) -> impl Iterator<Item = u64> + '_ {
     archives.iter().map(|a| a.seq)
 }
 
-/// The archives of both listings, by sequence number; the second listing's form wins (it is
-/// the newer: a `.gz` where the first saw the plain file).
+/// The archives of both listings, as the writer's scan tells them apart (sequence number,
+/// then the plain file's name); the second listing's form wins (it is the newer: a `.gz`
+/// where the first saw the plain file).
 fn merge(first: Vec<Archive>, second: Vec<Archive>) -> Vec<Archive> {
-    let mut by_seq: BTreeMap<u64, Archive> = first.into_iter().map(|a| (a.seq, a)).collect();
+    let key = |a: &Archive| {
+        let name = a.path.file_name().map(|n| n.to_string_lossy().into_owned());
+        let mut name = name.unwrap_or_default();
+        if a.compressed {
+            name.truncate(name.len().saturating_sub(GZ_SUFFIX.len()));
+        }
+        (a.seq, name)
+    };
+    let mut by_key: BTreeMap<(u64, String), Archive> =
+        first.into_iter().map(|a| (key(&a), a)).collect();
     for a in second {
-        by_seq.insert(a.seq, a);
+        by_key.insert(key(&a), a);
     }
-    by_seq.into_values().collect()
+    by_key.into_values().collect()
 }
 
 /// Whether the sequence numbers above `floor` follow one another (from `floor + 1` on, if
@@ -355,7 +366,19 @@ mod tests {
     fn merging_keeps_every_seq_once_and_the_newer_form() {
         let mut gz = archive(2);
         gz.compressed = true;
+        gz.path = PathBuf::from("a.2.gz");
         let merged = merge(vec![archive(1), archive(2)], vec![gz.clone(), archive(3)]);
         assert_eq!(merged, vec![archive(1), gz, archive(3)]);
+    }
+
+    #[test]
+    fn two_archives_of_one_seq_and_another_time_are_both_kept() {
+        // The writer's scan lists them apart (a .gz pairs only with its own plain file).
+        let mut other = archive(2);
+        other.path = PathBuf::from("a.2-earlier.gz");
+        other.compressed = true;
+        let merged = merge(vec![archive(2)], vec![archive(2), other.clone()]);
+        assert_eq!(merged.len(), 2, "{merged:?}");
+        assert!(merged.contains(&other) && merged.contains(&archive(2)));
     }
 }

@@ -12,23 +12,44 @@ use bunctl_log_fs::{FileId, FileMeta, Filesystem, WriteFile};
 
 use crate::Sink;
 
-/// How much of a file's end [`ends_mid_line`] reads: more than any marker and JSON fields.
-const TAIL: u64 = 64 << 10;
+/// How a file's last line ends, as [`FileSink::open_after_crash`] reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LastLine {
+    /// With its `\n`, and not a piece of a split line.
+    Whole,
+    /// Without its `\n`.
+    Cut,
+    /// With its `\n`, but a piece of a split line whose next pieces never came.
+    Piece,
+}
 
-/// Whether the file of `size` bytes at `path` ends in the middle of a line (see
-/// [`FileSink::open`]).
-fn ends_mid_line(
+/// How the last line of the file of `size` bytes at `path` ends. Reads the last 4 KiB (more
+/// than a raw piece's marker and a JSON line's fields after `log`), or 64 KiB for a JSON line
+/// whose fields were not in them (a long `log_base64`).
+fn last_line(
     fs: &dyn Filesystem,
     path: &Path,
     size: u64,
     format: LineFormat,
-) -> io::Result<bool> {
+) -> io::Result<LastLine> {
     let mut file = fs.open_read_file(path)?;
-    let start = size.saturating_sub(TAIL);
-    file.seek(SeekFrom::Start(start))?;
     let mut tail = Vec::new();
-    file.take(TAIL).read_to_end(&mut tail)?;
-    Ok(tail.last() != Some(&b'\n') || ends_in_piece(format, &tail))
+    for len in [4u64 << 10, 64 << 10] {
+        tail.clear();
+        file.seek(SeekFrom::Start(size.saturating_sub(len)))?;
+        (&mut file).take(len).read_to_end(&mut tail)?;
+        let fields_seen = memchr::memmem::rfind(&tail, b"\",\"stream\":\"").is_some();
+        if format != LineFormat::Json || fields_seen || size <= len {
+            break;
+        }
+    }
+    Ok(if tail.last() != Some(&b'\n') {
+        LastLine::Cut
+    } else if ends_in_piece(format, &tail) {
+        LastLine::Piece
+    } else {
+        LastLine::Whole
+    })
 }
 
 /// How the path of a [`FileSink`] no longer names the file it writes.
@@ -98,10 +119,9 @@ impl FileSink {
     /// symlink (a symlink at `path` is an error naming it,
     /// [`SymlinkRefused`](bunctl_log_fs::SymlinkRefused)).
     ///
-    /// An existing file whose last line is unfinished (a crash cut it: its last byte is not
-    /// `\n`, or it ends in a piece of a split line whose next pieces never came) gets a `\n`
-    /// if needed and the [`Marker::CutShort`] line (in the file's `format`) first, so the next
-    /// line is not glued to the cut one and a reader sees why it is short.
+    /// An existing file whose last byte is not `\n` (a crash cut its last line) gets a `\n`
+    /// and the [`Marker::CutShort`] line (in the file's `format`) first, so the next line is
+    /// not glued to the cut one and a reader sees why it is short.
     ///
     /// # Errors
     /// The I/O error from opening, inspecting or repairing the file.
@@ -111,15 +131,46 @@ impl FileSink {
         mode: u32,
         format: LineFormat,
     ) -> io::Result<Self> {
+        Self::open_repairing(fs, path, mode, format, false)
+    }
+
+    /// [`open`](Self::open) for the live file after a crash: a file that ends in a piece of a
+    /// split line (a writer stopped between two pieces) gets the cut-short marker too, so the
+    /// next writer's first line does not read as that line's continuation. Only here: a
+    /// rotation may end a file between two pieces, the rest going on in the next file.
+    ///
+    /// # Errors
+    /// As [`open`](Self::open).
+    pub fn open_after_crash(
+        fs: Arc<dyn Filesystem>,
+        path: &Path,
+        mode: u32,
+        format: LineFormat,
+    ) -> io::Result<Self> {
+        Self::open_repairing(fs, path, mode, format, true)
+    }
+
+    fn open_repairing(
+        fs: Arc<dyn Filesystem>,
+        path: &Path,
+        mode: u32,
+        format: LineFormat,
+        pieces: bool,
+    ) -> io::Result<Self> {
         let mut file = fs.open_append(path, mode)?;
         let meta = fs.metadata(path)?;
         let id = file.file_id()?;
         let mut size = meta.len;
-        if size > 0 && ends_mid_line(fs.as_ref(), path, size, format)? {
-            let mut repair = if fs.last_byte(path)? == Some(b'\n') {
-                Vec::new()
-            } else {
-                b"\n".to_vec()
+        let last = match size {
+            0 => LastLine::Whole,
+            _ if pieces => last_line(fs.as_ref(), path, size, format)?,
+            _ if fs.last_byte(path)? == Some(b'\n') => LastLine::Whole,
+            _ => LastLine::Cut,
+        };
+        if last != LastLine::Whole {
+            let mut repair = match last {
+                LastLine::Cut => b"\n".to_vec(),
+                _ => Vec::new(),
             };
             write_marker(format, &Marker::CutShort, SystemTime::now(), &mut repair);
             file.write_all(&repair)?;
@@ -332,13 +383,17 @@ mod tests {
         ]
         .concat();
         std::fs::write(&p, &piece).unwrap();
-        let mut s = FileSink::open(StdFs::shared(), &p, 0o640, LineFormat::Raw).unwrap();
+        // A rotation may end a file between two pieces: a plain open leaves it as it is.
+        drop(FileSink::open(StdFs::shared(), &p, 0o640, LineFormat::Raw).unwrap());
+        assert_eq!(std::fs::read(&p).unwrap(), piece);
+        let mut s =
+            FileSink::open_after_crash(StdFs::shared(), &p, 0o640, LineFormat::Raw).unwrap();
         s.write_all(b"next-writer-line\n").unwrap();
         let want = [&piece[..], CUT_LINE_MARKER, b"next-writer-line\n"].concat();
         assert_eq!(std::fs::read(&p).unwrap(), want);
         // A whole last line is left as it is.
         drop(s);
-        let s = FileSink::open(StdFs::shared(), &p, 0o640, LineFormat::Raw).unwrap();
+        let s = FileSink::open_after_crash(StdFs::shared(), &p, 0o640, LineFormat::Raw).unwrap();
         assert_eq!(s.size(), want.len() as u64);
     }
 

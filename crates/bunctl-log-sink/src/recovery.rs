@@ -31,8 +31,9 @@ pub(crate) struct Recovered {
 /// 1. **An interrupted rotation** (`.next` exists): the live file (the rotated one) is fsynced
 ///    and renamed to the next archive name, then `.next` takes the live name, so the lines stay
 ///    in order. A symlink at `.next` is removed, never followed.
-/// 2. **A cut last line**: the live file is opened ([`FileSink::open`]); if its last byte is not
-///    `\n`, the line is ended and a cut-short marker (in `format`) follows it.
+/// 2. **A cut last line**: the live file is opened ([`FileSink::open_after_crash`]); if its
+///    last byte is not `\n`, or it ends in a piece of a split line, the line is ended and a
+///    cut-short marker (in `format`) follows it.
 /// 3. **Unfinished compressions**: `.gz.tmp` files of this app are removed (the rename to `.gz`
 ///    is the commit point, and no compression runs while the lock is held).
 /// 4. **Compressed archives still plain too**: the directory is fsynced first (so the `.gz`'s
@@ -71,7 +72,7 @@ pub(crate) fn recover(
         }
         None => None,
     };
-    let live = FileSink::open(fs.clone(), naming.live_path(), file_mode, format)?;
+    let live = FileSink::open_after_crash(fs.clone(), naming.live_path(), file_mode, format)?;
     let scan = match scan {
         Some((listing, live_changed)) => listing.scan(naming, live_changed)?,
         None => naming.scan(fs.as_ref())?,

@@ -10,7 +10,7 @@
 use std::io;
 use std::time::SystemTime;
 
-use bunctl_log_buffer::{write_marker, LineFormat, Marker};
+use bunctl_log_buffer::{ends_in_piece, write_marker, LineFormat, Marker};
 use bunctl_log_channel::Batch;
 use bunctl_log_sink::Sink;
 
@@ -25,6 +25,13 @@ pub(crate) struct Losses {
     torn_rest: Vec<u8>,
     /// Whether that line is a producer's (not a drop marker): it counts once written, or lost.
     torn_is_line: bool,
+    /// The lines a loss marker cut by a failure reports: they are reported again if its rest
+    /// is never written.
+    torn_marker_lines: u64,
+    /// A failed write stopped right after a piece of a split line: the rest of that line is
+    /// lost, so a cut-short marker comes before anything else (a reader joining pieces must
+    /// not join the next line to it).
+    after_piece: bool,
 }
 
 /// What writing one batch came to.
@@ -67,6 +74,8 @@ impl Losses {
                 let whole = count_producer_lines(done);
                 outcome.lines_done += whole;
                 let mut pending = 0;
+                let tail = &done[done.len().saturating_sub(64 << 10)..];
+                self.after_piece = ends_in_piece(format, tail);
                 if done.last().is_some_and(|&b| b != b'\n') {
                     let start = memchr::memrchr(b'\n', done).map_or(0, |i| i + 1);
                     let end = memchr::memchr(b'\n', rest).map_or(rest.len(), |i| i + 1);
@@ -101,6 +110,8 @@ impl Losses {
                 outcome.lines_lost += 1;
                 self.lost_since_marker += 1;
             }
+            // A loss marker never finished: the new one reports its lines too.
+            self.lost_since_marker += std::mem::take(&mut self.torn_marker_lines);
             let mut marker = b"\n".to_vec();
             write_marker(
                 format,
@@ -117,6 +128,12 @@ impl Losses {
         outcome
     }
 
+    /// Producer lines a failed write cut whose rest is still to be written (0 or 1): neither
+    /// written nor lost yet.
+    pub(crate) fn torn_lines(&self) -> u64 {
+        u64::from(self.torn_is_line && !self.torn_rest.is_empty())
+    }
+
     /// Writes the end of a torn line, then the loss marker, if due.
     fn catch_up(
         &mut self,
@@ -131,26 +148,33 @@ impl Losses {
                 return Err(partial.error);
             }
             self.torn_rest = Vec::new();
+            self.torn_marker_lines = 0;
             if std::mem::take(&mut self.torn_is_line) {
                 outcome.lines_done += 1;
             }
         }
         if self.lost_since_marker > 0 {
             let mut marker = Vec::new();
+            if self.after_piece {
+                write_marker(format, &Marker::CutShort, SystemTime::now(), &mut marker);
+            }
             let lost = Marker::Lost {
                 lines: self.lost_since_marker,
             };
             write_marker(format, &lost, SystemTime::now(), &mut marker);
-            // A marker cut by a failure is not written again: its end would be glued to
-            // nothing whole. What the file took of it is a torn line like any other.
             if let Err(partial) = sink.write_all(&marker) {
                 if partial.written > 0 {
+                    // Its rest is written first next time, and it reports these lines.
                     self.torn_rest = marker[partial.written..].to_vec();
                     self.torn_is_line = false;
+                    self.torn_marker_lines = self.lost_since_marker;
+                    self.lost_since_marker = 0;
+                    self.after_piece = false;
                 }
                 return Err(partial.error);
             }
             self.lost_since_marker = 0;
+            self.after_piece = false;
         }
         Ok(())
     }
@@ -287,6 +311,64 @@ mod tests {
 
     fn text_of(sink: &Budget) -> String {
         String::from_utf8(sink.data.clone()).unwrap()
+    }
+
+    #[test]
+    fn a_loss_marker_cut_by_a_failure_is_finished_and_its_lines_are_not_reported_twice() {
+        let mut sink = Budget::default();
+        let mut losses = Losses::default();
+        let batch = |bytes: &[u8], lines| Batch {
+            bytes: bytes.to_vec(),
+            lines,
+            generation: 0,
+        };
+        // Nothing fits: 2 lines lost.
+        losses.write_batch(&mut sink, LineFormat::Raw, &batch(b"a\nb\n", 2));
+        // Room for 10 bytes of the marker only: the marker is cut, the batch lost (3 more).
+        sink.budget = 10;
+        let out = losses.write_batch(&mut sink, LineFormat::Raw, &batch(b"c\nd\ne\n", 3));
+        assert_eq!(out.lines_lost, 3);
+        sink.budget = usize::MAX;
+        losses.write_batch(&mut sink, LineFormat::Raw, &batch(b"f\n", 1));
+        let text = text_of(&sink);
+        let counts: Vec<u64> = text
+            .lines()
+            .filter_map(|l| Marker::lost_lines(l.as_bytes()))
+            .collect();
+        assert_eq!(counts, [2, 3], "{text:?}");
+        assert!(text.ends_with("f\n"));
+    }
+
+    #[test]
+    fn the_rest_of_a_split_line_lost_after_a_piece_gets_the_cut_short_marker() {
+        // The write stops right after the first piece: the next pieces are lost, and a reader
+        // joining pieces must not join the loss marker or the next line to it.
+        let piece = [&b"abcd"[..], bunctl_log_buffer::CONTINUATION_MARKER, b"\n"].concat();
+        let bytes = [&piece[..], b"efgh\n"].concat();
+        let mut sink = Budget {
+            budget: piece.len(),
+            ..Budget::default()
+        };
+        let mut losses = Losses::default();
+        let batch = Batch {
+            bytes,
+            lines: 2,
+            generation: 0,
+        };
+        losses.write_batch(&mut sink, LineFormat::Raw, &batch);
+        sink.budget = usize::MAX;
+        let next = Batch {
+            bytes: b"next\n".to_vec(),
+            lines: 1,
+            generation: 0,
+        };
+        losses.write_batch(&mut sink, LineFormat::Raw, &next);
+        let text = text_of(&sink);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(Marker::dropped_lines(lines[1].as_bytes()).is_none());
+        assert!(lines[1].contains("cut short"), "{text:?}");
+        assert!(Marker::lost_lines(lines[2].as_bytes()).is_some(), "{text:?}");
+        assert_eq!(lines[3], "next");
     }
 
     #[test]

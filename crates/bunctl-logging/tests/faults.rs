@@ -227,3 +227,32 @@ async fn a_failed_rotation_is_retried_without_loss() {
     assert_eq!(failure_markers, 1, "{markers:?}");
     assert!(w.get_metrics().await.rotation_failures >= 1);
 }
+
+#[tokio::test]
+async fn a_line_a_failed_write_cut_is_reported_by_flush_then_finished_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, faults) = open(config(&dir.path().join("a/b"))).await;
+    w.write_line_async("first line").await.unwrap();
+    w.flush().await.unwrap();
+    // The next write stops 4 bytes into the line and the write of its rest fails (not a
+    // transient error: not retried).
+    faults.short_write(4, ErrorKind::InvalidData);
+    w.write_line_async("second line").await.unwrap();
+    let err = w.flush().await.unwrap_err();
+    assert!(
+        matches!(err, Error::WriteFailed { lines_lost: 1, .. }),
+        "a cut line is not in the file: {err}"
+    );
+    // The file takes writes again: the cut line is finished, whole, before the next one.
+    w.write_line_async("third line").await.unwrap();
+    w.shutdown().await.unwrap();
+    let data = std::fs::read(w.path()).unwrap();
+    assert_eq!(
+        lines(&data),
+        [&b"first line"[..], b"second line", b"third line"],
+        "{}",
+        String::from_utf8_lossy(&data)
+    );
+    let m = w.get_metrics().await;
+    assert_eq!((m.lines_written, m.lines_lost), (3, 0));
+}

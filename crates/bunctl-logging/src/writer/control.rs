@@ -57,14 +57,18 @@ impl AsyncLogWriter {
 
     /// Lines accepted and not yet written: buffered, and in the batch being written.
     pub(super) fn unwritten_lines(&self) -> u64 {
-        self.tx.stats().buffered_lines as u64 + self.shared.in_flight.load(Ordering::Acquire)
+        self.tx.stats().buffered_lines as u64
+            + self.shared.in_flight.load(Ordering::Acquire)
+            + self.shared.torn_lines.load(Ordering::Acquire)
     }
 
     /// `Err` with the lines lost to I/O errors that no call has reported yet.
     pub(super) fn report_losses(&self) -> Result<()> {
         let total = self.metrics.snapshot().lines_lost;
         let reported = self.shared.reported_lost.swap(total, Ordering::AcqRel);
-        if total <= reported {
+        // A line a failed write cut is not in the file yet either, though its rest is kept.
+        let torn = self.shared.torn_lines.load(Ordering::Acquire);
+        if total <= reported && torn == 0 {
             return Ok(());
         }
         let source = self
@@ -76,7 +80,7 @@ impl AsyncLogWriter {
             .unwrap_or_else(|| io::Error::other("write failed"));
         Err(Error::WriteFailed {
             path: self.path.clone(),
-            lines_lost: total - reported,
+            lines_lost: total.saturating_sub(reported) + torn,
             source,
         })
     }
@@ -97,6 +101,7 @@ impl AsyncLogWriter {
             let wait = self.write_line_async(&tail);
             let _ = tokio::time::timeout(self.options.shutdown_timeout, wait).await;
         }
+        self.shared.closing.store(true, Ordering::Release);
         self.tx.close();
         if let Some(outcome) = self.stored_outcome() {
             return outcome;
@@ -118,6 +123,7 @@ impl AsyncLogWriter {
             // Not waiting: nothing bounds a blocking wait for room.
             let _ = self.write_line(&tail);
         }
+        self.shared.closing.store(true, Ordering::Release);
         self.tx.close();
         if let Some(outcome) = self.stored_outcome() {
             return outcome;

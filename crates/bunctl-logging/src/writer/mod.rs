@@ -117,6 +117,12 @@ struct TaskShared {
     last_error: std::sync::Mutex<Option<io::Error>>,
     /// Lines lost that `flush` or `shutdown` already reported.
     reported_lost: AtomicU64,
+    /// Lines a failed write cut, whose rest is kept to be written when the file takes writes
+    /// again: not written yet, not lost yet (0 or 1).
+    torn_lines: AtomicU64,
+    /// Set by `shutdown` before it closes the channel: the writer's job lets its last batches
+    /// through an open circuit breaker ([`Sink::before_close`](bunctl_log_sink::Sink::before_close)).
+    closing: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for AsyncLogWriter {

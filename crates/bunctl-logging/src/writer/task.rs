@@ -52,6 +52,7 @@ pub(super) fn start(
         .map(|every| durability::sync_every(rotator.clone(), &config.path, every));
     let task = WriterTask {
         unsynced,
+        closing: false,
         path: config.path.clone(),
         rx,
         spare: Vec::new(),
@@ -108,6 +109,8 @@ struct WriterTask {
     format: LineFormat,
     /// Told after each batch written, with [`WriterOptions::sync_interval`] set.
     unsynced: Option<Unsynced>,
+    /// Shutdown was asked for and the sink was told (`Sink::before_close`).
+    closing: bool,
 }
 
 impl WriterTask {
@@ -115,6 +118,11 @@ impl WriterTask {
     fn write(&mut self, batch: Batch) {
         let lines = batch.lines;
         self.shared.in_flight.store(lines, Ordering::Release);
+        if !self.closing && self.shared.closing.load(Ordering::Acquire) {
+            // Shutdown: what is left gets a real try, even past an open breaker.
+            self.closing = true;
+            self.sink.before_close();
+        }
         let outcome = self
             .losses
             .write_batch(self.sink.as_mut(), self.format, &batch);
@@ -136,6 +144,9 @@ impl WriterTask {
                 *last = Some(crate::error::copy_io(e));
             }
         }
+        self.shared
+            .torn_lines
+            .store(self.losses.torn_lines(), Ordering::Release);
         self.shared.in_flight.store(0, Ordering::Release);
         // Before `complete`: a flush that returns finds the batch in the exported metrics.
         self.export();
@@ -164,6 +175,9 @@ impl WriterTask {
         let last = self.losses.write_last(self.sink.as_mut(), self.format);
         self.metrics.record_lines_written(last.lines_done);
         self.metrics.record_lines_lost(last.lines_lost);
+        self.shared
+            .torn_lines
+            .store(self.losses.torn_lines(), Ordering::Release);
         let closed = self.sink.close();
         self.export();
         self.release();
