@@ -18,10 +18,28 @@ use crate::naming::{archive_stems, ArchiveNaming, Scan};
 pub const DEFAULT_LISTING_MAX_AGE: Duration = Duration::from_secs(1);
 
 /// How much earlier than the listing a live file's last change must be for the listing to be
-/// trusted for it: file times come from a coarser clock than [`SystemTime::now`] (the kernel's
-/// tick, or whole seconds on some filesystems), so a change just after the listing may bear a
-/// time just before it.
-const CHANGE_MARGIN: Duration = Duration::from_secs(1);
+/// trusted for it: file times come from a coarser clock than [`SystemTime::now`] (the
+/// kernel's tick, a few milliseconds), so a change just after the listing may bear a time
+/// just before it.
+const CHANGE_MARGIN: Duration = Duration::from_millis(50);
+
+/// [`CHANGE_MARGIN`] for a time in whole seconds: a filesystem that keeps only seconds (FAT
+/// keeps two) may date a change just after the listing up to two seconds before it.
+const COARSE_CHANGE_MARGIN: Duration = Duration::from_secs(2);
+
+/// Whether a live file changed at `changed` may have changed after a listing taken at
+/// `taken` (see [`CHANGE_MARGIN`]).
+fn changed_since(changed: SystemTime, taken: SystemTime) -> bool {
+    let whole_seconds = changed
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .is_ok_and(|d| d.subsec_nanos() == 0);
+    let margin = if whole_seconds {
+        COARSE_CHANGE_MARGIN
+    } else {
+        CHANGE_MARGIN
+    };
+    changed + margin >= taken
+}
 
 /// One listing of a directory, its archive names grouped by the stem they belong to.
 struct Listing {
@@ -45,7 +63,7 @@ struct Listing {
 ///
 /// * each live file gets its share **once**: a second open of it, or one after its writer
 ///   in this process closed ([`forget`](Self::forget)), lists afresh;
-/// * a live file changed since the listing (`mtime` up to a second before it, for coarse file clocks: a
+/// * a live file changed since the listing (`mtime` up to 50 ms before it, for the coarser clock of file times, or 2 s for times in whole seconds: a
 ///   writer of another process wrote or rotated after it) lists afresh, and so does an open
 ///   that just finished an interrupted rotation (it made an archive);
 /// * a listing older than its `max_age` is never used;
@@ -136,7 +154,7 @@ impl SharedListing {
         let usable = current.as_ref().is_some_and(|l| {
             l.taken.elapsed() < self.max_age
                 && !l.served.contains(&live)
-                && live_changed.is_none_or(|t| t + CHANGE_MARGIN < l.taken_wall)
+                && !live_changed.is_some_and(|t| changed_since(t, l.taken_wall))
         });
         if !usable {
             *current = Some(self.take()?);
@@ -286,6 +304,18 @@ mod tests {
         std::fs::write(third.archive_path(t, 4), b"new").unwrap();
         assert_eq!(shared.scan(&third, None).unwrap().next_seq(), 5);
         assert_eq!(shared.listings_taken(), 4);
+    }
+
+    #[test]
+    fn a_change_just_before_the_listing_may_be_after_it() {
+        let taken = SystemTime::UNIX_EPOCH + Duration::new(1_800_000_000, 500_000_000);
+        // Nanosecond times: within 50 ms counts as after.
+        assert!(changed_since(taken - Duration::from_millis(10), taken));
+        assert!(!changed_since(taken - Duration::from_millis(100), taken));
+        // Whole seconds (a coarse filesystem): up to 2 s before counts as after.
+        let whole = SystemTime::UNIX_EPOCH + Duration::from_secs(1_799_999_999);
+        assert!(changed_since(whole, taken));
+        assert!(!changed_since(whole - Duration::from_secs(2), taken));
     }
 
     #[test]
