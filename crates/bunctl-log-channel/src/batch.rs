@@ -48,7 +48,6 @@ impl State {
         let due = self.closed
             || self.flush_requested
             || self.buf.len() >= cfg.batch_bytes
-            || self.lines >= cfg.max_lines
             || self.room_waiters > 0
             || now >= deadline;
         if due {

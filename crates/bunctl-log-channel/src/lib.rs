@@ -9,10 +9,14 @@
 //! writes the full one with a single `write(2)` while producers fill the other. The lock is held
 //! for a `memcpy` of one line, never across I/O.
 //!
-//! * **Bounded by lines and bytes.** The buffer accepts a write only if the buffered lines stay
-//!   within [`ChannelConfig::max_lines`] and the buffered bytes within
-//!   [`ChannelConfig::max_bytes`], so a burst of huge lines cannot exhaust memory. What is in
-//!   flight is at most one full buffer plus the batch being written.
+//! * **Bounded in bytes.** The buffer accepts a write only if the buffered bytes stay within
+//!   [`ChannelConfig::max_bytes`], so a burst of huge lines cannot exhaust memory, and a batch
+//!   takes everything buffered (there is no limit in lines). What is in flight is at most one
+//!   full buffer plus the batch being written.
+//! * **Bounded sends in progress.** At most [`ChannelConfig::max_concurrent_sends`] sends are
+//!   in progress at once, those waiting for room included; one past it is treated as if the
+//!   buffer were full (see [`Sender`] for how this is counted at no cost to a send that finds
+//!   room).
 //! * **Three ways to send when full**: [`Sender::send_or_drop`] drops the line and counts it
 //!   (the next accepted line is preceded by a marker line giving the count, so the file shows the
 //!   gap); [`Sender::try_send`] returns [`TrySendError::Full`]; [`Sender::send`] waits for room

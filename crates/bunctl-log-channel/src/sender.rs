@@ -36,8 +36,55 @@ impl Message<'_> {
     }
 }
 
+/// What [`Sender::push_now`] did with a message.
+enum Push {
+    Taken,
+    /// No room in the buffer now.
+    Full,
+    /// The send would be past [`ChannelConfig::max_concurrent_sends`].
+    NoPlace,
+}
+
+/// A send's place among the [`ChannelConfig::max_concurrent_sends`]: taken when it first
+/// waits for room, given back (waking a send waiting for one) when it returns or its future
+/// is dropped.
+struct Place<'a> {
+    shared: &'a Shared,
+    held: bool,
+}
+
+impl<'a> Place<'a> {
+    fn new(shared: &'a Shared) -> Self {
+        Self {
+            shared,
+            held: false,
+        }
+    }
+}
+
+impl Drop for Place<'_> {
+    fn drop(&mut self) {
+        if self.held {
+            self.shared.lock().waiting_senders -= 1;
+            self.shared.places.notify_one();
+        }
+    }
+}
+
 /// The producer side. Cheap to clone; the channel closes when the last sender is dropped or
 /// [`Sender::close`] is called.
+///
+/// # How sends in progress are counted
+///
+/// [`ChannelConfig::max_concurrent_sends`] bounds the sends in progress at once, those waiting
+/// for room included. A send that finds room copies its lines in under the buffer's lock and
+/// returns: it never waits for the writer, and the lock lets one such send hold the buffer at a
+/// time. The sends that can pile up are those waiting for room, and those are counted exactly,
+/// under the same lock, from their first wait until they return or their future is dropped. A
+/// send is admitted when fewer than the limit are waiting, so the waiting ones and the one
+/// inside stay within it; past it, the send is treated as if the buffer were full. Counting
+/// every call on entry and exit instead would add two atomic read-modify-writes on a shared
+/// cache line to every line, for calls that are inside only for the copy of one line.
 pub struct Sender {
     shared: Arc<Shared>,
 }
@@ -91,26 +138,31 @@ impl Sender {
         }
     }
 
-    /// Takes the message if it fits now. Returns `Ok(true)` if taken, `Ok(false)` if full.
-    fn push_now(&self, message: &Message<'_>) -> Result<bool, Closed> {
-        let (bytes, lines) = message.size();
+    /// Takes the message if it fits now and the send has a place (`placed`: it already counts
+    /// among the waiting sends, else it needs one of the free places).
+    fn push_now(&self, message: &Message<'_>, placed: bool) -> Result<Push, Closed> {
+        let (bytes, _) = message.size();
         let mut st = self.shared.lock();
         if st.closed {
             return Err(Closed);
         }
-        if !self.shared.fits(&st, bytes, lines) {
-            return Ok(false);
+        if !placed && self.shared.no_place(&st) {
+            return Ok(Push::NoPlace);
+        }
+        if !self.shared.fits(&st, bytes) {
+            return Ok(Push::Full);
         }
         let wake = self.shared.append(&mut st, message);
         drop(st);
         if wake {
             self.shared.wake_receiver();
         }
-        Ok(true)
+        Ok(Push::Taken)
     }
 
-    /// Sends without waiting; a full buffer drops the message, counts it, and leaves a marker
-    /// line with the count in front of the next line that is taken.
+    /// Sends without waiting; a full buffer (or [`ChannelConfig::max_concurrent_sends`] sends
+    /// already waiting) drops the message, counts it, and leaves a marker line with the count
+    /// in front of the next line that is taken.
     ///
     /// # Errors
     /// [`Closed`] once the channel is closed.
@@ -135,8 +187,16 @@ impl Sender {
 
     /// Takes `message` now, or after one yield, or drops and counts it.
     fn push_or_drop(&self, message: &Message<'_>) -> Result<(), Closed> {
-        if self.push_now(message)? {
-            return Ok(());
+        match self.push_now(message, false)? {
+            Push::Taken => return Ok(()),
+            // Past the limit: dropped at once, as the limit asks (a yield would not free a
+            // place: those are held by sends waiting for the writer).
+            Push::NoPlace => {
+                self.shared.metrics.record_overflow();
+                self.drop_and_count(message);
+                return Ok(());
+            }
+            Push::Full => {}
         }
         // Full. The writer may be runnable but preempted by producers (more busy threads than
         // cores): wake it if it waits, give up the CPU once so it can run, and look again
@@ -147,31 +207,38 @@ impl Sender {
             self.shared.wake_receiver();
         }
         std::thread::yield_now();
-        if self.push_now(message)? {
+        if let Push::Taken = self.push_now(message, false)? {
             return Ok(());
         }
+        self.drop_and_count(message);
+        Ok(())
+    }
+
+    /// Counts `message`'s lines as dropped, for the marker the next accepted line gets.
+    fn drop_and_count(&self, message: &Message<'_>) {
         let (_, lines) = message.size();
         let mut st = self.shared.lock();
         st.dropped_since_marker += lines as u64;
         self.shared.metrics.record_dropped(lines as u64);
-        Ok(())
     }
 
     /// Sends without waiting, or says why not.
     ///
     /// # Errors
-    /// [`TrySendError::Full`] if there is no room now (counted as an overflow),
-    /// [`TrySendError::TooLarge`] if there never will be, [`TrySendError::Closed`].
+    /// [`TrySendError::Full`] if there is no room now or
+    /// [`ChannelConfig::max_concurrent_sends`] sends are already waiting (counted as an
+    /// overflow), [`TrySendError::TooLarge`] if there never will be room,
+    /// [`TrySendError::Closed`].
     pub fn try_send(&self, msg: &[u8]) -> Result<(), TrySendError> {
         let message = self.encode(msg);
         let (bytes, lines) = message.size();
-        if !self.shared.can_ever_fit(bytes, lines) {
+        if !self.shared.can_ever_fit(bytes) {
             return Err(TrySendError::TooLarge { bytes, lines });
         }
-        match self.push_now(&message) {
-            Ok(true) => Ok(()),
+        match self.push_now(&message, false) {
+            Ok(Push::Taken) => Ok(()),
             Err(Closed) => Err(TrySendError::Closed),
-            Ok(false) => {
+            Ok(Push::Full | Push::NoPlace) => {
                 let wake = self.shared.record_overflow(&mut self.shared.lock());
                 if wake {
                     self.shared.wake_receiver();
@@ -181,22 +248,25 @@ impl Sender {
         }
     }
 
-    /// Sends, waiting for room: loses nothing. A message larger than the whole buffer is sent
-    /// line by line (other producers' lines may come between its lines, never inside one).
+    /// Sends, waiting for room (and, past [`ChannelConfig::max_concurrent_sends`], first for a
+    /// place among the waiting sends): loses nothing. A message larger than the whole buffer
+    /// is sent line by line (other producers' lines may come between its lines, never inside
+    /// one).
     ///
     /// # Errors
     /// [`Closed`] if the channel is closed before the message is taken.
     pub async fn send(&self, msg: &[u8]) -> Result<(), Closed> {
         let message = self.encode(msg);
-        let (bytes, lines) = message.size();
-        if self.shared.can_ever_fit(bytes, lines) {
-            return self.push_waiting(&message).await;
+        let (bytes, _) = message.size();
+        let mut place = Place::new(&self.shared);
+        if self.shared.can_ever_fit(bytes) {
+            return self.push_waiting(&message, &mut place).await;
         }
         let Message::Lines { bytes: block, .. } = message else {
             // A single line always fits an empty buffer (see `ChannelConfig::normalized`).
-            return self.push_waiting(&message).await;
+            return self.push_waiting(&message, &mut place).await;
         };
-        self.push_line_by_line(&block).await
+        self.push_line_by_line(&block, &mut place).await
     }
 
     /// Sends whole lines (as a [`bunctl_log_buffer::LineSplitter`] yields them), waiting for
@@ -205,18 +275,19 @@ impl Sender {
     /// # Errors
     /// [`Closed`] if the channel is closed before the lines are taken.
     pub async fn send_lines(&self, lines: Lines<'_>) -> Result<(), Closed> {
-        if self.shared.can_ever_fit(lines.bytes.len(), lines.count) {
+        let mut place = Place::new(&self.shared);
+        if self.shared.can_ever_fit(lines.bytes.len()) {
             let message = Message::Lines {
                 bytes: lines.bytes.into(),
                 count: lines.count,
             };
-            self.push_waiting(&message).await
+            self.push_waiting(&message, &mut place).await
         } else {
-            self.push_line_by_line(lines.bytes).await
+            self.push_line_by_line(lines.bytes, &mut place).await
         }
     }
 
-    async fn push_line_by_line(&self, block: &[u8]) -> Result<(), Closed> {
+    async fn push_line_by_line(&self, block: &[u8], place: &mut Place<'_>) -> Result<(), Closed> {
         let mut start = 0;
         while start < block.len() {
             let end = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |i| start + i + 1);
@@ -224,48 +295,70 @@ impl Sender {
                 bytes: block[start..end].into(),
                 count: 1,
             };
-            self.push_waiting(&message).await?;
+            self.push_waiting(&message, place).await?;
             start = end;
         }
         Ok(())
     }
 
-    async fn push_waiting(&self, message: &Message<'_>) -> Result<(), Closed> {
+    async fn push_waiting(
+        &self,
+        message: &Message<'_>,
+        place: &mut Place<'_>,
+    ) -> Result<(), Closed> {
         // Fast path: no wait registration (it takes the Notify's own lock).
-        if self.push_now(message)? {
+        if let Push::Taken = self.push_now(message, place.held)? {
             return Ok(());
         }
-        let (bytes, lines) = message.size();
+        let (bytes, _) = message.size();
         let mut counted = false;
         loop {
-            let notified = self.shared.room.notified();
-            tokio::pin!(notified);
+            let room = self.shared.room.notified();
+            tokio::pin!(room);
+            let places = self.shared.places.notified();
+            tokio::pin!(places);
             // Registered before the check, so a wake-up between check and await is not lost.
-            notified.as_mut().enable();
-            if self.push_now(message)? {
+            room.as_mut().enable();
+            if !place.held {
+                places.as_mut().enable();
+            }
+            if let Push::Taken = self.push_now(message, place.held)? {
                 return Ok(());
             }
-            let wake = {
+            let (wake, wait_for_place) = {
                 let mut st = self.shared.lock();
                 if st.closed {
                     return Err(Closed);
                 }
-                if self.shared.fits(&st, bytes, lines) {
+                let no_place = !place.held && self.shared.no_place(&st);
+                if !no_place && self.shared.fits(&st, bytes) {
                     // The writer made room between the two locks: try again rather than wait
                     // for a wake-up that was already sent.
                     continue;
                 }
-                st.room_waiters += 1;
                 if !counted {
                     counted = true;
                     self.shared.metrics.record_overflow();
                 }
-                self.shared.take_receiver_wake(&mut st)
+                if no_place {
+                    (false, true)
+                } else {
+                    if !place.held {
+                        place.held = true;
+                        st.waiting_senders += 1;
+                    }
+                    st.room_waiters += 1;
+                    (self.shared.take_receiver_wake(&mut st), false)
+                }
             };
             if wake {
                 self.shared.wake_receiver();
             }
-            notified.await;
+            if wait_for_place {
+                places.await;
+            } else {
+                room.await;
+            }
         }
     }
 

@@ -29,7 +29,12 @@ pub(crate) struct State {
     pub(crate) lines: usize,
     pub(crate) closed: bool,
     pub(crate) receiver: ReceiverState,
+    /// Producers that waited for room since the receiver last took a batch (it cuts a batch
+    /// early for them and wakes them all when it does).
     pub(crate) room_waiters: usize,
+    /// Sends now waiting for room (each counted once, from its first wait until it returns or
+    /// is cancelled): what [`ChannelConfig::max_concurrent_sends`] bounds.
+    pub(crate) waiting_senders: usize,
     pub(crate) flush_requested: bool,
     /// Number of the batch now accumulating in `buf`.
     pub(crate) generation: u64,
@@ -50,6 +55,8 @@ pub(crate) struct Shared {
     pub(crate) waker: OnceLock<Waker>,
     /// Wakes producers waiting for room.
     pub(crate) room: Notify,
+    /// Wakes a send waiting for one of the `max_concurrent_sends` places.
+    pub(crate) places: Notify,
     /// Wakes flush waiters.
     pub(crate) flushed: Notify,
     /// Highest batch number written (all below it are written too).
@@ -72,6 +79,7 @@ impl Shared {
                 closed: false,
                 receiver: ReceiverState::Busy,
                 room_waiters: 0,
+                waiting_senders: 0,
                 flush_requested: false,
                 generation: 1,
                 dropped_since_marker: 0,
@@ -81,6 +89,7 @@ impl Shared {
             receiver_wake: Condvar::new(),
             waker: OnceLock::new(),
             room: Notify::new(),
+            places: Notify::new(),
             flushed: Notify::new(),
             completed: AtomicU64::new(0),
             senders: AtomicUsize::new(1),
@@ -96,21 +105,28 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Whether `bytes`/`lines` fit now; the drop marker is allowed to overshoot.
-    pub(crate) fn fits(&self, st: &State, bytes: usize, lines: usize) -> bool {
-        st.buf.len() + bytes <= self.config.max_bytes && st.lines + lines <= self.config.max_lines
+    /// Whether `bytes` fit now; the drop marker is allowed to overshoot.
+    pub(crate) fn fits(&self, st: &State, bytes: usize) -> bool {
+        st.buf.len() + bytes <= self.config.max_bytes
     }
 
-    /// Whether a message of this size can ever fit at once.
-    pub(crate) fn can_ever_fit(&self, bytes: usize, lines: usize) -> bool {
-        bytes <= self.config.max_bytes && lines <= self.config.max_lines
+    /// Whether a message of `bytes` can ever fit at once.
+    pub(crate) fn can_ever_fit(&self, bytes: usize) -> bool {
+        bytes <= self.config.max_bytes
+    }
+
+    /// Whether a send not yet counted among the waiting ones is past
+    /// [`ChannelConfig::max_concurrent_sends`]: it would be one more than the limit allows.
+    pub(crate) fn no_place(&self, st: &State) -> bool {
+        st.waiting_senders >= self.config.max_concurrent_sends
     }
 
     /// Appends a message's lines under the lock (after any pending drop marker) and says
     /// whether the receiver must be woken.
     pub(crate) fn append(&self, st: &mut State, message: &Message<'_>) -> bool {
         st.write_drop_marker(self.config.format);
-        let (_, lines) = message.size();
+        let (bytes, lines) = message.size();
+        reserve_within(&mut st.buf, bytes, self.config.max_bytes);
         match message {
             Message::Line(line) => {
                 st.buf.extend_from_slice(line);
@@ -130,7 +146,6 @@ impl Shared {
             ReceiverState::Idle => true,
             ReceiverState::Lingering => {
                 st.buf.len() >= self.config.batch_bytes
-                    || st.lines >= self.config.max_lines
                     || st.room_waiters > 0
                     || st.flush_requested
                     || st.closed
@@ -172,6 +187,19 @@ impl Shared {
             self.wake_receiver();
         }
         self.room.notify_waiters();
+        self.places.notify_waiters();
         self.flushed.notify_waiters();
     }
+}
+
+/// Makes room in `buf` for `extra` more bytes, growing it as `Vec` does (doubling) but never
+/// past `max` unless the bytes need it: a buffer filled to `max_bytes` then holds at most
+/// `max_bytes`, not the up to twice as much that plain doubling can leave allocated.
+fn reserve_within(buf: &mut Vec<u8>, extra: usize, max: usize) {
+    if buf.capacity() - buf.len() >= extra {
+        return;
+    }
+    let needed = buf.len() + extra;
+    let wanted = buf.capacity().saturating_mul(2).max(needed).max(256);
+    buf.reserve_exact(wanted.min(max).max(needed) - buf.len());
 }

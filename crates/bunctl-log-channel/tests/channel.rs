@@ -6,9 +6,9 @@ use std::time::Duration;
 use bunctl_log_buffer::Lines;
 use bunctl_log_channel::{channel, ChannelConfig, Closed, Receiver, TrySendError};
 
-fn small(max_lines: usize, max_bytes: usize) -> ChannelConfig {
+/// A channel of `max_bytes` (at least 95: one piece of a split 64-byte line).
+fn small(max_bytes: usize) -> ChannelConfig {
     ChannelConfig {
-        max_lines,
         max_bytes,
         batch_bytes: max_bytes,
         flush_interval: Duration::from_millis(50),
@@ -17,13 +17,17 @@ fn small(max_lines: usize, max_bytes: usize) -> ChannelConfig {
     }
 }
 
+/// `text` padded with dots to `len` bytes (its newline not counted).
+fn padded(text: &str, len: usize) -> String {
+    format!("{text:.<len$}")
+}
+
 /// Drains the receiver to the end, checking the bounds of every batch.
-fn drain(mut rx: Receiver, max_lines: u64, max_bytes: usize) -> (Vec<u8>, u64) {
+fn drain(mut rx: Receiver, max_bytes: usize) -> (Vec<u8>, u64) {
     let mut all = Vec::new();
     let mut lines = 0;
     let mut spare = Vec::new();
     while let Some(batch) = rx.recv(spare) {
-        assert!(batch.lines <= max_lines, "batch of {} lines", batch.lines);
         assert!(
             batch.bytes.len() <= max_bytes + 100,
             "batch of {} bytes",
@@ -46,31 +50,34 @@ async fn lines_arrive_whole_and_in_order() {
     tx.send(b"three\r\nfour").await.unwrap();
     tx.send(b"\0\xff").await.unwrap();
     drop(tx);
-    let (bytes, lines) = drain(rx, 1000, 4 << 20);
+    let (bytes, lines) = drain(rx, 4 << 20);
     assert_eq!(bytes, b"one\ntwo\nthree\r\nfour\n\0\xff\n");
     assert_eq!(lines, 5);
 }
 
 #[tokio::test]
 async fn full_buffer_drops_counts_and_marks_the_gap() {
-    let (tx, rx) = channel(small(3, 1 << 10));
+    // Room for 4 lines of 25 bytes.
+    let (tx, rx) = channel(small(100));
+    let line = |i: usize| padded(&format!("line {i}"), 24);
     for i in 0..10 {
-        tx.send_or_drop(format!("line {i}").as_bytes()).unwrap();
+        tx.send_or_drop(line(i).as_bytes()).unwrap();
     }
     let stats = tx.stats();
-    assert_eq!(stats.dropped_lines, 7);
-    assert_eq!(stats.overflows, 7);
+    assert_eq!(stats.dropped_lines, 6);
+    assert_eq!(stats.overflows, 6);
     // Room again after the writer takes the batch.
     let mut rx = rx;
     let first = rx.recv(Vec::new()).unwrap();
-    assert_eq!(first.bytes, b"line 0\nline 1\nline 2\n");
+    let kept: String = (0..4).map(|i| line(i) + "\n").collect();
+    assert_eq!(first.bytes, kept.as_bytes());
     rx.complete(first.generation);
     tx.send_or_drop(b"after").unwrap();
     tx.close();
     let second = rx.recv(Vec::new()).unwrap();
     assert_eq!(
         second.bytes,
-        b"[bunctl-log] 7 lines dropped here: the writer was full\nafter\n"
+        b"[bunctl-log] 6 lines dropped here: the writer was full\nafter\n"
     );
     assert_eq!(second.lines, 1);
     assert!(rx.recv(Vec::new()).is_none());
@@ -80,52 +87,64 @@ async fn full_buffer_drops_counts_and_marks_the_gap() {
 fn the_drop_marker_is_written_in_the_channels_format() {
     let (tx, mut rx) = channel(ChannelConfig {
         format: bunctl_log_buffer::LineFormat::Json,
-        ..small(1, 1 << 10)
+        ..small(100)
     });
-    tx.send_or_drop(b"{\"log\":\"kept\\n\"}").unwrap();
+    // Two lines of 50 bytes with their newlines (each within max_line_len): the buffer is full.
+    let kept = format!("{{\"log\":\"{}\\n\"}}", padded("kept", 37));
+    assert_eq!(kept.len(), 49);
+    tx.send_or_drop(kept.as_bytes()).unwrap();
+    tx.send_or_drop(kept.as_bytes()).unwrap();
     tx.send_or_drop(b"dropped").unwrap();
     tx.close();
     let b = rx.recv(Vec::new()).unwrap();
-    let marker = b.bytes.split(|&c| c == b'\n').nth(1).unwrap();
+    let marker = b.bytes.split(|&c| c == b'\n').nth(2).unwrap();
     assert!(
         marker.starts_with(b"{\"log\":\"[bunctl-log] 1 lines dropped here: the writer was full\\n\",\"stream\":\"bunctl-log\",\"time\":\""),
         "{}",
         String::from_utf8_lossy(marker)
     );
     assert_eq!(bunctl_log_buffer::Marker::dropped_lines(marker), Some(1));
-    assert_eq!(b.lines, 1);
+    assert_eq!(b.lines, 2);
 }
 
 #[tokio::test]
 async fn drops_after_the_last_line_are_marked_at_close() {
-    let (tx, mut rx) = channel(small(1, 1 << 10));
-    tx.send_or_drop(b"kept").unwrap();
+    let (tx, mut rx) = channel(small(100));
+    // Two lines of 50 bytes: the buffer is full.
+    let kept = format!("{}\n{}", padded("kept 1", 49), padded("kept 2", 49));
+    tx.send_or_drop(kept.as_bytes()).unwrap();
     tx.send_or_drop(b"dropped 1").unwrap();
     tx.send_or_drop(b"dropped 2").unwrap();
     tx.close();
     let b = rx.recv(Vec::new()).unwrap();
     assert_eq!(
-        b.bytes,
-        b"kept\n[bunctl-log] 2 lines dropped here: the writer was full\n"
+        String::from_utf8(b.bytes).unwrap(),
+        format!("{kept}\n[bunctl-log] 2 lines dropped here: the writer was full\n")
     );
-    assert_eq!(b.lines, 1);
+    assert_eq!(b.lines, 2);
     assert!(rx.recv(Vec::new()).is_none());
 }
 
 #[tokio::test]
 async fn try_send_says_full_too_large_and_closed() {
-    let (tx, mut rx) = channel(small(2, 200));
-    tx.try_send(b"a").unwrap();
-    tx.try_send(b"b").unwrap();
+    let (tx, mut rx) = channel(small(100));
+    let (a, b) = (padded("a", 49), padded("b", 49));
+    tx.try_send(a.as_bytes()).unwrap();
+    tx.try_send(b.as_bytes()).unwrap();
     assert_eq!(tx.try_send(b"c"), Err(TrySendError::Full));
     assert_eq!(tx.stats().overflows, 1);
     assert_eq!(tx.stats().dropped_lines, 0);
-    assert!(matches!(
-        tx.try_send(b"1\n2\n3\n"),
-        Err(TrySendError::TooLarge { lines: 3, .. })
-    ));
-    let b = rx.recv(Vec::new()).unwrap();
-    assert_eq!(b.bytes, b"a\nb\n");
+    // 3 lines of 41 bytes: more than the whole buffer.
+    let three = format!("{0}\n{0}\n{0}\n", padded("1", 40));
+    assert_eq!(
+        tx.try_send(three.as_bytes()),
+        Err(TrySendError::TooLarge {
+            bytes: 123,
+            lines: 3
+        })
+    );
+    let batch = rx.recv(Vec::new()).unwrap();
+    assert_eq!(batch.bytes, format!("{a}\n{b}\n").as_bytes());
     tx.close();
     assert_eq!(tx.try_send(b"x"), Err(TrySendError::Closed));
     assert_eq!(tx.send_or_drop(b"x"), Err(Closed));
@@ -136,8 +155,8 @@ async fn try_send_says_full_too_large_and_closed() {
 async fn waiting_senders_lose_nothing_and_keep_per_producer_order() {
     const PRODUCERS: usize = 50;
     const LINES: usize = 2000;
-    let (tx, rx) = channel(small(64, 2048));
-    let reader = std::thread::spawn(move || drain(rx, 64, 2048));
+    let (tx, rx) = channel(small(2048));
+    let reader = std::thread::spawn(move || drain(rx, 2048));
     let mut tasks = Vec::new();
     for p in 0..PRODUCERS {
         let tx = tx.clone();
@@ -171,8 +190,8 @@ async fn waiting_senders_lose_nothing_and_keep_per_producer_order() {
 
 #[tokio::test]
 async fn blocking_senders_on_threads_lose_nothing() {
-    let (tx, rx) = channel(small(16, 512));
-    let reader = std::thread::spawn(move || drain(rx, 16, 512));
+    let (tx, rx) = channel(small(512));
+    let reader = std::thread::spawn(move || drain(rx, 512));
     let threads: Vec<_> = (0..4)
         .map(|t| {
             let tx = tx.clone();
@@ -195,11 +214,11 @@ async fn blocking_senders_on_threads_lose_nothing() {
 
 #[tokio::test]
 async fn message_larger_than_the_buffer_goes_line_by_line() {
-    let (tx, rx) = channel(small(4, 256));
-    let reader = std::thread::spawn(move || drain(rx, 4, 256));
-    // 10 lines: more than max_lines at once, so `send` splits it.
+    let (tx, rx) = channel(small(128));
+    let reader = std::thread::spawn(move || drain(rx, 128));
+    // 10 lines of 21 bytes: more than the whole buffer at once, so `send` splits it.
     let msg: Vec<u8> = (0..10)
-        .flat_map(|i| format!("m{i}\n").into_bytes())
+        .flat_map(|i| (padded(&format!("m{i}"), 20) + "\n").into_bytes())
         .collect();
     tx.send(&msg).await.unwrap();
     // A line longer than max_line_len (64) is split into marked pieces.
@@ -209,13 +228,13 @@ async fn message_larger_than_the_buffer_goes_line_by_line() {
     let (bytes, lines) = reader.join().unwrap();
     assert_eq!(lines, 10 + 3);
     let text = String::from_utf8(bytes).unwrap();
-    assert!(text.starts_with("m0\nm1\n"));
+    assert!(text.starts_with(&format!("{}\n{}\n", padded("m0", 20), padded("m1", 20))));
     assert_eq!(text.matches("[bunctl-log: line continues]").count(), 2);
 }
 
 #[tokio::test]
 async fn send_lines_takes_a_line_buffer_block() {
-    let (tx, rx) = channel(small(100, 4096));
+    let (tx, rx) = channel(small(4096));
     tx.send_lines(Lines {
         bytes: b"a\nb\nc\n",
         count: 3,
@@ -223,7 +242,7 @@ async fn send_lines_takes_a_line_buffer_block() {
     .await
     .unwrap();
     drop(tx);
-    let (bytes, lines) = drain(rx, 100, 4096);
+    let (bytes, lines) = drain(rx, 4096);
     assert_eq!((bytes.as_slice(), lines), (&b"a\nb\nc\n"[..], 3));
 }
 
@@ -288,8 +307,9 @@ async fn flush_waits_for_the_batch_holding_the_last_line() {
 
 #[tokio::test]
 async fn dropping_the_receiver_releases_waiting_senders() {
-    let (tx, rx) = channel(small(1, 100));
-    tx.send(b"fills it").await.unwrap();
+    let (tx, rx) = channel(small(100));
+    let fill = format!("{}\n{}", padded("fills", 49), padded("it", 49));
+    tx.send(fill.as_bytes()).await.unwrap();
     let tx = Arc::new(tx);
     let waiter = {
         let tx = tx.clone();
@@ -305,7 +325,7 @@ async fn dropping_the_receiver_releases_waiting_senders() {
 #[test]
 fn config_is_normalized_so_every_piece_fits() {
     let c = ChannelConfig {
-        max_lines: 0,
+        max_concurrent_sends: 0,
         max_bytes: 10,
         batch_bytes: 1 << 30,
         flush_interval: Duration::ZERO,
@@ -313,14 +333,14 @@ fn config_is_normalized_so_every_piece_fits() {
         ..ChannelConfig::default()
     }
     .normalized();
-    assert_eq!(c.max_lines, 1);
+    assert_eq!(c.max_concurrent_sends, 1);
     assert!(c.max_bytes > 1000 + bunctl_log_buffer::CONTINUATION_MARKER.len());
     assert!(c.batch_bytes <= c.max_bytes);
 }
 
 #[tokio::test]
 async fn lines_sent_or_dropped_go_in_as_they_are_or_are_counted_and_marked() {
-    let (tx, rx) = channel(small(3, 1 << 10));
+    let (tx, rx) = channel(small(100));
     // A split piece longer than max_line_len (64) is not cut again.
     let piece = [
         &[b'x'; 64][..],
@@ -334,7 +354,7 @@ async fn lines_sent_or_dropped_go_in_as_they_are_or_are_counted_and_marked() {
         count: 2,
     })
     .unwrap();
-    // 2 of 3 lines taken: a block of two does not fit, and is dropped whole.
+    // 100 of 100 bytes taken: a block of two more lines does not fit, and is dropped whole.
     tx.send_lines_or_drop(Lines {
         bytes: b"a\nb\n",
         count: 2,
@@ -350,7 +370,7 @@ async fn lines_sent_or_dropped_go_in_as_they_are_or_are_counted_and_marked() {
         Err(Closed)
     );
     drop(tx);
-    let (bytes, lines) = drain(rx, 3, 1 << 10);
+    let (bytes, lines) = drain(rx, 100);
     let text = String::from_utf8(bytes).unwrap();
     let expected = format!("{}rest\n", String::from_utf8(piece).unwrap());
     assert!(text.starts_with(&expected), "{text}");
@@ -359,4 +379,105 @@ async fn lines_sent_or_dropped_go_in_as_they_are_or_are_counted_and_marked() {
         "{text}"
     );
     assert_eq!(lines, 2);
+}
+
+#[tokio::test]
+async fn a_batch_takes_everything_buffered_however_many_lines() {
+    let (tx, mut rx) = channel(ChannelConfig {
+        flush_interval: Duration::from_secs(3600),
+        ..ChannelConfig::default()
+    });
+    // 5,000 lines of 11 bytes, 55 KB: under the batch size, so nothing cuts them earlier.
+    for i in 0..5000 {
+        tx.send_or_drop(format!("line {i:05}").as_bytes()).unwrap();
+    }
+    assert_eq!(tx.stats().buffered_lines, 5000);
+    tx.close();
+    let batch = rx.recv(Vec::new()).unwrap();
+    assert_eq!(batch.lines, 5000);
+    assert_eq!(batch.bytes.len(), 5000 * 11);
+    assert_eq!(tx.stats().dropped_lines, 0);
+    assert!(rx.recv(Vec::new()).is_none());
+}
+
+/// Polls `fut` once: whether it is done without waiting.
+fn poll_once<F: std::future::Future>(fut: std::pin::Pin<&mut F>) -> std::task::Poll<F::Output> {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    fut.poll(&mut cx)
+}
+
+/// `max_concurrent_sends` 2, 10 sends waiting for a buffer the writer does not drain: 2 wait
+/// for room, 8 for a place. A short line that fits in bytes is still past the limit.
+#[tokio::test]
+async fn sends_past_max_concurrent_sends_drop_say_full_or_wait_for_a_place() {
+    let (tx, mut rx) = channel(ChannelConfig {
+        max_concurrent_sends: 2,
+        flush_interval: Duration::from_secs(3600),
+        ..small(100)
+    });
+    let tx = Arc::new(tx);
+    tx.send(padded("first", 59).as_bytes()).await.unwrap(); // 60 of 100 bytes
+    let waiting: Vec<_> = (0..10)
+        .map(|i| {
+            let tx = tx.clone();
+            // 51 bytes: none fits until the writer takes "first".
+            tokio::spawn(async move { tx.send(padded(&format!("w{i}"), 50).as_bytes()).await })
+        })
+        .collect();
+    for _ in 0..1000 {
+        if tx.stats().overflows == 10 {
+            break;
+        }
+        tokio::task::yield_now().await;
+    }
+    let stats = tx.stats();
+    assert_eq!((stats.overflows, stats.waiting_sends), (10, 2), "{stats:?}");
+    assert_eq!(stats.buffered_bytes, 60);
+
+    // "tiny" would fit (65 of 100 bytes), but 2 sends are already waiting.
+    tx.send_or_drop(b"tiny").unwrap();
+    assert_eq!(tx.stats().dropped_lines, 1);
+    assert_eq!(tx.try_send(b"tiny"), Err(TrySendError::Full));
+    let late = tx.send(b"late");
+    tokio::pin!(late);
+    assert!(
+        poll_once(late.as_mut()).is_pending(),
+        "a send past the limit did not wait"
+    );
+    assert_eq!(tx.stats().buffered_bytes, 60);
+
+    // The writer drains: every waiting send gets in, then the late one.
+    let reader = std::thread::spawn(move || {
+        let mut all = Vec::new();
+        let mut spare = Vec::new();
+        while let Some(batch) = rx.recv(spare) {
+            all.extend_from_slice(&batch.bytes);
+            rx.complete(batch.generation);
+            spare = batch.bytes;
+        }
+        all
+    });
+    late.await.unwrap();
+    for w in waiting {
+        w.await.unwrap().unwrap();
+    }
+    assert_eq!(tx.stats().waiting_sends, 0);
+    tx.close();
+    let text = String::from_utf8(reader.join().unwrap()).unwrap();
+    let mut lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 1 + 1 + 10 + 1, "{text}");
+    assert_eq!(lines[0], padded("first", 59));
+    assert!(lines.contains(&"late"));
+    assert_eq!(
+        lines
+            .iter()
+            .filter(|l| l.contains("1 lines dropped here"))
+            .count(),
+        1
+    );
+    lines.retain(|l| l.starts_with('w'));
+    lines.sort_unstable();
+    let mut expected: Vec<String> = (0..10).map(|i| padded(&format!("w{i}"), 50)).collect();
+    expected.sort_unstable();
+    assert_eq!(lines, expected);
 }

@@ -33,13 +33,13 @@ proptest! {
     #[test]
     fn accepted_messages_arrive_whole_in_order_and_drops_are_marked(
         msgs in proptest::collection::vec((message(), mode()), 1..200),
-        max_lines in 1usize..20,
+        max_concurrent_sends in 1usize..4,
         max_bytes in 1usize..400,
         max_line_len in 1usize..50,
         slow_writer in any::<bool>(),
     ) {
         let (tx, mut rx) = channel(ChannelConfig {
-            max_lines,
+            max_concurrent_sends,
             max_bytes,
             batch_bytes: max_bytes,
             flush_interval: Duration::from_millis(1),

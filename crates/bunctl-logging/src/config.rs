@@ -185,14 +185,21 @@ pub struct LogWriterConfig {
     pub path: PathBuf,
     /// Rotation and retention.
     pub rotation: RotationConfig,
-    /// The writer writes as soon as this many bytes are buffered (batches grow larger under
-    /// load, while the previous one is being written). Default 64 KiB.
+    /// The size of one write to the file: the writer writes as soon as this many bytes are
+    /// buffered (a batch grows larger under load, while the previous one is being written, up
+    /// to everything buffered: at most [`WriterOptions::max_buffered_bytes`]). Default 64 KiB.
     pub buffer_size: usize,
     /// Buffered lines reach the file at the latest this long after they were written. An idle
     /// writer has no timer. Default 100 ms; at most [`MAX_INTERVAL`].
     pub flush_interval: Duration,
-    /// Most lines buffered at once; beyond it `write_line` drops, `try_write_line` says
-    /// `Full`, `write_line_async` waits. Default 1000.
+    /// Most write calls in progress at once, those waiting for room included (as the v2
+    /// crate's semaphore bounded them; what is buffered is bounded in bytes, by
+    /// [`WriterOptions::max_buffered_bytes`]). Past it `write_line` drops and counts,
+    /// `try_write_line` says `Full`, `write_line_async` and `write_line_blocking` wait for one
+    /// of the calls to be done. A call whose line fits goes in under the buffer's lock and
+    /// never waits, so what is counted is the calls waiting for room: see
+    /// [`bunctl_log_channel::Sender`] for why that honours the limit at no cost to a call
+    /// that finds room. Default 1000.
     pub max_concurrent_writes: usize,
     /// Gzip rotated files (together with `rotation.compression`). Default true.
     pub enable_compression: bool,
@@ -295,7 +302,11 @@ impl LogWriterConfig {
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct WriterOptions {
-    /// Most bytes buffered at once, the memory bound. Default 4 MiB.
+    /// Most bytes buffered at once, the memory bound; a batch takes everything buffered, so it
+    /// is at most this large too. Default 2 MiB: a busy writer then holds at most the buffer
+    /// being filled and the batch being written (2 × 2 MiB) plus two written buffers resting
+    /// before reuse (at most 256 KiB each), 4.5 MiB in all, under the product's "<5 MB per
+    /// writer"; an idle writer gives its buffers back (it keeps at most 16 KiB).
     pub max_buffered_bytes: usize,
     /// Lines longer than this are split into marked pieces. Default 1 MiB.
     pub max_line_len: usize,
@@ -355,7 +366,7 @@ pub struct WriterOptions {
 impl Default for WriterOptions {
     fn default() -> Self {
         Self {
-            max_buffered_bytes: 4 << 20,
+            max_buffered_bytes: 2 << 20,
             max_line_len: bunctl_log_buffer::DEFAULT_MAX_LINE_LEN,
             shutdown_timeout: Duration::from_secs(10),
             flush_timeout: Duration::from_secs(10),

@@ -224,8 +224,8 @@ impl AsyncLogWriter {
         let stream = stream_name(options.stream);
         let (tx, rx) = channel_with_metrics(
             ChannelConfig {
-                max_lines: config.max_concurrent_writes,
                 max_bytes: options.max_buffered_bytes,
+                max_concurrent_sends: config.max_concurrent_writes,
                 batch_bytes: config.buffer_size,
                 flush_interval: config.flush_interval,
                 // Formatted lines are cut before formatting; the channel must not cut them again.

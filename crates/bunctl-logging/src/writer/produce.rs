@@ -99,13 +99,10 @@ impl AsyncLogWriter {
         sent
     }
 
-    /// Sends whole lines in groups of at most the buffer's limits (a group larger than the
+    /// Sends whole lines in groups of at most the buffer's size (a group larger than the
     /// whole buffer could never go in at once, and would be dropped whole).
     fn send_groups_or_drop(&self, bytes: &[u8]) -> Result<()> {
-        let (max_bytes, max_lines) = {
-            let c = self.tx.config();
-            (c.max_bytes, c.max_lines)
-        };
+        let max_bytes = self.tx.config().max_bytes;
         let send = |bytes: &[u8], count: usize| {
             self.tx
                 .send_lines_or_drop(Lines { bytes, count })
@@ -114,7 +111,7 @@ impl AsyncLogWriter {
         let (mut start, mut end, mut count) = (0, 0, 0);
         for nl in memchr::memchr_iter(b'\n', bytes) {
             let next = nl + 1;
-            if count > 0 && (next - start > max_bytes || count >= max_lines) {
+            if count > 0 && next - start > max_bytes {
                 send(&bytes[start..end], count)?;
                 (start, count) = (end, 0);
             }
@@ -139,7 +136,8 @@ impl AsyncLogWriter {
     }
 
     /// Writes one line (a `\n` is added; a trailing one is not doubled). Never blocks: when
-    /// the buffer is full the line is dropped and counted (`dropped_messages`,
+    /// the buffer is full, or [`max_concurrent_writes`](crate::LogWriterConfig::max_concurrent_writes)
+    /// callers already wait for room, the line is dropped and counted (`dropped_messages`,
     /// `buffer_overflows`), and the file gets a marker line with the count at the gap.
     ///
     /// Takes anything that is bytes: `&str`, `String`, `&String`, `&[u8]`, `Vec<u8>`.
@@ -154,8 +152,9 @@ impl AsyncLogWriter {
     /// Writes one line if there is room now. Never blocks.
     ///
     /// # Errors
-    /// [`Error::Full`] if the buffer is full (counted in `buffer_overflows`; the line was not
-    /// taken), [`Error::TooLarge`] if it never fits at once, [`Error::Closed`].
+    /// [`Error::Full`] if the buffer is full or
+    /// [`max_concurrent_writes`](crate::LogWriterConfig::max_concurrent_writes) callers
+    /// already wait for room (counted in `buffer_overflows`; the line was not taken), [`Error::TooLarge`] if it never fits at once, [`Error::Closed`].
     pub fn try_write_line(&self, line: impl AsRef<[u8]>) -> Result<()> {
         self.formatted(line.as_ref(), |msg| self.tx.try_send(msg))
             .map_err(|e| match e {
@@ -165,8 +164,10 @@ impl AsyncLogWriter {
             })
     }
 
-    /// Writes one line, waiting for room: lossless. A line larger than the whole buffer is
-    /// written in marked pieces.
+    /// Writes one line, waiting for room: lossless. Past
+    /// [`max_concurrent_writes`](crate::LogWriterConfig::max_concurrent_writes) callers waiting
+    /// for room, it first waits (asleep, not spinning) for one of them to be done. A line
+    /// larger than the whole buffer is written in marked pieces.
     ///
     /// # Errors
     /// [`Error::Closed`] if the writer is shut down before the line is taken.
@@ -183,7 +184,8 @@ impl AsyncLogWriter {
     }
 
     /// [`write_line_async`](Self::write_line_async) for plain threads: blocks the calling
-    /// thread until the line is taken. Do not call it on an async runtime's worker thread.
+    /// thread until the line is taken (waiting first for a place among the
+    /// [`max_concurrent_writes`](crate::LogWriterConfig::max_concurrent_writes), as it does). Do not call it on an async runtime's worker thread.
     ///
     /// # Errors
     /// [`Error::Closed`] if the writer is shut down before the line is taken.

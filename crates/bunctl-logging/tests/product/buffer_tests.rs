@@ -170,13 +170,16 @@ async fn flush_puts_accepted_lines_in_the_file() {
 #[tokio::test]
 async fn write_line_drops_when_full_and_marks_each_gap_with_its_size() {
     let dir = tempfile::tempdir().unwrap();
-    let writer = AsyncLogWriter::new(LogWriterConfig {
-        max_concurrent_writes: 8,
-        ..writer_config(dir.path(), RotationStrategy::Never, 10)
-    })
+    let mut options = WriterOptions::default();
+    options.max_line_len = 16;
+    options.max_buffered_bytes = 64; // 7 lines of 9 bytes
+    let writer = AsyncLogWriter::with_options(
+        writer_config(dir.path(), RotationStrategy::Never, 10),
+        options,
+    )
     .await
     .unwrap();
-    // One thread outruns a writer that makes a system call per batch of at most 8 lines.
+    // One thread outruns a writer that makes a system call per batch of at most 7 lines.
     let mut offered = 0u64;
     while writer.metrics_snapshot().dropped_messages < 100 && offered < 5_000_000 {
         writer.write_line(format!("{offered:08}")).unwrap();
@@ -226,11 +229,16 @@ async fn write_line_drops_when_full_and_marks_each_gap_with_its_size() {
 #[tokio::test]
 async fn try_write_line_says_full_and_takes_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let writer = AsyncLogWriter::new(LogWriterConfig {
-        max_concurrent_writes: 2,
-        flush_interval: Duration::from_secs(3600),
-        ..writer_config(dir.path(), RotationStrategy::Never, 10)
-    })
+    let mut options = WriterOptions::default();
+    options.max_line_len = 16;
+    options.max_buffered_bytes = 1; // raised to 47: one piece of a split line must fit
+    let writer = AsyncLogWriter::with_options(
+        LogWriterConfig {
+            flush_interval: Duration::from_secs(3600),
+            ..writer_config(dir.path(), RotationStrategy::Never, 10)
+        },
+        options,
+    )
     .await
     .unwrap();
     // The writer task may take the first batch at once; fill until full.
@@ -264,7 +272,6 @@ async fn buffered_bytes_never_pass_max_buffered_bytes() {
     let writer = AsyncLogWriter::open_with_io(
         LogWriterConfig {
             buffer_size: 1,
-            max_concurrent_writes: 1_000_000,
             flush_interval: Duration::from_secs(3600),
             ..writer_config(dir.path(), RotationStrategy::Never, 10)
         },

@@ -223,17 +223,23 @@ async fn shutdown_twice_and_dropping_without_shutdown_keep_lines() {
     panic!("dropped writer did not write its last line");
 }
 
-/// A writer that holds one line at most, whose first batch is stuck in `write(2)` (the disk
-/// hangs until the test clears it): after "first" and "second", the buffer is full.
+/// What fills [`full_writer`]'s buffer: 37 bytes.
+const FILLED: &str = "second\nfill1\nfill2\nfill3\nfill4\nfill5\n";
+
+/// A writer that buffers 37 bytes at most (the least `max_line_len` 6 allows), whose first
+/// batch is stuck in `write(2)` (the disk hangs until the test clears it): after "first" and
+/// [`FILLED`], the buffer is full.
 async fn full_writer(dir: &std::path::Path) -> (AsyncLogWriter, Faults) {
     let (fs, faults) = FaultFs::shared();
+    let mut options = WriterOptions::default();
+    options.max_line_len = 6;
+    options.max_buffered_bytes = 37;
     let writer = AsyncLogWriter::open_with_io(
         LogWriterConfig {
             buffer_size: 1,
-            max_concurrent_writes: 1,
             ..writer_config(dir, RotationStrategy::Never, 10)
         },
-        WriterOptions::default(),
+        options,
         fs,
         Arc::new(SystemClock),
     )
@@ -242,7 +248,8 @@ async fn full_writer(dir: &std::path::Path) -> (AsyncLogWriter, Faults) {
     faults.hold(Op::Write);
     writer.write_line("first").unwrap();
     assert!(eventually(|| faults.calls(Op::Write) == 1).await);
-    writer.write_line("second").unwrap();
+    writer.write_line(FILLED).unwrap();
+    assert_eq!(writer.metrics_snapshot().buffered_bytes, 37);
     (writer, faults)
 }
 
@@ -261,9 +268,9 @@ async fn drops_on_a_full_buffer_after_the_last_line_are_marked_at_close() {
     writer.shutdown().await.unwrap();
     assert_eq!(
         std::fs::read_to_string(writer.path()).unwrap(),
-        "first\nsecond\n[bunctl-log] 2 lines dropped here: the writer was full\n"
+        format!("first\n{FILLED}[bunctl-log] 2 lines dropped here: the writer was full\n")
     );
-    assert_eq!(writer.get_metrics().await.lines_written, 2);
+    assert_eq!(writer.get_metrics().await.lines_written, 7);
 }
 
 /// On a full buffer the lossless write waits, without failing, until the writer makes room.
@@ -281,9 +288,9 @@ async fn a_lossless_write_on_a_full_buffer_waits_for_room() {
     writer.shutdown().await.unwrap();
     assert_eq!(
         std::fs::read_to_string(writer.path()).unwrap(),
-        "first\nsecond\nthird\n"
+        format!("first\n{FILLED}third\n")
     );
     let m = writer.get_metrics().await;
-    assert_eq!((m.lines_written, m.dropped_messages), (3, 0));
+    assert_eq!((m.lines_written, m.dropped_messages), (8, 0));
     assert_eq!(m.buffer_overflows, 1, "the wait counts as one overflow");
 }

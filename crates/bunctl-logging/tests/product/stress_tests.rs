@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use bunctl_logging::{
     AppId, AsyncLogWriter, Error, LogConfig, LogManager, LogWriterConfig, RotationConfig,
-    RotationStrategy,
+    RotationStrategy, WriterOptions,
 };
 
 use crate::common::{init_tracing, is_marker, lines, marker_count, read_files};
@@ -168,7 +168,13 @@ async fn hundred_tasks_lose_nothing_across_rotations_and_compression() {
         .iter()
         .filter(|f| f.extension().is_some_and(|e| e == "gz"))
         .count();
-    assert!(gz >= 20, "expected many compressed rotations, got {gz}");
+    // Rotated files still plain at shutdown wait for the next start to be compressed: how many
+    // depends on how fast gzip kept up.
+    assert!(
+        files.len() > 20 && gz >= 1,
+        "expected many rotations, some compressed: {} files, {gz} compressed",
+        files.len()
+    );
     let all = read_files(&files);
     let mut next = vec![0usize; TASKS];
     let mut count = 0;
@@ -199,14 +205,22 @@ async fn hundred_tasks_lose_nothing_across_rotations_and_compression() {
     assert_eq!(m.bytes_written, all.len() as u64);
 }
 
+/// A buffer of 16 KiB (lines up to 1 KiB): small enough for 4 threads to overload it.
+fn small_buffer() -> WriterOptions {
+    let mut options = WriterOptions::default();
+    options.max_line_len = 1024;
+    options.max_buffered_bytes = 16 << 10;
+    options
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn write_line_under_overload_accounts_for_every_line() {
     let dir = tempfile::tempdir().unwrap();
     let writer = Arc::new(
-        AsyncLogWriter::new(LogWriterConfig {
-            max_concurrent_writes: 16,
-            ..writer_config(dir.path(), RotationStrategy::Size(256 << 10), 1000)
-        })
+        AsyncLogWriter::with_options(
+            writer_config(dir.path(), RotationStrategy::Size(256 << 10), 1000),
+            small_buffer(),
+        )
         .await
         .unwrap(),
     );
@@ -251,19 +265,23 @@ async fn write_line_under_overload_accounts_for_every_line() {
     );
 }
 
-/// 128 plain threads with the blocking lossless write, on a buffer of 64 lines: they wait for
-/// room in turn, and every line arrives once, in each thread's order.
+/// 128 plain threads with the blocking lossless write, on a 16 KiB buffer and at most 64
+/// callers waiting for room (the others wait for one of them to be done): every line arrives
+/// once, in each thread's order.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn many_threads_with_write_line_blocking_lose_nothing() {
     const THREADS: usize = 128;
     let lines_each = 200 * SCALE;
     let dir = tempfile::tempdir().unwrap();
     let writer = Arc::new(
-        AsyncLogWriter::new(LogWriterConfig {
-            max_concurrent_writes: 64,
-            buffer_size: 4096,
-            ..writer_config(dir.path(), RotationStrategy::Size(128 << 10), 1000)
-        })
+        AsyncLogWriter::with_options(
+            LogWriterConfig {
+                max_concurrent_writes: 64,
+                buffer_size: 4096,
+                ..writer_config(dir.path(), RotationStrategy::Size(128 << 10), 1000)
+            },
+            small_buffer(),
+        )
         .await
         .unwrap(),
     );
