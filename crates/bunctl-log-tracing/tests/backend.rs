@@ -56,8 +56,9 @@ where
     )
 }
 
-/// One file, never rotated, with a buffer of `max_lines` lines and 16 KiB: small enough that
-/// the producers here fill it.
+/// One file, never rotated, with a buffer of about `max_lines` events (the buffer is bounded
+/// in bytes: `max_lines` lines of 64 bytes, at least one piece of a 128-byte line): small
+/// enough that the producers here fill it.
 fn small(dir: &Path, max_lines: usize) -> (LogWriterConfig, WriterOptions) {
     let config = LogWriterConfig {
         path: dir.join("app.log"),
@@ -67,11 +68,11 @@ fn small(dir: &Path, max_lines: usize) -> (LogWriterConfig, WriterOptions) {
             compression: false,
         },
         buffer_size: 1024,
-        max_concurrent_writes: max_lines,
         ..LogWriterConfig::default()
     };
     let mut options = WriterOptions::default();
-    options.max_buffered_bytes = 16 << 10;
+    options.max_line_len = 128;
+    options.max_buffered_bytes = max_lines * 64;
     (config, options)
 }
 

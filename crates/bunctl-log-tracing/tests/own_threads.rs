@@ -29,10 +29,12 @@ fn the_writers_own_warnings_never_wait_in_lossless_mode() {
             compression: false,
         },
         buffer_size: 256,
-        max_concurrent_writes: 16,
         ..LogWriterConfig::default()
     };
     let mut options = WriterOptions::default();
+    // A buffer of about 16 events: the producers fill it while the disk fails.
+    options.max_line_len = 128;
+    options.max_buffered_bytes = 1024;
     // Every write fails: after two tries 50 ms apart the circuit breaker opens, and the
     // writer thread says so with `tracing::warn!`. By then the producers, waiting for room,
     // have filled the buffer again.
