@@ -5,7 +5,8 @@
 //! through it every producer, wait for it, [`RotatingSink`](crate::RotatingSink) opens the
 //! hidden `.<live name>.next` file ([`ArchiveNaming::next_path`]) and goes on writing there,
 //! while a [`FinishJob`] on a thread of its own fsyncs the rotated file, renames it to its
-//! archive name, hands it to the compressor, and renames `.next` to the live name. The rules
+//! archive name, fsyncs the directory, hands it to the compressor, and renames `.next` to the
+//! live name. The rules
 //! are the foreground rotation's: the rotated file is fsynced before any rename, a file that is
 //! not ours is never renamed or replaced, and a crash at any step is finished by the next
 //! open ([`recover`](crate::recovery::recover)): the live file, if any, is fsynced and archived first, then `.next`
@@ -21,7 +22,7 @@ use std::io::{self, Read};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use bunctl_log_fs::{FileLock, Filesystem};
+use bunctl_log_fs::{parent_dir, FileLock, Filesystem};
 use bunctl_log_rotation::{ArchiveNaming, Compressor, Retention};
 use chrono::{DateTime, Utc};
 
@@ -61,6 +62,8 @@ pub(crate) struct FinishJob {
     synced: bool,
     /// The rotated file was renamed to `archive` (or was found gone).
     archived: bool,
+    /// The directory was fsynced after that rename, before `.next` takes the live name.
+    archive_durable: bool,
     moved_away: Option<PathChange>,
     /// Bytes of `.next` already appended to the rotated file by [`fold_back`](Self::fold_back).
     folded: u64,
@@ -93,6 +96,7 @@ impl FinishJob {
             _lock: lock,
             synced: false,
             archived: false,
+            archive_durable: false,
             moved_away: None,
             folded: 0,
         }
@@ -202,6 +206,17 @@ impl FinishJob {
                 Some(change) => return Ok(Finished::Foreign(change)),
             }
             self.archived = true;
+        }
+        if !self.archive_durable {
+            // A filesystem may make directory changes durable out of order: after a power cut
+            // the rename of `.next` to the live name must not be there without this one, or
+            // the rotated file's lines (synced, perhaps acknowledged by `sync()`) would have
+            // no name. One directory fsync per rotation, on this thread, off the writer's path.
+            match self.fs.sync_dir(&parent_dir(&live)) {
+                // The directory itself is gone: the rename below finds `.next` gone too.
+                Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+                _ => self.archive_durable = true,
+            }
         }
         // Never over a file someone put at the live name after the rotated file left it.
         match self.fs.rename_noreplace(&self.next, &live) {
