@@ -114,7 +114,7 @@
 //!
 //! | | `tracing_appender::non_blocking` + `rolling` | `bunctl_log_tracing` |
 //! |---|---|---|
-//! | memory | at most 128,000 messages queued, each a `Vec` of its own: no limit in bytes | one shared buffer bounded in bytes (`max_buffered_bytes`, 4 MiB) and in lines (`max_concurrent_writes`); no allocation for a single-line event |
+//! | memory | at most 128,000 messages queued, each a `Vec` of its own: no limit in bytes | one shared buffer bounded in bytes (`max_buffered_bytes`, 2 MiB); no allocation for a single-line event |
 //! | an event | each `write` call is one message (the `fmt` layer writes an event with one `write_all`) | one message per event however it is written, never torn or interleaved |
 //! | lossy mode, overloaded | drops are counted (`dropped_lines()`), the file shows nothing | drops are counted in the metrics and the file has a marker line with the count at each gap; in the workspace's end-to-end benchmark (README), under the same load, 99.9-100% of lines were kept where `tracing-appender` kept 9.7-18.6% |
 //! | lossless mode | blocks the calling thread, a tokio worker included (stalling its other tasks) | non-blocking try first; when full, waits in `block_in_place` on a multi-thread runtime's worker; 5.9-6.9× `tracing-appender`'s lossless throughput in that benchmark |

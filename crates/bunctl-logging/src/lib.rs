@@ -11,7 +11,7 @@
 //! | `bunctl-core` | [`AppId`] (bunctl's own; nothing else of it is used) |
 //! | `bunctl-log-fs` | the filesystem seam: no symlink followed, locks, file identity |
 //! | `bunctl-log-buffer` | byte chunks → whole, bounded lines |
-//! | `bunctl-log-channel` | many producers → one writer thread, bounded by lines and bytes |
+//! | `bunctl-log-channel` | many producers → one writer, bounded in bytes |
 //! | `bunctl-log-rotation` | when to rotate, archive names, retention, compression |
 //! | `bunctl-log-sink` | `FileSink` and the rotating, retrying, metered layers |
 //! | `bunctl-log-metrics` | lock-free counters, [`MetricsSnapshot`] |
