@@ -367,7 +367,10 @@ mod tests {
         let lines: Vec<&str> = text.lines().collect();
         assert!(Marker::dropped_lines(lines[1].as_bytes()).is_none());
         assert!(lines[1].contains("cut short"), "{text:?}");
-        assert!(Marker::lost_lines(lines[2].as_bytes()).is_some(), "{text:?}");
+        assert!(
+            Marker::lost_lines(lines[2].as_bytes()).is_some(),
+            "{text:?}"
+        );
         assert_eq!(lines[3], "next");
     }
 
