@@ -1,17 +1,14 @@
 //! The campaign: N runs on one directory, all but the last killed, what each kill left recorded;
 //! then the checks of what the files hold after the clean run.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use super::dir::{ends_mid_line, gzip_test, inspect};
-use super::verify::{Pos, Verifier};
+use super::dir::{ends_mid_line, inspect};
+use super::verify::{verify_cat, Pos, Verifier};
 use super::workload::{clean_run, drain, killed_run, Rng};
 use super::APP;
-use crate::harness::binary::bunctl_log;
-use crate::harness::files::log_files;
+use crate::harness::files::{gzip_test, log_files};
 use crate::harness::report::Errors;
 
 /// What one kill left.
@@ -156,7 +153,7 @@ pub(super) fn check_files(bin: &Path, dir: &Path, report: &mut Report) {
         }
     }
     report.archives = state.gz.len();
-    gzip_test(&state.gz, &mut report.errors);
+    gzip_test(&state.gz, "", &mut report.errors);
     if let Err(e) = check_lines(bin, dir, report) {
         report.errors.push(e);
     }
@@ -164,52 +161,11 @@ pub(super) fn check_files(bin: &Path, dir: &Path, report: &mut Report) {
 
 /// Reads every line back through `bunctl-log cat` and checks it.
 pub(super) fn check_lines(bin: &Path, dir: &Path, report: &mut Report) -> Result<(), String> {
-    let tool = |command: &str| bunctl_log(bin, command, APP, dir);
     let (files, ends) = log_files(bin, APP, dir)?;
     let total = ends.last().copied().unwrap_or(0);
 
-    let mut cat = tool("cat")
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run bunctl-log cat: {e}"))?;
-    let stdout = cat
-        .stdout
-        .take()
-        .ok_or("no stdout pipe from bunctl-log cat")?;
-    let mut reader = BufReader::with_capacity(1 << 20, stdout);
     let mut v = Verifier::new(report.runs);
-    let mut buf = Vec::new();
-    let (mut offset, mut file, mut line_in_file, mut line) = (0u64, 0usize, 0u64, 0u64);
-    let read = loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf) {
-            Ok(0) => break Ok(()),
-            Ok(n) => {
-                while file < ends.len() && offset >= ends[file] {
-                    file += 1;
-                    line_in_file = 0;
-                }
-                line += 1;
-                line_in_file += 1;
-                offset += n as u64;
-                let text = buf.strip_suffix(b"\n").unwrap_or(&buf);
-                let at = Pos {
-                    file,
-                    line: line_in_file,
-                    cat_line: line,
-                };
-                v.line(text, at);
-            }
-            Err(e) => break Err(e),
-        }
-    };
-    let status = cat.wait();
-    read.map_err(|e| format!("reading bunctl-log cat's output: {e}"))?;
-    match status {
-        Ok(s) if s.success() => {}
-        Ok(s) => return Err(format!("bunctl-log cat failed: {s}")),
-        Err(e) => return Err(format!("cannot wait for bunctl-log cat: {e}")),
-    }
+    let (offset, _) = verify_cat(bin, APP, dir, &ends, &mut v)?;
     v.finish();
     if offset != total {
         eprintln!(

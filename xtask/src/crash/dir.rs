@@ -6,13 +6,8 @@ use std::collections::HashSet;
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use super::APP;
-use crate::harness::report::Errors;
-
-/// Files per `gzip -t` process.
-pub(super) const GZIP_BATCH: usize = 200;
 
 /// Which form of an archive a file name is, if it is one of `crash.log`'s.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,42 +97,6 @@ pub(super) fn ends_mid_line(path: &Path) -> io::Result<bool> {
     let mut last = [0u8];
     f.read_exact(&mut last)?;
     Ok(last[0] != b'\n')
-}
-
-/// `gzip -t` on every archive, in batches; a failed batch is retested file by file to name them.
-pub(super) fn gzip_test(files: &[PathBuf], errors: &mut Errors) {
-    let test = |files: &[PathBuf]| {
-        Command::new("gzip")
-            .arg("-t")
-            .arg("--")
-            .args(files)
-            .stdout(Stdio::null())
-            .output()
-    };
-    for batch in files.chunks(GZIP_BATCH) {
-        match test(batch) {
-            Ok(out) if out.status.success() => {}
-            Ok(_) => {
-                for f in batch {
-                    match test(std::slice::from_ref(f)) {
-                        Ok(out) if out.status.success() => {}
-                        Ok(out) => errors.push(format!(
-                            "{}: gzip -t fails: {}",
-                            f.display(),
-                            String::from_utf8_lossy(&out.stderr).trim()
-                        )),
-                        Err(e) => errors.push(format!("cannot run gzip -t: {e}")),
-                    }
-                }
-            }
-            Err(e) => {
-                errors.push(format!(
-                    "cannot run gzip -t (needed to check the archives): {e}"
-                ));
-                return;
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -5,14 +5,14 @@
 //! the cut-short marker after it), with every line of a run that ended cleanly present.
 
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 use bunctl_log_rotation::{ArchiveForm, ArchiveNaming, GZ_SUFFIX};
 
-use super::verify::{Pos, Verifier};
+use super::verify::{verify_cat, Pos, Verifier};
 use crate::harness::binary::bunctl_log;
+use crate::harness::files::gzip_test;
 use crate::harness::report::Errors;
 
 /// What the checks of one state counted.
@@ -142,40 +142,6 @@ pub(super) fn check_app(
     counts
 }
 
-/// `gzip -t` on `files`, 200 a process; a failed batch is retested file by file to name them.
-fn gzip_test(files: &[PathBuf], state: &str, errors: &mut Errors) {
-    let test = |batch: &[PathBuf]| {
-        Command::new("gzip")
-            .arg("-t")
-            .arg("--")
-            .args(batch)
-            .stdout(Stdio::null())
-            .output()
-    };
-    for batch in files.chunks(200) {
-        match test(batch) {
-            Ok(out) if out.status.success() => {}
-            Ok(_) => {
-                for f in batch {
-                    match test(std::slice::from_ref(f)) {
-                        Ok(out) if out.status.success() => {}
-                        Ok(out) => errors.push(format!(
-                            "{state}: {}: gzip -t fails: {}",
-                            f.display(),
-                            String::from_utf8_lossy(&out.stderr).trim()
-                        )),
-                        Err(e) => errors.push(format!("{state}: cannot run gzip -t: {e}")),
-                    }
-                }
-            }
-            Err(e) => {
-                errors.push(format!("{state}: cannot run gzip -t: {e}"));
-                return;
-            }
-        }
-    }
-}
-
 /// `bunctl-log cat`'s lines of `app` in `dir`, through the verifier; also the files (for
 /// naming a line's file) and the number of lines read. No files at all is no lines.
 fn verify_lines(
@@ -189,47 +155,7 @@ fn verify_lines(
         // `files` exits 1 with "no logs for app": what a cut of everything leaves.
         return Ok((v, Vec::new(), 0));
     };
-    let mut cat = bunctl_log(bin, "cat", app, dir)
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run bunctl-log cat: {e}"))?;
-    let stdout = cat
-        .stdout
-        .take()
-        .ok_or("no stdout pipe from bunctl-log cat")?;
-    let mut reader = BufReader::with_capacity(1 << 20, stdout);
-    let mut buf = Vec::new();
-    let (mut offset, mut file, mut line_in_file, mut line) = (0u64, 0usize, 0u64, 0u64);
-    let read = loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf) {
-            Ok(0) => break Ok(()),
-            Ok(n) => {
-                while file < ends.len() && offset >= ends[file] {
-                    file += 1;
-                    line_in_file = 0;
-                }
-                line += 1;
-                line_in_file += 1;
-                offset += n as u64;
-                let text = buf.strip_suffix(b"\n").unwrap_or(&buf);
-                let at = Pos {
-                    file,
-                    line: line_in_file,
-                    cat_line: line,
-                };
-                v.line(text, at);
-            }
-            Err(e) => break Err(e),
-        }
-    };
-    let status = cat.wait();
-    read.map_err(|e| format!("reading bunctl-log cat's output: {e}"))?;
-    match status {
-        Ok(s) if s.success() => {}
-        Ok(s) => return Err(format!("bunctl-log cat failed: {s}")),
-        Err(e) => return Err(format!("cannot wait for bunctl-log cat: {e}")),
-    }
+    let (_, line) = verify_cat(bin, app, dir, &ends, &mut v)?;
     v.finish();
     Ok((v, files, line))
 }

@@ -4,8 +4,10 @@
 use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
 
 use super::binary::bunctl_log;
+use super::report::Errors;
 
 /// The uncompressed size of each file `bunctl-log cat` prints: a `.gz`'s from its trailer
 /// (ISIZE, the size mod 2^32; the archives these tools make are far smaller), so cat's output can
@@ -50,4 +52,49 @@ pub(crate) fn log_files(
         ends.push(total);
     }
     Ok((files, ends))
+}
+
+/// Archives `gzip -t` checks at once (a failed batch is retested file by file to name them).
+const GZIP_BATCH: usize = 200;
+
+/// `gzip -t` on every file, in batches; each failure goes to `errors`, prefixed with `context`
+/// (empty, or the state being checked).
+pub(crate) fn gzip_test(files: &[PathBuf], context: &str, errors: &mut Errors) {
+    let at = if context.is_empty() {
+        String::new()
+    } else {
+        format!("{context}: ")
+    };
+    let test = |files: &[PathBuf]| {
+        Command::new("gzip")
+            .arg("-t")
+            .arg("--")
+            .args(files)
+            .stdout(Stdio::null())
+            .output()
+    };
+    for batch in files.chunks(GZIP_BATCH) {
+        match test(batch) {
+            Ok(out) if out.status.success() => {}
+            Ok(_) => {
+                for f in batch {
+                    match test(std::slice::from_ref(f)) {
+                        Ok(out) if out.status.success() => {}
+                        Ok(out) => errors.push(format!(
+                            "{at}{}: gzip -t fails: {}",
+                            f.display(),
+                            String::from_utf8_lossy(&out.stderr).trim()
+                        )),
+                        Err(e) => errors.push(format!("{at}cannot run gzip -t: {e}")),
+                    }
+                }
+            }
+            Err(e) => {
+                errors.push(format!(
+                    "{at}cannot run gzip -t (needed to check the archives): {e}"
+                ));
+                return;
+            }
+        }
+    }
 }
