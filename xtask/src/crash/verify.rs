@@ -1,14 +1,12 @@
 //! Checks the lines `bunctl-log cat` prints after the campaign, one at a time: every run's lines
 //! once, in order, each whole or cut by the kill and marked as such, and the runs in order.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Stdio;
 
 use bunctl_log_buffer::{is_marker, CUT_LINE_MARKER};
 
 use super::lines::{data_line, parse_data};
-use crate::harness::binary::bunctl_log;
+use crate::harness::files::cat_lines;
 use crate::harness::lines::digits;
 use crate::harness::report::{excerpt, MAX_REPORTED};
 
@@ -228,47 +226,14 @@ pub(super) fn verify_cat(
     ends: &[u64],
     v: &mut Verifier,
 ) -> Result<(u64, u64), String> {
-    let mut cat = bunctl_log(bin, "cat", app, dir)
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run bunctl-log cat: {e}"))?;
-    let stdout = cat
-        .stdout
-        .take()
-        .ok_or("no stdout pipe from bunctl-log cat")?;
-    let mut reader = BufReader::with_capacity(1 << 20, stdout);
-    let mut buf = Vec::new();
-    let (mut offset, mut file, mut line_in_file, mut line) = (0u64, 0usize, 0u64, 0u64);
-    let read = loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf) {
-            Ok(0) => break Ok(()),
-            Ok(n) => {
-                while file < ends.len() && offset >= ends[file] {
-                    file += 1;
-                    line_in_file = 0;
-                }
-                line += 1;
-                line_in_file += 1;
-                offset += n as u64;
-                let text = buf.strip_suffix(b"\n").unwrap_or(&buf);
-                let at = Pos {
-                    file,
-                    line: line_in_file,
-                    cat_line: line,
-                };
-                v.line(text, at);
-            }
-            Err(e) => break Err(e),
-        }
-    };
-    let status = cat.wait();
-    read.map_err(|e| format!("reading bunctl-log cat's output: {e}"))?;
-    match status {
-        Ok(s) if s.success() => Ok((offset, line)),
-        Ok(s) => Err(format!("bunctl-log cat failed: {s}")),
-        Err(e) => Err(format!("cannot wait for bunctl-log cat: {e}")),
-    }
+    cat_lines(bin, app, dir, ends, |l| {
+        let at = Pos {
+            file: l.file,
+            line: l.line_in_file,
+            cat_line: l.cat_line,
+        };
+        v.line(l.text, at);
+    })
 }
 
 #[cfg(test)]

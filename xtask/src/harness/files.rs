@@ -2,7 +2,7 @@
 //! (a `.gz`'s uncompressed), to tell which file a line `bunctl-log cat` prints came from.
 
 use std::fs::{self, File};
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -96,5 +96,69 @@ pub(crate) fn gzip_test(files: &[PathBuf], context: &str, errors: &mut Errors) {
                 return;
             }
         }
+    }
+}
+
+/// A line of `bunctl-log cat`'s output, with where it came from.
+pub(crate) struct CatLine<'a> {
+    /// The line, without its `\n`.
+    pub(crate) text: &'a [u8],
+    /// Its file, an index into what [`log_files`] listed (`ends.len()` past the last end).
+    pub(crate) file: usize,
+    /// Its line in that file, from 1.
+    pub(crate) line_in_file: u64,
+    /// Its line in the whole output, from 1.
+    pub(crate) cat_line: u64,
+}
+
+/// Runs `bunctl-log cat` on `app`'s logs in `dir` and hands `each` every line with its place;
+/// `ends` (from [`log_files`]) says where each file's content ends in the output. Returns the
+/// bytes and lines read.
+pub(crate) fn cat_lines(
+    bin: &Path,
+    app: &str,
+    dir: &Path,
+    ends: &[u64],
+    mut each: impl FnMut(CatLine<'_>),
+) -> Result<(u64, u64), String> {
+    let mut cat = bunctl_log(bin, "cat", app, dir)
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run bunctl-log cat: {e}"))?;
+    let stdout = cat
+        .stdout
+        .take()
+        .ok_or("no stdout pipe from bunctl-log cat")?;
+    let mut reader = BufReader::with_capacity(1 << 20, stdout);
+    let mut buf = Vec::new();
+    let (mut offset, mut file, mut line_in_file, mut line) = (0u64, 0usize, 0u64, 0u64);
+    let read = loop {
+        buf.clear();
+        match reader.read_until(b'\n', &mut buf) {
+            Ok(0) => break Ok(()),
+            Ok(n) => {
+                while file < ends.len() && offset >= ends[file] {
+                    file += 1;
+                    line_in_file = 0;
+                }
+                line += 1;
+                line_in_file += 1;
+                offset += n as u64;
+                each(CatLine {
+                    text: buf.strip_suffix(b"\n").unwrap_or(&buf),
+                    file,
+                    line_in_file,
+                    cat_line: line,
+                });
+            }
+            Err(e) => break Err(e),
+        }
+    };
+    let status = cat.wait();
+    read.map_err(|e| format!("reading bunctl-log cat's output: {e}"))?;
+    match status {
+        Ok(s) if s.success() => Ok((offset, line)),
+        Ok(s) => Err(format!("bunctl-log cat failed: {s}")),
+        Err(e) => Err(format!("cannot wait for bunctl-log cat: {e}")),
     }
 }

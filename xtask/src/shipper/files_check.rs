@@ -1,15 +1,12 @@
 //! The files' side: every line `bunctl-log cat` reads back from the files once, in order (the
 //! writer's contract), each file's range of seqs, and where a range of seqs was in the files.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::Stdio;
 
 use super::config::Paths;
 use super::writer::parse_line;
 use super::APP;
-use crate::harness::binary::bunctl_log;
-use crate::harness::files::log_files;
+use crate::harness::files::{cat_lines, log_files};
 use crate::harness::report::{excerpt, thousands, Errors};
 
 /// Files named per missing or duplicated range.
@@ -46,7 +43,6 @@ pub(super) fn read_files(
     lines: u64,
     check: &mut FilesCheck,
 ) -> Result<(), String> {
-    let tool = |command: &str| bunctl_log(bin, command, APP, &paths.logs);
     let (files, ends) = log_files(bin, APP, &paths.logs)?;
     check.archives = files.len().saturating_sub(1);
     let name = |i: usize| {
@@ -55,62 +51,36 @@ pub(super) fn read_files(
             .and_then(|f| f.file_name())
             .map_or_else(|| "?".into(), |n| n.to_string_lossy().into_owned())
     };
-    let mut cat = tool("cat")
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("cannot run bunctl-log cat: {e}"))?;
-    let stdout = cat
-        .stdout
-        .take()
-        .ok_or("no stdout pipe from bunctl-log cat")?;
-    let mut reader = BufReader::with_capacity(1 << 20, stdout);
-    let mut buf = Vec::new();
-    let (mut offset, mut file, mut next) = (0u64, 0usize, 0u64);
     let mut ranges: Vec<FileRange> = Vec::new();
-    let read = loop {
-        buf.clear();
-        match reader.read_until(b'\n', &mut buf) {
-            Ok(0) => break Ok(()),
-            Ok(n) => {
-                while file + 1 < ends.len() && offset >= ends[file] {
-                    file += 1;
-                }
-                offset += n as u64;
-                let text = buf.strip_suffix(b"\n").unwrap_or(&buf);
-                match parse_line(text, lines) {
-                    Some(seq) if seq == next => {
-                        next += 1;
-                        let in_last = ranges.len() == file + 1;
-                        match ranges.last_mut() {
-                            Some(r) if in_last => r.last = seq,
-                            _ => ranges.push(FileRange {
-                                name: name(file),
-                                first: seq,
-                                last: seq,
-                            }),
-                        }
-                    }
-                    Some(seq) => check.errors.push(format!(
-                        "{}: line {seq} where line {next} was expected",
-                        name(file)
-                    )),
-                    None => check.errors.push(format!(
-                        "{}: not a line the writer was given: {}",
-                        name(file),
-                        excerpt(text)
-                    )),
+    let mut next = 0u64;
+    let last_file = ends.len().saturating_sub(1);
+    cat_lines(bin, APP, &paths.logs, &ends, |l| {
+        // Lines past the files' total are taken for the last file's.
+        let file = l.file.min(last_file);
+        match parse_line(l.text, lines) {
+            Some(seq) if seq == next => {
+                next += 1;
+                let in_last = ranges.len() == file + 1;
+                match ranges.last_mut() {
+                    Some(r) if in_last => r.last = seq,
+                    _ => ranges.push(FileRange {
+                        name: name(file),
+                        first: seq,
+                        last: seq,
+                    }),
                 }
             }
-            Err(e) => break Err(e),
+            Some(seq) => check.errors.push(format!(
+                "{}: line {seq} where line {next} was expected",
+                name(file)
+            )),
+            None => check.errors.push(format!(
+                "{}: not a line the writer was given: {}",
+                name(file),
+                excerpt(l.text)
+            )),
         }
-    };
-    let status = cat.wait();
-    read.map_err(|e| format!("reading bunctl-log cat's output: {e}"))?;
-    match status {
-        Ok(s) if s.success() => {}
-        Ok(s) => return Err(format!("bunctl-log cat failed: {s}")),
-        Err(e) => return Err(format!("cannot wait for bunctl-log cat: {e}")),
-    }
+    })?;
     if next != lines {
         check.errors.push(format!(
             "the files hold lines 0..{next} in order, not all {lines}"
