@@ -7,7 +7,7 @@ use bunctl_logging::{capture::pump_until, AsyncLogWriter};
 
 use crate::args::PipeArgs;
 use crate::config::{check_dir, writer_config, writer_options};
-use crate::report::{counted, warn_left_undone};
+use crate::report::{after_close, counted};
 use crate::{metrics, CliResult};
 #[cfg(unix)]
 use crate::{signals, stdin};
@@ -75,11 +75,5 @@ pub(crate) async fn pipe(a: PipeArgs) -> CliResult {
         };
         return Err(format!("{lost} {verb} not written").into());
     }
-    match closed {
-        Err(e) if m.lines_written >= pumped.lines => {
-            warn_left_undone(&e);
-            Ok(())
-        }
-        closed => Ok(closed?),
-    }
+    Ok(after_close(closed, m.lines_written >= pumped.lines)?)
 }

@@ -10,7 +10,7 @@ use crate::args::RunArgs;
 use crate::capture::Capture;
 use crate::config::{check_dir, log_config, writer_options};
 use crate::metrics;
-use crate::report::{counted, warn_left_undone};
+use crate::report::{after_close, counted};
 #[cfg(unix)]
 use crate::signals;
 use crate::spawn::{command, CannotRun};
@@ -87,13 +87,10 @@ pub(crate) async fn run(a: RunArgs) -> Result<u8, Box<dyn std::error::Error>> {
         ended.await?
     };
     let totals = manager.total_metrics().await;
-    if let Err(e) = manager.close_all().await {
-        let handed = summary.stdout.lines + summary.stderr.lines;
-        if totals.lines_lost > 0 || totals.dropped_messages > 0 || totals.lines_written < handed {
-            return Err(e.into());
-        }
-        warn_left_undone(&e);
-    }
+    let handed = summary.stdout.lines + summary.stderr.lines;
+    let every_line_written =
+        totals.lines_lost == 0 && totals.dropped_messages == 0 && totals.lines_written >= handed;
+    after_close(manager.close_all().await, every_line_written)?;
     let mut after = forwarded.map_or(String::new(), |s| {
         format!(" after bunctl-log forwarded {s}")
     });

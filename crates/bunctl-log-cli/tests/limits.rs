@@ -87,8 +87,12 @@ fn the_soft_limit_is_raised_and_the_command_gets_the_original_back() {
     );
 }
 
-/// At 14 descriptors `pipe` writes every line but cannot compress a rotated file or close the
-/// live one: a warning naming what was left undone, exit 0 (exit 1 is for lost lines).
+/// At 14 descriptors `pipe` writes every line, while the compressor's thread and the close
+/// race for the last descriptors: whether closing fails depends on which wins (on an idle
+/// machine the close usually fails; under load the compressor often finishes first). Either
+/// way the exit status is 0 (exit 1 is for lost lines), and a failed close is a warning naming
+/// what was left undone. (`report::after_close`'s unit test takes the warning branch every
+/// time.)
 #[test]
 fn a_close_that_fails_after_every_line_is_written_is_a_warning() {
     let dir = tempfile::tempdir().unwrap();
@@ -104,10 +108,17 @@ fn a_close_that_fails_after_every_line_is_written_is_a_warning() {
     );
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains(" 0 lost"), "{err}");
-    assert!(
-        err.contains("warning: every line is in the files") && err.contains("left undone"),
-        "{err}"
-    );
+    let warnings: Vec<&str> = err.lines().filter(|l| !l.contains(" 0 lost")).collect();
+    match warnings[..] {
+        [] => {}
+        [w] => assert!(
+            w.starts_with("bunctl-log: warning: every line is in the files")
+                && w.contains("Too many open files")
+                && w.contains("left undone"),
+            "{err}"
+        ),
+        _ => panic!("more than the summary and one warning: {err}"),
+    }
     assert_eq!(out.status.code(), Some(0), "{err}");
     let cat = Command::new(env!("CARGO_BIN_EXE_bunctl-log"))
         .args(["cat", "p", "--dir", d.to_str().unwrap()])
