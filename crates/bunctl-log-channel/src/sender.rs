@@ -312,6 +312,10 @@ impl Sender {
         }
         let (bytes, _) = message.size();
         let mut counted = false;
+        // Woken by a place given back: a send that then finds room without taking the place
+        // passes the wake-up on, or the sends still waiting for a place would sleep while
+        // places are free (the place's holder notified only one of them, and it was this one).
+        let mut woken_for_place = false;
         loop {
             let room = self.shared.room.notified();
             tokio::pin!(room);
@@ -323,6 +327,9 @@ impl Sender {
                 places.as_mut().enable();
             }
             if let Push::Taken = self.push_now(message, place.held)? {
+                if woken_for_place && !place.held {
+                    self.shared.places.notify_one();
+                }
                 return Ok(());
             }
             let (wake, wait_for_place) = {
@@ -356,6 +363,7 @@ impl Sender {
             }
             if wait_for_place {
                 places.await;
+                woken_for_place = true;
             } else {
                 room.await;
             }
