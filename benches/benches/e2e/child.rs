@@ -87,7 +87,8 @@ pub(crate) fn child(args: &[String]) -> Res<()> {
         run_idle(&IdlePlan {
             workload,
             writers: flag("--idle-writers").map_or(Ok(writers), |v| v.parse())?,
-            settle: secs("--idle-settle", 1.0)?,
+            // Past the writers' `close_idle_after` (2 s): quiet writers have closed their files.
+            settle: secs("--idle-settle", 3.0)?,
             window: secs("--idle-secs", 5.0)?,
             nofile: flag("--nofile").map(|v| v.parse()).transpose()?,
         })?

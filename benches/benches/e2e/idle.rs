@@ -7,10 +7,12 @@
 //! switches per second; then how long `close_all()` takes and what it returned (its errors
 //! counted by kind).
 //!
-//! Writers share the library's pool of threads, so 10,000 idle writers are a few threads; each
-//! keeps its file and its lock file open, so they are some 20,000 file descriptors. The child raises its soft descriptor limit
-//! to the hard one (as a supervisor would), or to `--nofile N` (soft and hard, which takes
-//! the privilege to raise a hard limit); the limit it ran with is reported. If opening a
+//! Writers share the library's pool of threads, so 10,000 idle writers are a few threads; a
+//! quiet writer closes its live file after `close_idle_after` (2 s) and keeps its lock file
+//! open, so 10,000 of them are some 10,000 descriptors (the descriptors per idle writer are
+//! measured). The child sets its soft descriptor limit to [`NOFILE`] (the hard limit if that
+//! is lower: a supervisor's 16,384), or to `--nofile N` (soft and hard, which takes the
+//! privilege to raise a hard limit); the limit it ran with is reported. If opening a
 //! writer still fails (at the limit, say), the error is recorded and the writers opened so far
 //! are measured. So that the measurement itself can read `/proc` at the limit, the child
 //! holds a few descriptors in reserve while it opens writers and lets them go before it
@@ -24,7 +26,7 @@ use bunctl_logging::{AppId, Error as LogError, LogConfig, LogManager};
 use serde_json::{json, Value};
 
 use crate::measure::{bench_tmp_dir, runtime};
-use crate::procfs::{context_switches, cpu_pct, cpu_ticks, status_kib, threads};
+use crate::procfs::{context_switches, cpu_pct, cpu_ticks, open_fds, status_kib, threads};
 use crate::systems::System;
 use crate::workload::Workload;
 use crate::Res;
@@ -68,6 +70,10 @@ fn previous_run(dir: &std::path::Path, writers: usize) -> std::io::Result<()> {
 /// enough for the harness's own reads of `/proc` once the writers took the rest.
 const FD_RESERVE: usize = 16;
 
+/// The soft descriptor limit the writers run under unless `--nofile` says otherwise: 10,000
+/// quiet apps must fit in it.
+const NOFILE: u64 = 16_384;
+
 /// Sets the descriptor limit for the writers: `wanted` as soft and hard limit, or the soft
 /// limit raised to the hard one. Returns the limit now in force (soft, hard; `None`: no
 /// limit) and the error if it could not be set.
@@ -80,7 +86,7 @@ fn set_nofile(wanted: Option<u64>) -> (Option<u64>, Option<u64>, Option<String>)
             maximum: Some(n),
         },
         None => Rlimit {
-            current: now.maximum,
+            current: Some(now.maximum.map_or(NOFILE, |hard| hard.min(NOFILE))),
             maximum: now.maximum,
         },
     };
@@ -134,6 +140,8 @@ pub(crate) fn run_idle(plan: &IdlePlan) -> Res<Value> {
     previous_run(dir.path(), plan.writers)?;
     let rt = runtime()?;
     let rss_before = status_kib("VmRSS");
+    // The reserve is let go before the count after: it is not the writers'.
+    let fds_before = open_fds().map(|n| n.saturating_sub(FD_RESERVE as u64));
     let manager = LogManager::new(LogConfig {
         base_dir: dir.path().to_path_buf(),
         ..Default::default()
@@ -179,6 +187,7 @@ pub(crate) fn run_idle(plan: &IdlePlan) -> Res<Value> {
 
     std::thread::sleep(plan.settle);
     let threads_idle = threads();
+    let fds_idle = open_fds();
     let cs0 = context_switches();
     let cpu0 = cpu_ticks();
     let t0 = Instant::now();
@@ -216,6 +225,10 @@ pub(crate) fn run_idle(plan: &IdlePlan) -> Res<Value> {
         "context_switches": cs,
         "wakeups_per_s": cs.map(|cs| cs as f64 / secs),
         "threads_after": threads_idle,
+        "fds_idle": fds_idle,
+        "fds_per_writer": fds_before.zip(fds_idle).map(|(before, idle)| {
+            idle.saturating_sub(before) as f64 / opened.max(1) as f64
+        }),
         "rss_before_kib": rss_before,
         "rss_after_kib": rss_after,
         "rss_per_writer_kib": rss_after.saturating_sub(rss_before) as f64 / opened.max(1) as f64,

@@ -75,6 +75,11 @@ pub(crate) fn context_switches() -> Option<(u64, u64)> {
 }
 
 /// The number of threads of the process (`/proc/self/task` needs one descriptor).
+/// Descriptors the process has open.
+pub(crate) fn open_fds() -> Option<u64> {
+    Some(std::fs::read_dir("/proc/self/fd").ok()?.count() as u64)
+}
+
 pub(crate) fn threads() -> Option<u64> {
     Some(std::fs::read_dir("/proc/self/task").ok()?.count() as u64)
 }

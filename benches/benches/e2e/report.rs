@@ -319,7 +319,7 @@ fn idle_table(
             _ => fmt_int(num(m, key)),
         };
         rows += &format!(
-            "| {} | {} / {} | {} / {} | {:.1} | {} / {} | {} | {:.1} | {} | {} | {:.0} | {} |\n",
+            "| {} | {} / {} | {} / {} | {:.1} | {} / {} | {} | {:.1} | {:.2} | {} | {} | {:.0} | {} |\n",
             w.name(),
             fmt_int(num(m, "opened")),
             fmt_int(num(m, "writers")),
@@ -330,6 +330,7 @@ fn idle_table(
             fmt_dec(num(m, "open_last_ms"), 2),
             fmt_int(num(m, "threads_after")),
             num(m, "rss_per_writer_kib"),
+            num(m, "fds_per_writer"),
             fmt_dec(num(m, "cpu_pct"), 3),
             fmt_dec(num(m, "wakeups_per_s"), 1),
             num(m, "close_all_s") * 1e3,
@@ -343,13 +344,14 @@ fn idle_table(
         "### Idle writers — one LogManager, each writer opened, given one line, flushed and left \
          alone (bunctl only)\n\n\
          | workload | writers opened | fd limit soft / hard | open s | ms per open, first / \
-         last tenth | threads | RSS per idle writer KiB | CPU (% of one core) | wake-ups \
+         last tenth | threads | RSS per idle writer KiB | descriptors per idle writer | CPU (% of one core) | wake-ups \
          (context switches) /s | close_all ms | close_all (each run) |\n\
-         |---|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n\
+         |---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n\
          {rows}\n\
          Writers share the library's pool of threads (an idle writer has no thread and no \
-         timer), each with its file and its lock file open: two descriptors per writer. The child raises its soft descriptor \
-         limit to the hard one (or sets both with `--nofile N`) and holds 16 descriptors \
+         timer); a quiet writer closes its live file after `close_idle_after` (2 s) and keeps \
+         its lock file open: one descriptor (two while it writes). The child sets its soft \
+         descriptor limit to 16,384 (the hard limit if lower; both with `--nofile N`) and holds 16 descriptors \
          back while it opens writers, released before it measures (the measurement reads \
          `/proc`); a writer that cannot be opened ends the opening, and the writers opened \
          are measured. Opening one is `get_writer`, one `write_line` and `flush()`, one \

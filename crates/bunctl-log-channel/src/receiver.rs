@@ -66,6 +66,19 @@ impl DeadlineHandle {
         }
         false
     }
+
+    /// If the receiver is still idle (nothing was written since it said [`TryRecv::Idle`]),
+    /// marks it busy and returns `true`: the caller must then schedule it, exactly once, as
+    /// with [`fire`](Self::fire). For a pool's timer that lets an idle writer close its file;
+    /// `false` if a write woke it meanwhile.
+    pub fn wake_if_idle(&self) -> bool {
+        let mut st = self.shared.lock();
+        if st.receiver == ReceiverState::Idle {
+            st.receiver = ReceiverState::Busy;
+            return true;
+        }
+        false
+    }
 }
 
 /// Largest buffer an idle receiver keeps, in bytes: beyond it the memory is given back, so

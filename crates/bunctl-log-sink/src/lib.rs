@@ -83,6 +83,16 @@ pub trait Sink: Send {
         Ok(())
     }
 
+    /// The writer has written nothing for a while: closes what the next write can open again
+    /// (the live file's descriptor), after making what was written durable, so that a quiet
+    /// writer holds as few descriptors as it can. The default does nothing.
+    ///
+    /// # Errors
+    /// The I/O error of making the data durable; what was open then stays open.
+    fn close_idle(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+
     /// Called once before the last writes and [`Sink::close`]: a sink that holds writes back
     /// for a while (a circuit breaker) lets the next one through, so the last lines and the
     /// loss marker get one real try at shutdown. The default does nothing.
@@ -187,6 +197,9 @@ impl<S: Sink + ?Sized> Sink for Box<S> {
     }
     fn sync(&mut self) -> io::Result<()> {
         (**self).sync()
+    }
+    fn close_idle(&mut self) -> io::Result<()> {
+        (**self).close_idle()
     }
     fn before_close(&mut self) {
         (**self).before_close();

@@ -63,6 +63,10 @@ impl<S: Sink> Sink for MeteredSink<S> {
         self.timed(|s| s.sync())
     }
 
+    fn close_idle(&mut self) -> io::Result<()> {
+        self.timed(|s| s.close_idle())
+    }
+
     fn before_close(&mut self) {
         self.inner.before_close();
     }

@@ -245,6 +245,10 @@ impl<S: Sink> Sink for RetryingSink<S> {
         self.inner.sync()
     }
 
+    fn close_idle(&mut self) -> io::Result<()> {
+        self.inner.close_idle()
+    }
+
     /// An open breaker goes half open: the next write is a probe, not refused.
     fn before_close(&mut self) {
         if self.open_until.is_some() {

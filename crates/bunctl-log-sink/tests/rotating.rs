@@ -792,3 +792,36 @@ fn a_deferred_rotate_survives_a_failed_rename() {
     let resumed = markers(&files[1], bunctl_log_buffer::ROTATION_RESUMED_MARKER);
     assert_eq!(files[1], [resumed[0], b"\ny\nz\n"].concat());
 }
+
+/// A live file closed while idle (`Sink::close_idle`) keeps its size: the next write opens it
+/// again and appends, and rotation still falls where the size limit says, as if it had stayed
+/// open. Not closed in the middle of a line.
+#[test]
+fn a_file_closed_while_idle_is_appended_to_and_rotates_at_its_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.log");
+    let mut sink = open(&live, SizePolicy(33), usize::MAX, false);
+    sink.write_all(&line(b'a', 10)).unwrap();
+    sink.close_idle().unwrap();
+    assert_eq!(sink.live_size(), 11);
+    sink.write_all(&line(b'b', 10)).unwrap();
+    sink.close_idle().unwrap();
+    // 22 + 11 fits; 33 + 11 does not: the fourth line starts a new file.
+    sink.write_all(&[line(b'c', 10), line(b'd', 10)].concat())
+        .unwrap();
+    // Half a line: close_idle leaves the file open and the line whole.
+    sink.write_all(b"eeee").unwrap();
+    sink.close_idle().unwrap();
+    sink.write_all(b"eeeee\n").unwrap();
+    sink.close().unwrap();
+    let files = sink.log_files().unwrap();
+    assert_eq!(files.len(), 2, "{files:?}");
+    assert_eq!(
+        std::fs::read(&files[0]).unwrap(),
+        [line(b'a', 10), line(b'b', 10), line(b'c', 10)].concat()
+    );
+    assert_eq!(
+        std::fs::read(&files[1]).unwrap(),
+        [line(b'd', 10), line(b'e', 9)].concat()
+    );
+}

@@ -361,7 +361,17 @@ pub struct WriterOptions {
     /// `None`: lines reach the disk when the kernel writes them back, at a rotation and at
     /// shutdown (journald's default is 5 minutes).
     pub sync_interval: Option<Duration>,
+    /// If set, a writer that has written nothing for this long makes its lines durable
+    /// (`fdatasync`, and the directory's entry) and closes its live file, keeping only its
+    /// lock: a quiet writer holds one descriptor, a busy one two. The next line opens the file
+    /// again (one `open`). Default 2 s: 10,000 apps a supervisor just started fit in a
+    /// 16,384-descriptor limit once they are quiet, and a writer busier than one batch every
+    /// 2 s never closes. `None` keeps the file open.
+    pub close_idle_after: Option<Duration>,
 }
+
+/// [`WriterOptions::close_idle_after`]'s default.
+const DEFAULT_CLOSE_IDLE_AFTER: Duration = Duration::from_secs(2);
 
 impl Default for WriterOptions {
     fn default() -> Self {
@@ -382,6 +392,7 @@ impl Default for WriterOptions {
             full_disk: FullDiskPolicy::KeepArchives,
             reopen_check_interval: Duration::from_millis(10),
             sync_interval: None,
+            close_idle_after: Some(DEFAULT_CLOSE_IDLE_AFTER),
         }
     }
 }
@@ -441,6 +452,15 @@ impl WriterOptions {
                 "sync_interval",
                 "must be more than 0 (use None for no periodic sync)",
             );
+        }
+        if self.close_idle_after == Some(Duration::ZERO) {
+            return invalid(
+                "close_idle_after",
+                "must be more than 0 (use None to keep the file open)",
+            );
+        }
+        if let Some(after) = self.close_idle_after {
+            at_most_max_interval("close_idle_after", after)?;
         }
         at_most_max_interval("retry.initial_delay", r.initial_delay)?;
         at_most_max_interval("retry.probe_interval", r.probe_interval)?;

@@ -6,8 +6,9 @@
 //! worker takes the job, writes up to [`BATCHES_PER_TURN`] batches (each one `write(2)`), and
 //! then: puts it back at the end of the queue if more is due (fairness between busy writers),
 //! hands its deadline to the timer thread if a batch is lingering for more lines, or forgets it
-//! if it is idle. An idle writer therefore costs no thread and no timer: only its memory (the
-//! channel gives back its buffers) and its open files.
+//! if it is idle. A writer that has just gone idle asks for one timer more, to close its live
+//! file once it has been idle for `close_idle_after`; after that it costs no thread and no
+//! timer: only its memory (the channel gives back its buffers) and its lock file.
 //!
 //! The pool has [`min_threads`] workers (the number of cores, at most 4) and grows, up to
 //! [`MAX_THREADS`], when work is queued while every worker is busy: a worker stuck in a system
@@ -48,6 +49,9 @@ pub(crate) enum Turn {
     Linger(Instant),
     /// Nothing buffered: the next write wakes it.
     Idle,
+    /// Nothing buffered: the next write wakes it, or else the timer at this instant (to close
+    /// the writer's file once it has been idle long enough).
+    IdleUntil(Instant),
     /// Closed and drained: the job is over.
     Done,
 }
@@ -83,10 +87,19 @@ struct Queue {
     idle: usize,
 }
 
+/// What a timer does to its job when its deadline comes.
+#[derive(Clone, Copy)]
+enum Wake {
+    /// Schedules it if its batch still lingers ([`DeadlineHandle::fire`]).
+    Lingering,
+    /// Schedules it if it is still idle ([`DeadlineHandle::wake_if_idle`]).
+    Idle,
+}
+
 struct Timers {
     /// (deadline, sequence) → job; the sequence breaks ties and keeps the heap ordered.
     heap: BinaryHeap<Reverse<(Instant, u64)>>,
-    jobs: std::collections::HashMap<u64, Weak<Job>>,
+    jobs: std::collections::HashMap<u64, (Weak<Job>, Wake)>,
     next: u64,
     started: bool,
 }
@@ -207,13 +220,17 @@ impl Pool {
             }
             Turn::Linger(deadline) => {
                 drop(slot);
-                self.add_timer(deadline, &job);
+                self.add_timer(deadline, &job, Wake::Lingering);
+            }
+            Turn::IdleUntil(deadline) => {
+                drop(slot);
+                self.add_timer(deadline, &job, Wake::Idle);
             }
             Turn::Idle => {}
         }
     }
 
-    fn add_timer(self: &Arc<Self>, deadline: Instant, job: &Arc<Job>) {
+    fn add_timer(self: &Arc<Self>, deadline: Instant, job: &Arc<Job>, wake: Wake) {
         let mut t = lock(&self.timers);
         let id = t.next;
         t.next += 1;
@@ -223,7 +240,7 @@ impl Pool {
             .peek()
             .is_none_or(|Reverse((first, _))| deadline < *first);
         t.heap.push(Reverse((deadline, id)));
-        t.jobs.insert(id, Arc::downgrade(job));
+        t.jobs.insert(id, (Arc::downgrade(job), wake));
         if !t.started {
             let pool = self.clone();
             let started = std::thread::Builder::new()
@@ -237,7 +254,8 @@ impl Pool {
                     // flush; run the job again now rather than let it wait.
                     tracing::warn!(error = %e, "cannot start the log timer thread");
                     drop(t);
-                    if job.deadline.fire() {
+                    // An idle writer just keeps its file open.
+                    if matches!(wake, Wake::Lingering) && job.deadline.fire() {
                         self.schedule(job.clone());
                     }
                     return;
@@ -262,15 +280,21 @@ impl Pool {
                     break;
                 }
                 t.heap.pop();
-                if let Some(job) = t.jobs.remove(&id).and_then(|w| w.upgrade()) {
-                    due.push(job);
+                if let Some((job, wake)) = t.jobs.remove(&id) {
+                    if let Some(job) = job.upgrade() {
+                        due.push((job, wake));
+                    }
                 }
             }
             let next = t.heap.peek().map(|Reverse((deadline, _))| *deadline);
             if !due.is_empty() {
                 drop(t);
-                for job in due {
-                    if job.deadline.fire() {
+                for (job, wake) in due {
+                    let woken = match wake {
+                        Wake::Lingering => job.deadline.fire(),
+                        Wake::Idle => job.deadline.wake_if_idle(),
+                    };
+                    if woken {
                         self.schedule(job);
                     }
                 }

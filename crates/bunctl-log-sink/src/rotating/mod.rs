@@ -99,8 +99,11 @@ pub struct RotatingSink {
     policy: Box<dyn RotationPolicy>,
     retention: Retention,
     compressor: Option<Arc<Compressor>>,
-    /// `None` after a rotation whose new live file could not be opened yet.
+    /// `None` after a rotation whose new live file could not be opened yet, or while the
+    /// writer is idle ([`Sink::close_idle`]): the next write opens it.
     live: Option<FileSink>,
+    /// The size of the live file closed by [`Sink::close_idle`], until it is opened again.
+    idle_size: u64,
     /// When the live file's content started.
     opened_at: DateTime<Utc>,
     next_seq: u64,
@@ -220,6 +223,7 @@ impl RotatingSink {
             retention,
             compressor,
             live: Some(live),
+            idle_size: 0,
             opened_at,
             next_seq,
             at_line_start: true,
@@ -263,7 +267,7 @@ impl RotatingSink {
 
     /// Bytes in the live file.
     pub fn live_size(&self) -> u64 {
-        self.live.as_ref().map_or(0, FileSink::size)
+        self.live.as_ref().map_or(self.idle_size, FileSink::size)
     }
 
     /// This sink's files, oldest first, the live file last.
@@ -287,6 +291,7 @@ impl RotatingSink {
                 other => other?,
             };
             self.live = Some(live.with_background_sync(self.background_sync_bytes));
+            self.idle_size = 0;
         }
         match self.live.as_mut() {
             Some(live) => Ok(live),
@@ -346,6 +351,30 @@ impl Sink for RotatingSink {
             live.sync()?;
         }
         self.sync_dir_if_dirty()
+    }
+
+    /// Closes the live file between lines, once it and its directory entry are durable; the
+    /// lock stays (a quiet writer holds one descriptor). Nothing is closed while a rotation
+    /// is finishing, a line or a marker is unfinished, or a rotation waits. A live file moved
+    /// by someone else meanwhile is not noticed: the next write opens the path afresh.
+    fn close_idle(&mut self) -> io::Result<()> {
+        if !self.at_line_start
+            || self.rotate_pending
+            || self.background_rotation.is_some()
+            || !self.unwritten_marker.is_empty()
+        {
+            return Ok(());
+        }
+        let Some(live) = self.live.as_mut() else {
+            return Ok(());
+        };
+        // Closed without this fsync, a later writeback error could go unreported.
+        live.sync()?;
+        let size = live.size();
+        self.sync_dir_if_dirty()?;
+        self.live = None;
+        self.idle_size = size;
+        Ok(())
     }
 
     fn close(&mut self) -> io::Result<()> {

@@ -18,6 +18,7 @@ use crate::{Error, LogWriterConfig, Result, Stream, WriterOptions};
 
 mod control;
 mod ending;
+mod idle;
 mod produce;
 mod scratch;
 mod sink;

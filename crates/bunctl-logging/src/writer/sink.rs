@@ -114,6 +114,14 @@ impl Sink for Shared {
     fn sync(&mut self) -> io::Result<()> {
         self.with(Sink::sync)
     }
+    fn close_idle(&mut self) -> io::Result<()> {
+        self.with(Sink::close_idle)
+    }
+    fn before_close(&mut self) {
+        if let Some(sink) = lock(&self.0).as_mut() {
+            sink.before_close();
+        }
+    }
     fn close(&mut self) -> io::Result<()> {
         let taken = lock(&self.0).take();
         match taken {

@@ -19,6 +19,7 @@ use crate::pool::{Job, Pool, Turn, Work, BATCHES_PER_TURN};
 use crate::{LogWriterConfig, WriterOptions};
 
 use super::ending::{Done, Ended};
+use super::idle::IdleClose;
 use super::{with_queue, TaskShared};
 
 /// Starts the writer's job on the process's pool, reading `rx` and writing to `sink`; returns
@@ -64,6 +65,7 @@ pub(super) fn start(
         done: done.clone(),
         losses: Losses::default(),
         format: options.format,
+        idle: IdleClose::new(options.close_idle_after),
     };
     let job = Job::new(Box::new(task), deadline);
     let _ = cell.set(job.clone());
@@ -111,6 +113,8 @@ struct WriterTask {
     unsynced: Option<Unsynced>,
     /// Shutdown was asked for and the sink was told (`Sink::before_close`).
     closing: bool,
+    /// When a quiet writer closes its live file.
+    idle: IdleClose,
 }
 
 impl WriterTask {
@@ -126,6 +130,7 @@ impl WriterTask {
         let outcome = self
             .losses
             .write_batch(self.sink.as_mut(), self.format, &batch);
+        self.idle.wrote();
         self.metrics.record_lines_written(outcome.lines_done);
         // Only lines that reached the file need a sync.
         if let Some(unsynced) = self.unsynced.as_ref().filter(|_| outcome.lines_done > 0) {
@@ -207,7 +212,7 @@ impl Work for WriterTask {
                 TryRecv::Idle => {
                     // An idle writer keeps no buffers (thousands of them cost little).
                     self.resting = VecDeque::new();
-                    return Turn::Idle;
+                    return self.idle.idle(self.sink.as_mut(), &self.path);
                 }
                 TryRecv::Closed => {
                     let closed = self.write_last_and_close();
