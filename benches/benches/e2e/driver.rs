@@ -41,9 +41,10 @@ pub(crate) fn drive(o: &Options) -> Res<bool> {
     let (idle_settle, idle_window) = if o.smoke {
         (0.2, 0.3)
     } else if o.quick {
-        (1.0, 2.0)
+        (3.0, 2.0)
     } else {
-        (1.0, 5.0)
+        // Past the writers' `close_idle_after` (2 s): quiet writers have closed their files.
+        (3.0, 5.0)
     };
     // apps1000: apps, seconds of their traffic before it is measured, seconds measured.
     let (apps, apps_settle, apps_window) = if o.smoke {

@@ -110,3 +110,35 @@ fn a_zero_idle_time_is_refused_by_name() {
     let e = options.validate().unwrap_err().to_string();
     assert!(e.contains("close_idle_after"), "{e}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_managers_quiet_apps_hold_one_descriptor_each() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("a").join("b").join("logs");
+    let mut options = WriterOptions::default();
+    options.close_idle_after = Some(Duration::from_millis(200));
+    let manager = bunctl_logging::LogManager::with_options(
+        bunctl_logging::LogConfig {
+            base_dir: dir.clone(),
+            ..bunctl_logging::LogConfig::default()
+        },
+        options,
+    );
+    let mut locks = Vec::new();
+    for i in 0..50 {
+        let app = bunctl_logging::AppId::new(format!("app{i}")).unwrap();
+        let w = manager.get_writer(&app).await.unwrap();
+        w.write_line(format!("app {i}")).unwrap();
+        w.flush().await.unwrap();
+        locks.push(dir.join(format!(".app{i}.log.lock")));
+    }
+    locks.sort();
+    assert_eq!(wait_for_open(&dir, &locks), locks);
+    manager.close_all().await.unwrap();
+    for i in 0..50 {
+        assert_eq!(
+            std::fs::read_to_string(dir.join(format!("app{i}.log"))).unwrap(),
+            format!("app {i}\n")
+        );
+    }
+}
