@@ -22,6 +22,7 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
 use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
@@ -35,6 +36,16 @@ pub(crate) const MAX_THREADS: usize = 64;
 const IDLE_EXIT: Duration = Duration::from_secs(10);
 /// Stack of a pool thread: it runs the sink stack (gzip runs on the compressor's thread).
 const STACK_SIZE: usize = 256 << 10;
+
+/// Bumped each time the process ran out of descriptors opening a file: a writer that sees it
+/// change closes its idle file at once, not after `close_idle_after`.
+static DESCRIPTOR_PRESSURE: AtomicU64 = AtomicU64::new(0);
+
+/// How many times the process ran out of descriptors so far (see
+/// [`Pool::close_idle_files_now`]).
+pub(crate) fn descriptor_pressure() -> u64 {
+    DESCRIPTOR_PRESSURE.load(Ordering::Relaxed)
+}
 
 /// The workers the pool keeps: the number of cores, at least 2, at most 4.
 pub(crate) fn min_threads() -> usize {
@@ -227,6 +238,31 @@ impl Pool {
                 self.add_timer(deadline, &job, Wake::Idle);
             }
             Turn::Idle => {}
+        }
+    }
+
+    /// The process is out of descriptors: every writer waiting to close its idle file does it
+    /// now (its timer is run at once), and a writer busy now does it when it goes idle.
+    pub(crate) fn close_idle_files_now(self: &Arc<Self>) {
+        DESCRIPTOR_PRESSURE.fetch_add(1, Ordering::Relaxed);
+        let idle: Vec<Arc<Job>> = {
+            let mut t = lock(&self.timers);
+            let ids: Vec<u64> = t
+                .jobs
+                .iter()
+                .filter(|(_, (_, wake))| matches!(wake, Wake::Idle))
+                .map(|(id, _)| *id)
+                .collect();
+            // Their heap entries stay, with no job: the timer thread skips them.
+            ids.iter()
+                .filter_map(|id| t.jobs.remove(id))
+                .filter_map(|(job, _)| job.upgrade())
+                .collect()
+        };
+        for job in idle {
+            if job.deadline.wake_if_idle() {
+                self.schedule(job);
+            }
         }
     }
 

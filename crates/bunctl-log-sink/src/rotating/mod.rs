@@ -370,11 +370,11 @@ impl Sink for RotatingSink {
         };
         // Closed without this fsync, a later writeback error could go unreported.
         live.sync()?;
-        let size = live.size();
-        self.sync_dir_if_dirty()?;
+        self.idle_size = live.size();
         self.live = None;
-        self.idle_size = size;
-        Ok(())
+        // After the close: out of descriptors, opening the directory takes the one just freed.
+        // If it fails the entry stays due for the next sync or close.
+        self.sync_dir_if_dirty()
     }
 
     fn close(&mut self) -> io::Result<()> {

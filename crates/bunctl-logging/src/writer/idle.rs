@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use bunctl_log_sink::Sink;
 
-use crate::pool::Turn;
+use crate::pool::{descriptor_pressure, Turn};
 #[cfg(doc)]
 use crate::WriterOptions;
 
@@ -24,6 +24,8 @@ pub(super) struct IdleClose {
     /// When the pool's timer for this writer is due, if one was asked for: at most one at a
     /// time, so a writer that goes idle after every batch adds no timer per batch.
     timer: Option<Instant>,
+    /// [`descriptor_pressure`] when last looked at: a change closes the file now.
+    pressure: u64,
 }
 
 impl IdleClose {
@@ -36,6 +38,7 @@ impl IdleClose {
             since: Instant::now(),
             closed: false,
             timer: None,
+            pressure: descriptor_pressure(),
         }
     }
 
@@ -55,11 +58,18 @@ impl IdleClose {
             self.since = now;
             self.closed = false;
         }
+        // Out of descriptors: close now; the pool dropped the timer this writer may have had.
+        let pressure = descriptor_pressure();
+        let pressed = pressure != self.pressure;
+        if pressed {
+            self.pressure = pressure;
+            self.timer = None;
+        }
         if self.closed {
             return Turn::Idle;
         }
         let due = self.since + after;
-        if now >= due {
+        if pressed || now >= due {
             self.timer = None;
             // Tried once per quiet spell: a file that cannot be synced stays open (its error
             // is the next sync's or the close's to report).

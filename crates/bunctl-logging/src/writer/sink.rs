@@ -4,6 +4,7 @@
 
 use std::io;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use bunctl_log_fs::{parent_dir, Filesystem, Locked};
 use bunctl_log_metrics::LogMetrics;
@@ -11,6 +12,7 @@ use bunctl_log_rotation::Clock;
 use bunctl_log_sink::{MeteredSink, RetryingSink, RotatingSink, RotatingSinkConfig, Sink};
 
 use crate::durability::Rotator;
+use crate::pool::Pool;
 use crate::{Error, LogWriterConfig, Result, WriterOptions};
 
 use super::lock;
@@ -18,6 +20,34 @@ use super::lock;
 /// The writer thread's [`RotatingSink`], shared with the handle for
 /// [`AsyncLogWriter::rotate`](super::AsyncLogWriter::rotate); `None` once closed.
 type SharedRotating = Arc<Mutex<Option<RotatingSink>>>;
+
+/// `EMFILE`, the same number on Linux, macOS and the BSDs.
+#[cfg(unix)]
+const TOO_MANY_OPEN_FILES: i32 = 24;
+
+/// Tries this long, in all, for descriptors that quiet writers give back.
+const DESCRIPTOR_WAIT: Duration = Duration::from_millis(500);
+
+/// Runs `open`; while it fails for want of descriptors, asks every quiet writer of the process
+/// to close its file now (see [`Pool::close_idle_files_now`]) and tries again, for at most
+/// [`DESCRIPTOR_WAIT`]: a burst of opens, each writer still holding the file it just wrote,
+/// must not fail while writers that went quiet could give theirs back.
+fn open_with_descriptors<T>(mut open: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    let start = Instant::now();
+    loop {
+        match open() {
+            #[cfg(unix)]
+            Err(e)
+                if e.raw_os_error() == Some(TOO_MANY_OPEN_FILES)
+                    && start.elapsed() < DESCRIPTOR_WAIT =>
+            {
+                Pool::global().close_idle_files_now();
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
 
 /// Creates the log directory, opens the rotating sink on the live file (taking its lock and
 /// recovering from a crash) and wraps it in the metered and retrying layers.
@@ -36,49 +66,52 @@ pub(super) fn open_sink(
             source,
         },
     )?;
-    let rotating = RotatingSink::open(
-        RotatingSinkConfig {
-            live: config.path.clone(),
-            policy: options
-                .rotation
-                .unwrap_or_else(|| config.rotation.strategy.into())
-                .policy(),
-            max_files: usize::try_from(config.rotation.max_files).unwrap_or(usize::MAX),
-            max_total_bytes: options.max_total_bytes,
-            max_age: options.max_age,
-            compression: config.rotation.compression && config.enable_compression,
-            compression_level: options.compression_level,
-            file_mode: options.file_mode,
-            dir_mode: options.dir_mode,
-            reopen_check_interval: options.reopen_check_interval,
-            full_disk: options.full_disk,
-            format: options.format,
-            // Lines come first: half the shutdown time at most goes to a compression backlog;
-            // what is left stays plain and is compressed at the next start.
-            close_compression_budget: options.shutdown_timeout / 2,
-            // Opened by a LogManager: the listing of its directory it shares with its writers.
-            listing: crate::manager::shared_listing(&dir, &fs),
-            ..RotatingSinkConfig::new(&config.path)
-        }
-        .background_sync_for_size(),
-        fs,
-        clock,
-    )
-    .map_err(
-        |source| match source.get_ref().and_then(|e| e.downcast_ref::<Locked>()) {
-            Some(locked) => Error::Locked {
-                path: config.path.clone(),
-                lock_file: locked.path.clone(),
-                pid: locked.pid,
+    let open = || {
+        RotatingSink::open(
+            RotatingSinkConfig {
+                live: config.path.clone(),
+                policy: options
+                    .rotation
+                    .unwrap_or_else(|| config.rotation.strategy.into())
+                    .policy(),
+                max_files: usize::try_from(config.rotation.max_files).unwrap_or(usize::MAX),
+                max_total_bytes: options.max_total_bytes,
+                max_age: options.max_age,
+                compression: config.rotation.compression && config.enable_compression,
+                compression_level: options.compression_level,
+                file_mode: options.file_mode,
+                dir_mode: options.dir_mode,
+                reopen_check_interval: options.reopen_check_interval,
+                full_disk: options.full_disk,
+                format: options.format,
+                // Lines come first: half the shutdown time at most goes to a compression backlog;
+                // what is left stays plain and is compressed at the next start.
+                close_compression_budget: options.shutdown_timeout / 2,
+                // Opened by a LogManager: the listing of its directory it shares with its writers.
+                listing: crate::manager::shared_listing(&dir, &fs),
+                ..RotatingSinkConfig::new(&config.path)
+            }
+            .background_sync_for_size(),
+            fs.clone(),
+            clock.clone(),
+        )
+    };
+    let rotating = open_with_descriptors(open)
+        .map_err(
+            |source| match source.get_ref().and_then(|e| e.downcast_ref::<Locked>()) {
+                Some(locked) => Error::Locked {
+                    path: config.path.clone(),
+                    lock_file: locked.path.clone(),
+                    pid: locked.pid,
+                },
+                None => Error::Io {
+                    action: "open log file",
+                    path: config.path.clone(),
+                    source,
+                },
             },
-            None => Error::Io {
-                action: "open log file",
-                path: config.path.clone(),
-                source,
-            },
-        },
-    )?
-    .with_metrics(metrics.clone());
+        )?
+        .with_metrics(metrics.clone());
     let rotating: SharedRotating = Arc::new(Mutex::new(Some(rotating)));
     let rotator = Arc::downgrade(&rotating);
     // Metered inside retrying: every failed attempt counts as a write error, even when a
