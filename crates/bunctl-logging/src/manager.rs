@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bunctl_core::AppId;
 use bunctl_log_fs::{Filesystem, StdFs};
@@ -15,28 +15,6 @@ use crate::{AsyncLogWriter, Error, LogConfig, Result, WriterOptions};
 
 /// The writer of one live file, opened once by whichever caller gets there first.
 type Slot = Arc<OnceCell<Arc<AsyncLogWriter>>>;
-
-/// The directory listings of the live managers, for the writers they open: a writer's
-/// constructor takes a filesystem, not a listing, so the writer finds its manager's listing
-/// here by its directory and by the very filesystem handle the manager gave it (a writer on
-/// another filesystem, a test double, never takes a listing made through this one). Weak: a
-/// manager dropped takes its listing with it.
-static SHARED_LISTINGS: Mutex<Vec<Weak<SharedListing>>> = Mutex::new(Vec::new());
-
-fn shared_listings() -> MutexGuard<'static, Vec<Weak<SharedListing>>> {
-    // Only pushes and lookups run under it: a poisoned one is still consistent.
-    SHARED_LISTINGS
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-}
-
-/// The listing of `dir` that a live [`LogManager`] on `fs` shares with its writers, if any.
-pub(crate) fn shared_listing(dir: &Path, fs: &Arc<dyn Filesystem>) -> Option<Arc<SharedListing>> {
-    shared_listings()
-        .iter()
-        .filter_map(Weak::upgrade)
-        .find(|l| l.dir() == dir && std::ptr::addr_eq(Arc::as_ptr(l.fs()), Arc::as_ptr(fs)))
-}
 
 /// Holds one [`AsyncLogWriter`] per app, writing `<base_dir>/<app>.log`.
 ///
@@ -59,9 +37,8 @@ pub struct LogManager {
     writers: Mutex<HashMap<PathBuf, Slot>>,
     /// Options of apps that do not use the manager's.
     app_options: Mutex<HashMap<AppId, WriterOptions>>,
-    /// The listing of `base_dir` its writers share at open (found by them in
-    /// `SHARED_LISTINGS`).
-    _listing: Arc<SharedListing>,
+    /// The listing of `base_dir` its writers share at open.
+    listing: Arc<SharedListing>,
 }
 
 impl std::fmt::Debug for LogManager {
@@ -97,11 +74,6 @@ impl LogManager {
             config.base_dir.clone(),
             DEFAULT_LISTING_MAX_AGE,
         ));
-        {
-            let mut listings = shared_listings();
-            listings.retain(|l| l.strong_count() > 0);
-            listings.push(Arc::downgrade(&listing));
-        }
         Self {
             config,
             options,
@@ -109,7 +81,7 @@ impl LogManager {
             clock,
             writers: Mutex::new(HashMap::new()),
             app_options: Mutex::new(HashMap::new()),
-            _listing: listing,
+            listing,
         }
     }
 
@@ -218,11 +190,12 @@ impl LogManager {
                 if path == self.err_log_path(app) {
                     options.stream = Stream::Stderr;
                 }
-                let writer = AsyncLogWriter::open_with_io(
+                let writer = AsyncLogWriter::open_sharing(
                     config,
                     options,
                     self.fs.clone(),
                     self.clock.clone(),
+                    Some(self.listing.clone()),
                 )
                 .await?;
                 Ok::<_, Error>(Arc::new(writer))

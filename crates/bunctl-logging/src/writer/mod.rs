@@ -10,7 +10,7 @@ use bunctl_log_buffer::{formatted_max_len, LineSplitter};
 use bunctl_log_channel::{channel_with_metrics, ChannelConfig, ChannelStats, Sender};
 use bunctl_log_fs::{parent_dir, Filesystem, StdFs};
 use bunctl_log_metrics::{LogMetrics, MetricsSnapshot};
-use bunctl_log_rotation::{Clock, SystemClock};
+use bunctl_log_rotation::{Clock, SharedListing, SystemClock};
 use bunctl_log_sink::{list_log_files, Sink};
 
 use crate::durability::Rotator;
@@ -166,6 +166,19 @@ impl AsyncLogWriter {
         fs: Arc<dyn Filesystem>,
         clock: Arc<dyn Clock>,
     ) -> Result<Self> {
+        Self::open_sharing(config, options, fs, clock, None).await
+    }
+
+    /// [`AsyncLogWriter::open_with_io`] for a [`LogManager`](crate::LogManager)'s writer:
+    /// `listing` is the manager's listing of its directory, which the writers it opens share
+    /// (used only if the live file is in that directory).
+    pub(crate) async fn open_sharing(
+        config: LogWriterConfig,
+        options: WriterOptions,
+        fs: Arc<dyn Filesystem>,
+        clock: Arc<dyn Clock>,
+        listing: Option<Arc<SharedListing>>,
+    ) -> Result<Self> {
         validate(&config, &options)?;
         let metrics = Arc::new(LogMetrics::new());
         // Opening does file I/O (lock, recovery, retention): off the async worker.
@@ -173,7 +186,7 @@ impl AsyncLogWriter {
             let (fs, metrics) = (fs.clone(), metrics.clone());
             let (sink_config, sink_options) = (config.clone(), options.clone());
             tokio::task::spawn_blocking(move || {
-                open_sink(&sink_config, &sink_options, fs, clock, metrics)
+                open_sink(&sink_config, &sink_options, fs, clock, metrics, listing)
             })
             .await
             .map_err(|_| Error::TaskFailed {
@@ -209,7 +222,8 @@ impl AsyncLogWriter {
     ) -> Result<Self> {
         validate(&config, &options)?;
         let metrics = Arc::new(LogMetrics::new());
-        let (sink, rotator) = open_sink(&config, &options, fs.clone(), clock, metrics.clone())?;
+        let (sink, rotator) =
+            open_sink(&config, &options, fs.clone(), clock, metrics.clone(), None)?;
         Self::start(config, options, fs, metrics, sink, rotator)
     }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use bunctl_log_fs::{parent_dir, Filesystem, Locked};
 use bunctl_log_metrics::LogMetrics;
-use bunctl_log_rotation::Clock;
+use bunctl_log_rotation::{Clock, SharedListing};
 use bunctl_log_sink::{MeteredSink, RetryingSink, RotatingSink, RotatingSinkConfig, Sink};
 
 use crate::durability::Rotator;
@@ -57,6 +57,7 @@ pub(super) fn open_sink(
     fs: Arc<dyn Filesystem>,
     clock: Arc<dyn Clock>,
     metrics: Arc<LogMetrics>,
+    listing: Option<Arc<SharedListing>>,
 ) -> Result<(Box<dyn Sink>, Rotator)> {
     let dir = parent_dir(&config.path);
     bunctl_log_fs::create_dir_all_durably(fs.as_ref(), &dir, options.dir_mode).map_err(
@@ -88,7 +89,7 @@ pub(super) fn open_sink(
                 // what is left stays plain and is compressed at the next start.
                 close_compression_budget: options.shutdown_timeout / 2,
                 // Opened by a LogManager: the listing of its directory it shares with its writers.
-                listing: crate::manager::shared_listing(&dir, &fs),
+                listing: listing.clone().filter(|l| l.dir() == dir),
                 ..RotatingSinkConfig::new(&config.path)
             }
             .background_sync_for_size(),
