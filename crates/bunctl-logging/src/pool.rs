@@ -11,8 +11,10 @@
 //! timer: only its memory (the channel gives back its buffers) and its lock file.
 //!
 //! The pool has [`min_threads`] workers (the number of cores, at most 4) and grows, up to
-//! [`MAX_THREADS`], when work is queued while every worker is busy: a worker stuck in a system
-//! call on a hung disk, or sleeping between retries, never holds up the other files. Extra
+//! [`MAX_THREADS`], when work has waited [`GROW_AFTER`] while every worker was busy and none
+//! took a job: a worker stuck in a system call on a hung disk, or sleeping between retries,
+//! never holds up the other files, and a burst of short jobs (ten thousand idle files synced
+//! and closed) does not grow it. Extra
 //! workers leave after [`IDLE_EXIT`] without work. One timer thread sleeps until the earliest
 //! deadline; with nothing lingering it sleeps without a timeout.
 //!
@@ -34,6 +36,10 @@ pub(crate) const BATCHES_PER_TURN: usize = 8;
 pub(crate) const MAX_THREADS: usize = 64;
 /// How long a worker beyond the minimum waits for work before it leaves.
 const IDLE_EXIT: Duration = Duration::from_secs(10);
+/// How long jobs wait with every worker busy and none taking a job before the pool grows:
+/// workers stuck in a system call (a hung disk) call for more, workers merely busy (a burst of
+/// syncs) do not.
+const GROW_AFTER: Duration = Duration::from_millis(20);
 /// Stack of a pool thread: it runs the sink stack (gzip runs on the compressor's thread).
 const STACK_SIZE: usize = 256 << 10;
 
@@ -91,11 +97,15 @@ impl Job {
     }
 }
 
-#[derive(Default)]
 struct Queue {
     ready: VecDeque<Arc<Job>>,
     workers: usize,
     idle: usize,
+    /// When a worker last took a job: with jobs waiting, no worker free and none taken for
+    /// [`GROW_AFTER`], every worker is stuck (a hung disk) and the pool grows.
+    last_taken: Instant,
+    /// A growth check is on the timer (at most one).
+    grow_check: bool,
 }
 
 /// What a timer does to its job when its deadline comes.
@@ -105,6 +115,8 @@ enum Wake {
     Lingering,
     /// Schedules it if it is still idle ([`DeadlineHandle::wake_if_idle`]).
     Idle,
+    /// No job: checks whether the pool must grow ([`Pool::grow_if_stuck`]).
+    Grow,
 }
 
 struct Timers {
@@ -136,7 +148,13 @@ impl Pool {
         static POOL: OnceLock<Arc<Pool>> = OnceLock::new();
         POOL.get_or_init(|| {
             Arc::new(Pool {
-                queue: Mutex::new(Queue::default()),
+                queue: Mutex::new(Queue {
+                    ready: VecDeque::new(),
+                    workers: 0,
+                    idle: 0,
+                    last_taken: Instant::now(),
+                    grow_check: false,
+                }),
                 work: Condvar::new(),
                 timers: Mutex::new(Timers {
                     heap: BinaryHeap::new(),
@@ -151,21 +169,81 @@ impl Pool {
     }
 
     /// Queues `job` (the channel's waker calls this, once per wake-up). Starts a worker if
-    /// none is free; if none can be started, the job waits for a busy one.
+    /// none is free and the pool has fewer than [`min_threads`]; past that, a growth check
+    /// [`GROW_AFTER`] later starts one if no worker has taken a job meanwhile. If none can be
+    /// started, the job waits for a busy one.
     pub(crate) fn schedule(self: &Arc<Self>, job: Arc<Job>) {
-        let spawn = {
+        let (spawn, check) = {
             let mut q = lock(&self.queue);
             q.ready.push_back(job);
-            let spawn = q.idle == 0 && q.workers < MAX_THREADS;
+            let full = q.idle == 0 && q.workers < MAX_THREADS;
+            let spawn = full && q.workers < self.min_threads;
+            let check = full && !spawn && !q.grow_check;
             if spawn {
                 q.workers += 1;
             }
-            spawn
+            if check {
+                q.grow_check = true;
+            }
+            (spawn, check)
         };
         if spawn && !self.spawn_worker() {
             lock(&self.queue).workers -= 1;
         }
         self.work.notify_one();
+        if check {
+            self.check_growth_at(Instant::now() + GROW_AFTER);
+        }
+    }
+
+    /// Puts a growth check on the timer; without a timer thread, grows now (as before the
+    /// check existed).
+    fn check_growth_at(self: &Arc<Self>, at: Instant) {
+        if !self.push_timer(at, Weak::new(), Wake::Grow) {
+            lock(&self.queue).grow_check = false;
+            self.grow(1);
+        }
+    }
+
+    /// The growth check: one more worker if jobs wait, no worker is free and none took a job
+    /// for [`GROW_AFTER`]; checks again later while jobs wait with no worker free.
+    fn grow_if_stuck(self: &Arc<Self>) {
+        let (spawn, again) = {
+            let mut q = lock(&self.queue);
+            q.grow_check = false;
+            if q.ready.is_empty() || q.idle > 0 || q.workers >= MAX_THREADS {
+                return;
+            }
+            let stuck = q.last_taken.elapsed() >= GROW_AFTER;
+            q.grow_check = true;
+            let again = if stuck {
+                Instant::now() + GROW_AFTER
+            } else {
+                q.last_taken + GROW_AFTER
+            };
+            (stuck, again)
+        };
+        if spawn {
+            self.grow(1);
+        }
+        self.check_growth_at(again);
+    }
+
+    /// Starts `n` more workers (as many as can be started, up to [`MAX_THREADS`]).
+    fn grow(self: &Arc<Self>, n: usize) {
+        for _ in 0..n {
+            {
+                let mut q = lock(&self.queue);
+                if q.workers >= MAX_THREADS {
+                    return;
+                }
+                q.workers += 1;
+            }
+            if !self.spawn_worker() {
+                lock(&self.queue).workers -= 1;
+                return;
+            }
+        }
     }
 
     fn spawn_worker(self: &Arc<Self>) -> bool {
@@ -192,6 +270,7 @@ impl Pool {
         let mut q = lock(&self.queue);
         loop {
             if let Some(job) = q.ready.pop_front() {
+                q.last_taken = Instant::now();
                 return Some(job);
             }
             q.idle += 1;
@@ -267,6 +346,18 @@ impl Pool {
     }
 
     fn add_timer(self: &Arc<Self>, deadline: Instant, job: &Arc<Job>, wake: Wake) {
+        if !self.push_timer(deadline, Arc::downgrade(job), wake) {
+            // Without a timer a lingering batch waits for its buffer to fill or a flush; run
+            // the job again now rather than let it wait. An idle writer keeps its file open.
+            if matches!(wake, Wake::Lingering) && job.deadline.fire() {
+                self.schedule(job.clone());
+            }
+        }
+    }
+
+    /// Puts `job` on the timer thread (started if need be) for `deadline`; `false` if there
+    /// is no timer thread and none can be started.
+    fn push_timer(self: &Arc<Self>, deadline: Instant, job: Weak<Job>, wake: Wake) -> bool {
         let mut t = lock(&self.timers);
         let id = t.next;
         t.next += 1;
@@ -276,7 +367,7 @@ impl Pool {
             .peek()
             .is_none_or(|Reverse((first, _))| deadline < *first);
         t.heap.push(Reverse((deadline, id)));
-        t.jobs.insert(id, (Arc::downgrade(job), wake));
+        t.jobs.insert(id, (job, wake));
         if !t.started {
             let pool = self.clone();
             let started = std::thread::Builder::new()
@@ -286,15 +377,10 @@ impl Pool {
             match started {
                 Ok(_) => t.started = true,
                 Err(e) => {
-                    // Without a timer a lingering batch waits for its buffer to fill or a
-                    // flush; run the job again now rather than let it wait.
                     tracing::warn!(error = %e, "cannot start the log timer thread");
-                    drop(t);
-                    // An idle writer just keeps its file open.
-                    if matches!(wake, Wake::Lingering) && job.deadline.fire() {
-                        self.schedule(job.clone());
-                    }
-                    return;
+                    let id = t.next - 1;
+                    t.jobs.remove(&id);
+                    return false;
                 }
             }
         }
@@ -302,6 +388,7 @@ impl Pool {
         if earliest {
             self.timer_wake.notify_one();
         }
+        true
     }
 
     /// The timer thread: sleeps until the earliest deadline, then schedules the jobs whose
@@ -311,24 +398,33 @@ impl Pool {
         loop {
             let now = Instant::now();
             let mut due = Vec::new();
+            let mut grow = false;
             while let Some(Reverse((deadline, id))) = t.heap.peek().copied() {
                 if deadline > now {
                     break;
                 }
                 t.heap.pop();
-                if let Some((job, wake)) = t.jobs.remove(&id) {
-                    if let Some(job) = job.upgrade() {
-                        due.push((job, wake));
+                match t.jobs.remove(&id) {
+                    Some((_, Wake::Grow)) => grow = true,
+                    Some((job, wake)) => {
+                        if let Some(job) = job.upgrade() {
+                            due.push((job, wake));
+                        }
                     }
+                    None => {}
                 }
             }
             let next = t.heap.peek().map(|Reverse((deadline, _))| *deadline);
-            if !due.is_empty() {
+            if grow || !due.is_empty() {
                 drop(t);
+                if grow {
+                    self.grow_if_stuck();
+                }
                 for (job, wake) in due {
                     let woken = match wake {
                         Wake::Lingering => job.deadline.fire(),
                         Wake::Idle => job.deadline.wake_if_idle(),
+                        Wake::Grow => false,
                     };
                     if woken {
                         self.schedule(job);
