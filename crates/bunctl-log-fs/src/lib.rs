@@ -525,6 +525,19 @@ pub fn create_dir_all_durably(fs: &dyn Filesystem, dir: &Path, mode: u32) -> io:
     Ok(())
 }
 
+/// Whether `e` says the process has no descriptor left to open a file with (`EMFILE`).
+pub fn is_out_of_descriptors(e: &io::Error) -> bool {
+    #[cfg(unix)]
+    {
+        e.raw_os_error() == Some(libc::EMFILE)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = e;
+        false
+    }
+}
+
 /// The directory a file lives in (`.` for a bare file name), for [`Filesystem::sync_dir`].
 pub fn parent_dir(path: &Path) -> PathBuf {
     match path.parent() {
@@ -535,6 +548,18 @@ pub fn parent_dir(path: &Path) -> PathBuf {
 
 #[cfg(test)]
 mod tests {
+    #[cfg(unix)]
+    #[test]
+    fn only_emfile_is_out_of_descriptors() {
+        use super::is_out_of_descriptors;
+        assert!(is_out_of_descriptors(&std::io::Error::from_raw_os_error(
+            libc::EMFILE
+        )));
+        assert!(!is_out_of_descriptors(&std::io::Error::from_raw_os_error(
+            libc::ENOENT
+        )));
+    }
+
     use super::*;
 
     #[test]

@@ -201,7 +201,7 @@ impl Pool {
     fn check_growth_at(self: &Arc<Self>, at: Instant) {
         if !self.push_timer(at, Weak::new(), Wake::Grow) {
             lock(&self.queue).grow_check = false;
-            self.grow(1);
+            self.grow();
         }
     }
 
@@ -224,25 +224,22 @@ impl Pool {
             (stuck, again)
         };
         if spawn {
-            self.grow(1);
+            self.grow();
         }
         self.check_growth_at(again);
     }
 
-    /// Starts `n` more workers (as many as can be started, up to [`MAX_THREADS`]).
-    fn grow(self: &Arc<Self>, n: usize) {
-        for _ in 0..n {
-            {
-                let mut q = lock(&self.queue);
-                if q.workers >= MAX_THREADS {
-                    return;
-                }
-                q.workers += 1;
-            }
-            if !self.spawn_worker() {
-                lock(&self.queue).workers -= 1;
+    /// Starts one more worker, unless the pool has [`MAX_THREADS`] or none can be started.
+    fn grow(self: &Arc<Self>) {
+        {
+            let mut q = lock(&self.queue);
+            if q.workers >= MAX_THREADS {
                 return;
             }
+            q.workers += 1;
+        }
+        if !self.spawn_worker() {
+            lock(&self.queue).workers -= 1;
         }
     }
 

@@ -83,17 +83,23 @@ async fn a_busy_writer_keeps_its_file_and_none_keeps_it_for_good() {
     let (live, lock) = (dir.join("app.log"), dir.join(".app.log.lock"));
     w.write_line("one").unwrap();
     w.flush().await.unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // Past the default `close_idle_after` (2 s): `None` is not the default in disguise.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(open_under(&dir), [lock.clone(), live.clone()]);
     w.shutdown().await.unwrap();
 
-    // Writing more often than the idle time: the file never closes.
+    // Writing more often than the idle time: the file never closes, checked in each gap
+    // between lines (a write would open it again).
     let w = writer(&dir, Some(Duration::from_millis(400))).await;
     for i in 0..20 {
         w.write_line(format!("busy {i}")).unwrap();
         w.flush().await.unwrap();
-        assert_eq!(open_under(&dir), [lock.clone(), live.clone()], "line {i}");
         tokio::time::sleep(Duration::from_millis(25)).await;
+        assert_eq!(
+            open_under(&dir),
+            [lock.clone(), live.clone()],
+            "after line {i}"
+        );
     }
     w.shutdown().await.unwrap();
     let text = std::fs::read_to_string(&live).unwrap();

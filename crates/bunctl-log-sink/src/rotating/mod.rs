@@ -353,8 +353,9 @@ impl Sink for RotatingSink {
         self.sync_dir_if_dirty()
     }
 
-    /// Closes the live file between lines, once it and its directory entry are durable; the
-    /// lock stays (a quiet writer holds one descriptor). Nothing is closed while a rotation
+    /// Closes the live file between lines once it is durable, then makes its directory entry
+    /// durable (with the descriptor just freed); the lock stays (a quiet writer holds one
+    /// descriptor). Nothing is closed while a rotation
     /// is finishing, a line or a marker is unfinished, or a rotation waits. A live file moved
     /// by someone else meanwhile is not noticed: the next write opens the path afresh.
     fn close_idle(&mut self) -> io::Result<()> {

@@ -71,12 +71,13 @@ impl IdleClose {
         let due = self.since + after;
         if pressed || now >= due {
             self.timer = None;
-            // Tried once per quiet spell: a file that cannot be synced stays open (its error
-            // is the next sync's or the close's to report).
+            // Tried once per quiet spell: a file that cannot be synced stays open, and a
+            // directory entry that cannot be synced stays due (either error is the next
+            // sync's or the close's to report).
             self.closed = true;
             if let Err(e) = sink.close_idle() {
                 tracing::debug!(path = %path.display(), error = %e,
-                    "cannot sync an idle log file; it stays open");
+                    "cannot make an idle log file durable");
             }
             return Turn::Idle;
         }

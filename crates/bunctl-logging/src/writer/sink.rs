@@ -6,7 +6,7 @@ use std::io;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use bunctl_log_fs::{parent_dir, Filesystem, Locked};
+use bunctl_log_fs::{is_out_of_descriptors, parent_dir, Filesystem, Locked};
 use bunctl_log_metrics::LogMetrics;
 use bunctl_log_rotation::{Clock, SharedListing};
 use bunctl_log_sink::{MeteredSink, RetryingSink, RotatingSink, RotatingSinkConfig, Sink};
@@ -21,10 +21,6 @@ use super::lock;
 /// [`AsyncLogWriter::rotate`](super::AsyncLogWriter::rotate); `None` once closed.
 type SharedRotating = Arc<Mutex<Option<RotatingSink>>>;
 
-/// `EMFILE`, the same number on Linux, macOS and the BSDs.
-#[cfg(unix)]
-const TOO_MANY_OPEN_FILES: i32 = 24;
-
 /// Tries this long, in all, for descriptors that quiet writers give back.
 const DESCRIPTOR_WAIT: Duration = Duration::from_millis(500);
 
@@ -36,11 +32,7 @@ fn open_with_descriptors<T>(mut open: impl FnMut() -> io::Result<T>) -> io::Resu
     let start = Instant::now();
     loop {
         match open() {
-            #[cfg(unix)]
-            Err(e)
-                if e.raw_os_error() == Some(TOO_MANY_OPEN_FILES)
-                    && start.elapsed() < DESCRIPTOR_WAIT =>
-            {
+            Err(e) if is_out_of_descriptors(&e) && start.elapsed() < DESCRIPTOR_WAIT => {
                 Pool::global().close_idle_files_now();
                 std::thread::sleep(Duration::from_millis(10));
             }
