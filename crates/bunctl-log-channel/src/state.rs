@@ -7,6 +7,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Instant;
 
 use bunctl_log_metrics::LogMetrics;
+use crossbeam_utils::CachePadded;
 use tokio::sync::Notify;
 
 use crate::sender::Message;
@@ -48,7 +49,10 @@ pub(crate) struct State {
 /// What the senders and the receiver of one channel hold in common.
 pub(crate) struct Shared {
     pub(crate) config: ChannelConfig,
-    pub(crate) state: Mutex<State>,
+    /// On cache lines of its own: every send writes it, and the fields read on every send
+    /// (`config`) or written by the receiver (`completed`) would otherwise share its line, so
+    /// each send on one core would miss on them after a send or the receiver on another.
+    pub(crate) state: CachePadded<Mutex<State>>,
     /// Wakes a receiver waiting in `recv` (on `state`).
     pub(crate) receiver_wake: Condvar,
     /// Instead of `receiver_wake`, if set: schedules a receiver served by a pool.
@@ -73,7 +77,7 @@ impl Shared {
     pub(crate) fn new(config: ChannelConfig, metrics: Arc<LogMetrics>) -> Self {
         Self {
             config: config.normalized(),
-            state: Mutex::new(State {
+            state: CachePadded::new(Mutex::new(State {
                 buf: Vec::new(),
                 lines: 0,
                 closed: false,
@@ -85,7 +89,7 @@ impl Shared {
                 dropped_since_marker: 0,
                 receiver_wakeups: 0,
                 deadline: None,
-            }),
+            })),
             receiver_wake: Condvar::new(),
             waker: OnceLock::new(),
             room: Notify::new(),
