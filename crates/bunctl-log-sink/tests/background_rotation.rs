@@ -130,6 +130,41 @@ fn the_rotated_file_is_renamed_only_after_its_fsync() {
     assert!(!next_path(&live).exists());
 }
 
+/// The paths this process has open (its `/proc/self/fd` links) under `dir`.
+#[cfg(target_os = "linux")]
+fn open_under(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|p| p.starts_with(dir))
+        .collect()
+}
+
+#[test]
+#[cfg(target_os = "linux")]
+fn a_quiet_sink_finishes_its_rotation_then_closes_its_file() {
+    let (dir, live, mut sink, faults) = sink_with_faults();
+    faults.hold_path(Op::SyncData, &live);
+    sink.rotate().unwrap(); // the fsync is held: writing goes on in `.next`
+    sink.write_all(&numbered(30, 60)).unwrap();
+    wait_for_the_fsync(&faults);
+    let release = {
+        let faults = faults.clone();
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(50));
+            faults.clear(Op::SyncData);
+        })
+    };
+    sink.close_idle().unwrap();
+    release.join().unwrap();
+    assert!(!next_path(&live).exists(), "the rotation was finished");
+    // Only the lock is held, neither `.next` nor the file it was renamed to.
+    assert_eq!(open_under(dir.path()), [dir.path().join(".app.log.lock")]);
+    sink.write_all(&numbered(60, 61)).unwrap(); // opens the live file again
+    sink.close().unwrap();
+    assert_eq!(content(&live), numbered(0, 61));
+}
+
 #[test]
 fn a_failed_fsync_is_reported_and_the_renames_wait_for_one_that_works() {
     let (_dir, live, mut sink, faults) = sink_with_faults();

@@ -359,6 +359,12 @@ impl Sink for RotatingSink {
     /// is finishing, a line or a marker is unfinished, or a rotation waits. A live file moved
     /// by someone else meanwhile is not noticed: the next write opens the path afresh.
     fn close_idle(&mut self) -> io::Result<()> {
+        // A rotation still finishing in the background is finished first, else `.next` would
+        // stay open through the whole quiet spell. It began before the writer went quiet, so
+        // it is almost always done; if not, its fsync is waited for, as `sync` does.
+        if self.background_rotation.is_some() {
+            self.complete_background_rotation(true)?;
+        }
         if !self.at_line_start
             || self.rotate_pending
             || self.background_rotation.is_some()
