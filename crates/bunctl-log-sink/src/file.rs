@@ -64,6 +64,21 @@ pub enum PathChange {
 }
 
 impl PathChange {
+    /// Whether `path` still names the file `id`: `None` if it does, else how it changed.
+    /// One `lstat(2)`.
+    ///
+    /// # Errors
+    /// The error of `lstat` other than `NotFound` (it cannot be told then).
+    pub fn at(fs: &dyn Filesystem, path: &Path, id: FileId) -> io::Result<Option<Self>> {
+        match fs.metadata(path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Some(Self::Removed)),
+            Err(e) => Err(e),
+            Ok(m) if m.is_symlink => Ok(Some(Self::Symlink)),
+            Ok(m) if m.id != Some(id) => Ok(Some(Self::Replaced)),
+            Ok(_) => Ok(None),
+        }
+    }
+
     /// What happened, for log messages and marker lines: "removed", ...
     pub fn describe(self) -> &'static str {
         match self {
@@ -197,16 +212,16 @@ impl FileSink {
     /// # Errors
     /// The error of `lstat` other than `NotFound` (the sink cannot tell then).
     pub fn path_change(&self) -> io::Result<Option<PathChange>> {
-        let Some(id) = self.id else {
-            return Ok(None);
-        };
-        match self.fs.metadata(&self.path) {
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(Some(PathChange::Removed)),
-            Err(e) => Err(e),
-            Ok(m) if m.is_symlink => Ok(Some(PathChange::Symlink)),
-            Ok(m) if m.id != Some(id) => Ok(Some(PathChange::Replaced)),
-            Ok(_) => Ok(None),
+        match self.id {
+            Some(id) => PathChange::at(self.fs.as_ref(), &self.path, id),
+            None => Ok(None),
         }
+    }
+
+    /// The identity of the file this sink writes, where the platform has one: what
+    /// [`PathChange::at`] compares the path with once the sink is closed.
+    pub fn file_id(&self) -> Option<FileId> {
+        self.id
     }
 
     /// Starts a background `fdatasync` each time `every` more bytes were written (0 turns it

@@ -303,3 +303,54 @@ fn a_full_disk_never_deletes_below_the_floor_nor_by_default() {
         faults.clear_all();
     }
 }
+
+/// With the live file closed by `close_idle`, a move (logrotate's `mv`) is seen when writing
+/// resumes, however long the periodic check's interval: the moved file keeps its lines, the
+/// new one starts with the marker, and the reopen is counted.
+#[test]
+fn a_live_file_moved_while_closed_idle_is_reopened_with_a_marker() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.log");
+    let moved = dir.path().join("app.log.1");
+    let config = RotatingSinkConfig {
+        reopen_check_interval: Duration::from_secs(3600),
+        ..config(&live, SizePolicy(1 << 20))
+    };
+    let (mut sink, metrics) = open_on(StdFs::shared(), config);
+    sink.write_all(b"before\n").unwrap();
+    sink.close_idle().unwrap();
+    std::fs::rename(&live, &moved).unwrap();
+    sink.write_all(b"after\n").unwrap();
+    sink.close().unwrap();
+    assert_eq!(text(&moved), "before\n");
+    let got = text(&live);
+    let mut lines = got.lines();
+    let marker = lines.next().unwrap();
+    assert!(marker.starts_with("[bunctl-log] reopened "), "{got}");
+    assert!(marker.contains("removed or renamed"), "{marker}");
+    assert_eq!(lines.collect::<Vec<_>>(), ["after"]);
+    assert_eq!(metrics.snapshot().reopens, 1);
+}
+
+/// Another file put at the live name while it was closed idle is appended to after a marker,
+/// never truncated.
+#[test]
+fn a_live_file_replaced_while_closed_idle_is_kept_and_marked() {
+    let dir = tempfile::tempdir().unwrap();
+    let live = dir.path().join("app.log");
+    let (mut sink, metrics) = open_on(StdFs::shared(), config(&live, SizePolicy(1 << 20)));
+    sink.write_all(b"before\n").unwrap();
+    sink.close_idle().unwrap();
+    std::fs::rename(&live, dir.path().join("elsewhere")).unwrap();
+    std::fs::write(&live, "someone else's\n").unwrap();
+    sink.write_all(b"after\n").unwrap();
+    sink.close().unwrap();
+    let got = text(&live);
+    assert!(
+        got.starts_with("someone else's\n[bunctl-log] reopened "),
+        "{got}"
+    );
+    assert!(got.contains("replaced by another file"), "{got}");
+    assert!(got.ends_with("\nafter\n"), "{got}");
+    assert_eq!(metrics.snapshot().reopens, 1);
+}

@@ -21,7 +21,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bunctl_log_buffer::LineFormat;
-use bunctl_log_fs::{create_dir_all_durably, parent_dir, FileLock, Filesystem};
+use bunctl_log_fs::{create_dir_all_durably, parent_dir, FileId, FileLock, Filesystem};
 use bunctl_log_metrics::LogMetrics;
 use bunctl_log_rotation::{
     ArchiveNaming, Clock, Compressor, Retention, RotationPolicy, SharedListing,
@@ -30,7 +30,7 @@ use chrono::{DateTime, Utc};
 use memchr::memchr;
 
 use crate::recovery::{recover, Recovered};
-use crate::{FileSink, Sink};
+use crate::{FileSink, PathChange, Sink};
 
 use background::BackgroundRotation;
 #[cfg(doc)]
@@ -104,6 +104,9 @@ pub struct RotatingSink {
     live: Option<FileSink>,
     /// The size of the live file closed by [`Sink::close_idle`], until it is opened again.
     idle_size: u64,
+    /// The identity of the live file closed by [`Sink::close_idle`]: if the live path names
+    /// another file (or none) when writing resumes, someone moved it meanwhile.
+    idle_id: Option<FileId>,
     /// When the live file's content started.
     opened_at: DateTime<Utc>,
     next_seq: u64,
@@ -224,6 +227,7 @@ impl RotatingSink {
             compressor,
             live: Some(live),
             idle_size: 0,
+            idle_id: None,
             opened_at,
             next_seq,
             at_line_start: true,
@@ -280,6 +284,10 @@ impl RotatingSink {
 
     /// The live file, opened afresh if it is not open (after a rotation or reopen).
     fn live(&mut self) -> io::Result<&mut FileSink> {
+        if let Some(change) = self.moved_while_idle() {
+            // Opens the live path afresh and says so in it, as for a move seen while open.
+            self.reopen(change)?;
+        }
         if self.live.is_none() {
             let path = self.naming.live_path();
             let live = match FileSink::open(self.fs.clone(), path, self.file_mode, self.format) {
@@ -297,6 +305,18 @@ impl RotatingSink {
             Some(live) => Ok(live),
             None => Err(io::Error::other("live file not open")),
         }
+    }
+
+    /// Whether someone moved, removed or replaced the live file while [`Sink::close_idle`]
+    /// had it closed (asked once, when writing resumes).
+    fn moved_while_idle(&mut self) -> Option<PathChange> {
+        let id = self.idle_id.take()?;
+        PathChange::at(self.fs.as_ref(), self.naming.live_path(), id).unwrap_or_else(|e| {
+            // Cannot tell (EACCES on the directory, say): open what is at the path.
+            tracing::debug!(path = %self.naming.live_path().display(), error = %e,
+                "cannot check the idle live log file");
+            None
+        })
     }
 
     /// Makes the directory's entries durable if a rotation or reopen changed them since.
@@ -378,6 +398,7 @@ impl Sink for RotatingSink {
         // Closed without this fsync, a later writeback error could go unreported.
         live.sync()?;
         self.idle_size = live.size();
+        self.idle_id = live.file_id();
         self.live = None;
         // After the close: out of descriptors, opening the directory takes the one just freed.
         // If it fails the entry stays due for the next sync or close.

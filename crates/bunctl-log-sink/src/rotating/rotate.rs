@@ -17,6 +17,11 @@ impl RotatingSink {
     pub(super) fn chunk_len(&mut self, batch: &[u8]) -> io::Result<usize> {
         self.complete_background_rotation(false)?;
         self.write_unwritten_marker()?;
+        if self.live.is_none() {
+            // Closed while idle: opened before the policy looks at its age and size, so that
+            // a file someone moved meanwhile is seen first (`live` reopens it).
+            self.live()?;
+        }
         self.check_live(false)?;
         if self.rotate_pending {
             self.rotate()?;
