@@ -123,10 +123,17 @@ struct Shared(SharedRotating);
 
 impl Shared {
     fn with<T>(&mut self, op: impl FnOnce(&mut RotatingSink) -> io::Result<T>) -> io::Result<T> {
-        match lock(&self.0).as_mut() {
+        let done = match lock(&self.0).as_mut() {
             Some(sink) => op(sink),
             None => Err(io::Error::other("the log writer is closed")),
+        };
+        if done.as_ref().is_err_and(is_out_of_descriptors) {
+            // Opening a file (the live file again after a quiet spell, a rotation's new one)
+            // found no descriptor: quiet writers give theirs back now, for the retry
+            // (`RetryingSink`, from 100 ms) to find, as an open does (`open_with_descriptors`).
+            Pool::global().close_idle_files_now();
         }
+        done
     }
 }
 
