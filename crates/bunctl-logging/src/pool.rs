@@ -10,6 +10,11 @@
 //! file once it has been idle for `close_idle_after`; after that it costs no thread and no
 //! timer: only its memory (the channel gives back its buffers) and its lock file.
 //!
+//! Two queues: writers with lines go in `ready`, quiet writers woken to close their file (an
+//! `fdatasync` each, by their timer or all at once when descriptors run out) in `quiet`. A
+//! worker takes from `quiet` when `ready` is empty and otherwise one job in [`QUIET_SHARE`],
+//! so the next line of a busy or new writer waits for at most a few syncs, not for thousands.
+//!
 //! The pool has [`min_threads`] workers (the number of cores, at most 4) and grows, up to
 //! [`MAX_THREADS`], when work has waited [`GROW_AFTER`] while every worker was busy and none
 //! took a job: a worker stuck in a system call on a hung disk, or sleeping between retries,
@@ -40,6 +45,8 @@ const IDLE_EXIT: Duration = Duration::from_secs(10);
 /// workers stuck in a system call (a hung disk) call for more, workers merely busy (a burst of
 /// syncs) do not.
 const GROW_AFTER: Duration = Duration::from_millis(20);
+/// With both lanes waiting, one job in this many is a quiet writer's close.
+const QUIET_SHARE: usize = 4;
 /// Stack of a pool thread: it runs the sink stack (gzip runs on the compressor's thread).
 const STACK_SIZE: usize = 256 << 10;
 
@@ -98,7 +105,15 @@ impl Job {
 }
 
 struct Queue {
+    /// Writers with lines to write (or a flush, rotation or end to see to).
     ready: VecDeque<Arc<Job>>,
+    /// Quiet writers woken to close their file (an `fdatasync` each): taken when no writer
+    /// with lines waits, or every [`QUIET_SHARE`]th job, so that a burst of closes (ten
+    /// thousand writers gone quiet, or all of them at once when descriptors run out) does not
+    /// stand between a writer and its next line.
+    quiet: VecDeque<Arc<Job>>,
+    /// Jobs taken from `ready` since the last from `quiet`.
+    ready_in_a_row: usize,
     workers: usize,
     idle: usize,
     /// When a worker last took a job: with jobs waiting, no worker free and none taken for
@@ -106,6 +121,15 @@ struct Queue {
     last_taken: Instant,
     /// A growth check is on the timer (at most one).
     grow_check: bool,
+}
+
+/// Which of the pool's queues a job waits in.
+#[derive(Clone, Copy)]
+enum Lane {
+    /// [`Queue::ready`].
+    Ready,
+    /// [`Queue::quiet`].
+    Quiet,
 }
 
 /// What a timer does to its job when its deadline comes.
@@ -150,6 +174,8 @@ impl Pool {
             Arc::new(Pool {
                 queue: Mutex::new(Queue {
                     ready: VecDeque::new(),
+                    quiet: VecDeque::new(),
+                    ready_in_a_row: 0,
                     workers: 0,
                     idle: 0,
                     last_taken: Instant::now(),
@@ -173,9 +199,18 @@ impl Pool {
     /// [`GROW_AFTER`] later starts one if no worker has taken a job meanwhile. If none can be
     /// started, the job waits for a busy one.
     pub(crate) fn schedule(self: &Arc<Self>, job: Arc<Job>) {
+        self.enqueue(job, Lane::Ready);
+    }
+
+    /// Queues `job` in `lane`; either lane calls for growth as [`Pool::schedule`] says (a
+    /// quiet writer may have been given a line since it was woken).
+    fn enqueue(self: &Arc<Self>, job: Arc<Job>, lane: Lane) {
         let (spawn, check) = {
             let mut q = lock(&self.queue);
-            q.ready.push_back(job);
+            match lane {
+                Lane::Ready => q.ready.push_back(job),
+                Lane::Quiet => q.quiet.push_back(job),
+            }
             let full = q.idle == 0 && q.workers < MAX_THREADS;
             let spawn = full && q.workers < self.min_threads;
             let check = full && !spawn && !q.grow_check;
@@ -211,7 +246,8 @@ impl Pool {
         let (spawn, again) = {
             let mut q = lock(&self.queue);
             q.grow_check = false;
-            if q.ready.is_empty() || q.idle > 0 || q.workers >= MAX_THREADS {
+            let waiting = !q.ready.is_empty() || !q.quiet.is_empty();
+            if !waiting || q.idle > 0 || q.workers >= MAX_THREADS {
                 return;
             }
             let stuck = q.last_taken.elapsed() >= GROW_AFTER;
@@ -266,7 +302,15 @@ impl Pool {
     fn next_job(&self) -> Option<Arc<Job>> {
         let mut q = lock(&self.queue);
         loop {
-            if let Some(job) = q.ready.pop_front() {
+            let quiet_turn = q.ready.is_empty() || q.ready_in_a_row + 1 >= QUIET_SHARE;
+            let taken = match quiet_turn.then(|| q.quiet.pop_front()).flatten() {
+                Some(job) => {
+                    q.ready_in_a_row = 0;
+                    Some(job)
+                }
+                None => q.ready.pop_front().inspect(|_| q.ready_in_a_row += 1),
+            };
+            if let Some(job) = taken {
                 q.last_taken = Instant::now();
                 return Some(job);
             }
@@ -277,7 +321,11 @@ impl Pool {
                 .unwrap_or_else(PoisonError::into_inner);
             q = guard;
             q.idle -= 1;
-            if timeout.timed_out() && q.ready.is_empty() && q.workers > self.min_threads {
+            if timeout.timed_out()
+                && q.ready.is_empty()
+                && q.quiet.is_empty()
+                && q.workers > self.min_threads
+            {
                 q.workers -= 1;
                 return None;
             }
@@ -337,7 +385,7 @@ impl Pool {
         };
         for job in idle {
             if job.deadline.wake_if_idle() {
-                self.schedule(job);
+                self.enqueue(job, Lane::Quiet);
             }
         }
     }
@@ -418,13 +466,12 @@ impl Pool {
                     self.grow_if_stuck();
                 }
                 for (job, wake) in due {
-                    let woken = match wake {
-                        Wake::Lingering => job.deadline.fire(),
-                        Wake::Idle => job.deadline.wake_if_idle(),
-                        Wake::Grow => false,
-                    };
-                    if woken {
-                        self.schedule(job);
+                    match wake {
+                        Wake::Lingering if job.deadline.fire() => self.schedule(job),
+                        Wake::Idle if job.deadline.wake_if_idle() => {
+                            self.enqueue(job, Lane::Quiet);
+                        }
+                        _ => {}
                     }
                 }
                 t = lock(&self.timers);
