@@ -3,25 +3,15 @@
 //! line is lost. A binary of its own, since it exhausts the whole process's descriptors.
 #![cfg(target_os = "linux")]
 
+mod common;
+
 use std::fs::File;
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bunctl_logging::{
     AppId, AsyncLogWriter, LogConfig, LogManager, LogWriterConfig, WriterOptions,
 };
 use rustix::process::{getrlimit, setrlimit, Resource, Rlimit};
-
-/// The paths this process has open (its `/proc/self/fd` links) under `dir`.
-fn open_under(dir: &Path) -> Vec<PathBuf> {
-    let mut open: Vec<PathBuf> = std::fs::read_dir("/proc/self/fd")
-        .unwrap()
-        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-        .filter(|p| p.starts_with(dir))
-        .collect();
-    open.sort();
-    open
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quiet_writer_reopening_its_file_out_of_descriptors_gets_a_quiet_writers_descriptor() {
@@ -62,11 +52,11 @@ async fn a_quiet_writer_reopening_its_file_out_of_descriptors_gets_a_quiet_write
     w.flush().await.unwrap();
     let only_lock = vec![dir.join(".app.log.lock")];
     let start = Instant::now();
-    while open_under(&dir) != only_lock {
+    while common::open_under(&dir) != only_lock {
         assert!(
             start.elapsed() < Duration::from_secs(10),
             "{:?}",
-            open_under(&dir)
+            common::open_under(&dir)
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

@@ -2,27 +2,18 @@
 //! descriptor, its lock; the next line opens the file again, and nothing is lost or doubled.
 #![cfg(target_os = "linux")]
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bunctl_logging::{AsyncLogWriter, LogWriterConfig, WriterOptions};
 
-/// The paths this process has open (its `/proc/self/fd` links) under `dir`.
-fn open_under(dir: &Path) -> Vec<PathBuf> {
-    let mut open: Vec<PathBuf> = std::fs::read_dir("/proc/self/fd")
-        .unwrap()
-        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
-        .filter(|p| p.starts_with(dir))
-        .collect();
-    open.sort();
-    open
-}
-
-/// Waits (up to 10 s) until `open_under(dir)` is `want`; returns what it was last.
+/// Waits (up to 10 s) until `common::open_under(dir)` is `want`; returns what it was last.
 fn wait_for_open(dir: &Path, want: &[PathBuf]) -> Vec<PathBuf> {
     let start = Instant::now();
     loop {
-        let open = open_under(dir);
+        let open = common::open_under(dir);
         if open == want || start.elapsed() > Duration::from_secs(10) {
             return open;
         }
@@ -61,14 +52,14 @@ async fn a_quiet_writer_holds_only_its_lock_and_the_next_line_opens_the_file_aga
         w.flush().await.unwrap();
         // Written: the file is open again, beside the lock.
         assert_eq!(
-            open_under(&dir),
+            common::open_under(&dir),
             [lock.clone(), live.clone()],
             "round {round}"
         );
         assert_eq!(wait_for_open(&dir, &only_lock), only_lock);
     }
     w.shutdown().await.unwrap();
-    assert_eq!(open_under(&dir), Vec::<PathBuf>::new());
+    assert_eq!(common::open_under(&dir), Vec::<PathBuf>::new());
     assert_eq!(
         std::fs::read_to_string(&live).unwrap(),
         "line 0\nline 1\nline 2\n"
@@ -85,7 +76,7 @@ async fn a_busy_writer_keeps_its_file_and_none_keeps_it_for_good() {
     w.flush().await.unwrap();
     // Past the default `close_idle_after` (2 s): `None` is not the default in disguise.
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    assert_eq!(open_under(&dir), [lock.clone(), live.clone()]);
+    assert_eq!(common::open_under(&dir), [lock.clone(), live.clone()]);
     w.shutdown().await.unwrap();
 
     // Writing more often than the idle time: the file never closes, checked in each gap
@@ -96,7 +87,7 @@ async fn a_busy_writer_keeps_its_file_and_none_keeps_it_for_good() {
         w.flush().await.unwrap();
         tokio::time::sleep(Duration::from_millis(25)).await;
         assert_eq!(
-            open_under(&dir),
+            common::open_under(&dir),
             [lock.clone(), live.clone()],
             "after line {i}"
         );

@@ -72,3 +72,15 @@ pub fn dir_names(dir: &Path) -> Vec<String> {
     names.sort();
     names
 }
+
+/// The paths this process has open (its `/proc/self/fd` links) under `dir`.
+#[cfg(target_os = "linux")]
+pub fn open_under(dir: &Path) -> Vec<PathBuf> {
+    let mut open: Vec<PathBuf> = std::fs::read_dir("/proc/self/fd")
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .filter(|p| p.starts_with(dir))
+        .collect();
+    open.sort();
+    open
+}
