@@ -4,9 +4,9 @@
 //! through the channel's waker when it goes from idle (or lingering) to busy, exactly once per
 //! such change, so a job is never in the queue twice and never run by two threads at once. A
 //! worker takes the job, writes up to [`BATCHES_PER_TURN`] batches (each one `write(2)`), and
-//! then: puts it back at the end of the queue if more is due (fairness between busy writers),
-//! hands its deadline to the timer thread if a batch is lingering for more lines, or forgets it
-//! if it is idle. A writer that has just gone idle asks for one timer more, to close its live
+//! then: puts it back at the end of the `ready` queue if more is due (fairness between busy
+//! writers), hands its deadline to the timer thread if a batch is lingering for more lines, or
+//! forgets it if it is idle. A writer that has just gone idle asks for one timer more, to close its live
 //! file once it has been idle for `close_idle_after`; after that it costs no thread and no
 //! timer: only its memory (the channel gives back its buffers) and its lock file.
 //!

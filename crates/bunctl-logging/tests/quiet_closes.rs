@@ -29,17 +29,36 @@ async fn a_line_is_written_while_a_burst_of_quiet_closes_is_stuck_in_fsync() {
         fs.clone(),
         Arc::new(SystemClock),
     );
+    let busy_manager = LogManager::with_io(
+        LogConfig {
+            base_dir: base.join("busy"),
+            ..LogConfig::default()
+        },
+        WriterOptions::default(),
+        fs.clone(),
+        Arc::new(SystemClock),
+    );
+    let busy = busy_manager
+        .get_writer(&AppId::new("busy").unwrap())
+        .await
+        .unwrap();
+    // Every writer is opened before any line, so that the quiet writers' closes all come due
+    // within a few milliseconds of each other, however slow the opens are.
     let mut quiet = Vec::new();
     for i in 0..QUIET {
         let w = quiet_manager
             .get_writer(&AppId::new(format!("quiet{i}")).unwrap())
             .await
             .unwrap();
-        // Held before the line, so no idle close can slip through first.
+        // Held before the line, so no idle close after it can slip through.
         faults.hold_path(Op::SyncData, w.path());
-        w.write_line(format!("quiet {i}")).unwrap();
-        w.flush().await.unwrap();
         quiet.push(w);
+    }
+    for (i, w) in quiet.iter().enumerate() {
+        w.write_line(format!("quiet {i}")).unwrap();
+    }
+    for w in &quiet {
+        w.flush().await.unwrap();
     }
     // Every quiet writer's idle close comes due (200 ms after its line) and is queued; the
     // pool's first threads get stuck in them, and it grows by one thread per 20 ms stuck, far
@@ -51,19 +70,6 @@ async fn a_line_is_written_while_a_burst_of_quiet_closes_is_stuck_in_fsync() {
         assert!(Instant::now() < deadline, "no idle close began");
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    let busy_manager = LogManager::with_io(
-        LogConfig {
-            base_dir: base.join("busy"),
-            ..LogConfig::default()
-        },
-        WriterOptions::default(),
-        fs,
-        Arc::new(SystemClock),
-    );
-    let busy = busy_manager
-        .get_writer(&AppId::new("busy").unwrap())
-        .await
-        .unwrap();
     busy.write_line("busy").unwrap();
     tokio::time::timeout(Duration::from_secs(10), busy.flush())
         .await
