@@ -37,6 +37,9 @@
 //!     b"{\"log\":\"say \\\"hi\\\"\\n\",\"stream\":\"stdout\",\"time\":\"2026-11-27T01:23:45.123456Z\"}\n"
 //! );
 //! ```
+//!
+//! Over 500 lines with its tests; the code (the formats, the cached timestamp, JSON escaping; the
+//! parsers are in `parse.rs`) is about 360.
 
 use std::time::{SystemTime, UNIX_EPOCH};
 

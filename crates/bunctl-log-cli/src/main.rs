@@ -19,6 +19,7 @@ mod exec;
 mod fdlimit;
 mod metrics;
 mod pipe;
+mod print;
 mod read;
 mod read_commands;
 mod report;

@@ -5,7 +5,10 @@ use crate::config::{check_dir, log_config};
 use crate::{read, CliResult};
 
 /// The files `files`, `cat` and `tail` read, and how their lines are printed.
-fn logs(t: &ReadTarget, print: read::Print) -> Result<read::Logs, Box<dyn std::error::Error>> {
+fn logs(
+    t: &ReadTarget,
+    print: crate::print::Print,
+) -> Result<read::Logs, Box<dyn std::error::Error>> {
     let target = t.target()?;
     check_dir(&target.dir)?;
     let (config, stdout) = log_config(&target, None);
@@ -34,7 +37,7 @@ fn buffered_stdout() -> std::io::BufWriter<std::io::StdoutLock<'static>> {
 /// `files`: the app's log files on stdout, oldest first.
 pub(crate) fn files(t: &ReadTarget) -> CliResult {
     read::files(
-        &logs(t, read::Print::default())?,
+        &logs(t, crate::print::Print::default())?,
         &mut std::io::stdout().lock(),
     )?;
     Ok(())
@@ -68,7 +71,7 @@ pub(crate) fn tail(a: &TailArgs) -> CliResult {
     }
     match lines {
         args::LineCount::From(first) => {
-            let mut out = read::SkipLines::new(buffered_stdout(), first - 1);
+            let mut out = crate::print::SkipLines::new(buffered_stdout(), first - 1);
             read::cat(&logs, &mut out)?;
         }
         args::LineCount::Last(n) if a.follow => read::follow(&logs, n)?,

@@ -20,6 +20,9 @@
 //!
 //! The model is deliberately weaker than ext4's (where an `fsync` of a file also commits the
 //! journal, and with it earlier renames): what survives here survives there.
+//!
+//! One job in about 560 lines of code: the record and the crash states built from it are one
+//! model (the rules above), each rule written where the states apply it. Its tests follow.
 
 use std::collections::{BTreeMap, HashMap};
 use std::io::{self, Read, Write};

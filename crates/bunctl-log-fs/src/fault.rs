@@ -5,6 +5,8 @@
 //! released, a file deleted by someone else just before it is used, ...) while a writer owns
 //! the filesystem as `Arc<dyn Filesystem>`. The errors are real [`io::ErrorKind`]s, so the code
 //! under test takes exactly the paths it would take on a real full disk or a broken device.
+//!
+//! Over 500 lines with its tests; the code (one fault per operation of the seam) is about 390.
 
 use std::collections::HashMap;
 use std::io::{self, Read, Write};
