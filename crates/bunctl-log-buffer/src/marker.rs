@@ -37,8 +37,30 @@ use std::time::SystemTime;
 use crate::format::{json_line, LineFormat, TimeCache};
 use crate::parse::leading_time;
 
+// The texts that two constants share, spelled once: `concat!` takes only literals.
+macro_rules! prefix {
+    () => {
+        "[bunctl-log] "
+    };
+}
+macro_rules! rotation_failed {
+    () => {
+        "rotation failed"
+    };
+}
+macro_rules! rotation_resumed {
+    () => {
+        "rotation resumed"
+    };
+}
+macro_rules! cut_short {
+    () => {
+        "the line above was cut short: the previous writer stopped in the middle of it"
+    };
+}
+
 /// What every marker's text starts with.
-pub const MARKER_PREFIX: &[u8] = b"[bunctl-log] ";
+pub const MARKER_PREFIX: &[u8] = prefix!().as_bytes();
 
 /// The `stream` of a marker in a JSON file.
 pub const MARKER_STREAM: &str = "bunctl-log";
@@ -102,23 +124,20 @@ pub enum Marker<'a> {
 }
 
 /// The start of [`Marker::RotationFailed`]'s line, for readers looking for it.
-pub const ROTATION_FAILED_MARKER: &[u8] = b"[bunctl-log] rotation failed";
+pub const ROTATION_FAILED_MARKER: &[u8] = concat!(prefix!(), rotation_failed!()).as_bytes();
 
 /// The start of [`Marker::RotationResumed`]'s line, for readers looking for it.
-pub const ROTATION_RESUMED_MARKER: &[u8] = b"[bunctl-log] rotation resumed";
+pub const ROTATION_RESUMED_MARKER: &[u8] = concat!(prefix!(), rotation_resumed!()).as_bytes();
 
 /// [`Marker::CutShort`] as a raw-format line, with its `\n`.
-pub const CUT_LINE_MARKER: &[u8] =
-    b"[bunctl-log] the line above was cut short: the previous writer stopped in the middle of it\n";
+pub const CUT_LINE_MARKER: &[u8] = concat!(prefix!(), cut_short!(), "\n").as_bytes();
 
 impl fmt::Display for Marker<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match *self {
             Self::Dropped { lines } => write!(f, "{lines}{DROPPED}"),
             Self::Lost { lines } => write!(f, "{lines}{LOST}"),
-            Self::CutShort => f.write_str(
-                "the line above was cut short: the previous writer stopped in the middle of it",
-            ),
+            Self::CutShort => f.write_str(cut_short!()),
             Self::Reopened { path, change } => write!(
                 f,
                 "reopened {}: the live file was {change} by someone else; lines written just \
@@ -137,15 +156,25 @@ impl fmt::Display for Marker<'_> {
                 past_limit,
             } => write!(
                 f,
-                "rotation failed in {}: cannot {step}: {error}; writing goes on in \
-                 {writing}{} and the rotation is retried, so no line is lost",
+                concat!(
+                    rotation_failed!(),
+                    " in {}: cannot {step}: {error}; writing goes on in {writing}{} and the \
+                     rotation is retried, so no line is lost"
+                ),
                 dir.display(),
-                if past_limit { " past its limit" } else { "" }
+                if past_limit { " past its limit" } else { "" },
+                step = step,
+                error = error,
+                writing = writing,
             ),
             Self::RotationResumed { dir, attempts } => write!(
                 f,
-                "rotation resumed in {} after {attempts} failed attempts",
-                dir.display()
+                concat!(
+                    rotation_resumed!(),
+                    " in {} after {attempts} failed attempts"
+                ),
+                dir.display(),
+                attempts = attempts,
             ),
         }
     }

@@ -84,8 +84,8 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use compress::{compress_file, Compressor};
 pub use listing::{SharedListing, DEFAULT_LISTING_MAX_AGE};
 pub use naming::{
-    Archive, ArchiveFile, ArchiveForm, ArchiveNaming, Scan, GZ_SUFFIX, SEQ_MIN_DIGITS,
-    TIMESTAMP_FORMAT, TMP_SUFFIX,
+    Archive, ArchiveFile, ArchiveForm, ArchiveNaming, Scan, GZ_SUFFIX, LOCK_SUFFIX, NEXT_SUFFIX,
+    SEQ_MIN_DIGITS, TIMESTAMP_FORMAT, TMP_SUFFIX,
 };
 pub use policy::{
     AnyOf, DailyIn, DailyPolicy, HourlyIn, HourlyPolicy, NeverPolicy, RotationPolicy, SizePolicy,

@@ -20,6 +20,11 @@ pub const SEQ_MIN_DIGITS: usize = 6;
 pub const GZ_SUFFIX: &str = ".gz";
 /// Suffix of a compression in progress (`.gz` + this).
 pub const TMP_SUFFIX: &str = ".tmp";
+/// Suffix of the hidden file writing goes on in while a rotation finishes in the background
+/// ([`ArchiveNaming::next_path`]).
+pub const NEXT_SUFFIX: &str = ".next";
+/// Suffix of the hidden lock file ([`ArchiveNaming::lock_path`]).
+pub const LOCK_SUFFIX: &str = ".lock";
 
 /// Naming of a live file's rotated archives.
 ///
@@ -221,8 +226,8 @@ impl ArchiveNaming {
     /// an archive name of any live file: those start with the live file's stem.
     pub fn lock_path(&self) -> PathBuf {
         let name = match &self.ext {
-            Some(ext) => format!(".{}.{ext}.lock", self.stem),
-            None => format!(".{}.lock", self.stem),
+            Some(ext) => format!(".{}.{ext}{LOCK_SUFFIX}", self.stem),
+            None => format!(".{}{LOCK_SUFFIX}", self.stem),
         };
         self.dir.join(name)
     }
@@ -233,8 +238,8 @@ impl ArchiveNaming {
     /// listing, recovery and retention of any app never take it for a log file.
     pub fn next_path(&self) -> PathBuf {
         let name = match &self.ext {
-            Some(ext) => format!(".{}.{ext}.next", self.stem),
-            None => format!(".{}.next", self.stem),
+            Some(ext) => format!(".{}.{ext}{NEXT_SUFFIX}", self.stem),
+            None => format!(".{}{NEXT_SUFFIX}", self.stem),
         };
         self.dir.join(name)
     }

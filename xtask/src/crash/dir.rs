@@ -7,37 +7,9 @@ use std::fs::{self, File};
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
+use bunctl_log_rotation::{ArchiveForm, ArchiveNaming, GZ_SUFFIX};
+
 use super::APP;
-
-/// Which form of an archive a file name is, if it is one of `crash.log`'s.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Form {
-    Plain,
-    Gzip,
-    GzipTemp,
-}
-
-/// `crash.<YYYYMMDDTHHMMSSZ>-<seq, 6+ digits>.log[.gz[.tmp]]`.
-pub(super) fn archive_form(name: &str) -> Option<Form> {
-    let rest = name.strip_prefix("crash.")?;
-    let (middle, form) = if let Some(m) = rest.strip_suffix(".log.gz.tmp") {
-        (m, Form::GzipTemp)
-    } else if let Some(m) = rest.strip_suffix(".log.gz") {
-        (m, Form::Gzip)
-    } else {
-        (rest.strip_suffix(".log")?, Form::Plain)
-    };
-    let b = middle.as_bytes();
-    let digit = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
-    let ok = b.len() >= 23
-        && digit(0..8)
-        && b[8] == b'T'
-        && digit(9..15)
-        && b[15] == b'Z'
-        && b[16] == b'-'
-        && digit(17..b.len());
-    ok.then_some(form)
-}
 
 /// What is in the directory (hidden files, such as the lock file, are ignored).
 #[derive(Default)]
@@ -54,21 +26,25 @@ pub(super) struct DirState {
 }
 
 pub(super) fn inspect(dir: &Path) -> io::Result<DirState> {
+    let naming = ArchiveNaming::new(&dir.join(format!("{APP}.log")))?;
     let mut state = DirState::default();
     for entry in fs::read_dir(dir)? {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
         let path = entry.path();
         if name.starts_with('.') {
-            state.next |= name == format!(".{APP}.log.next");
+            state.next |= path == naming.next_path();
             continue;
         }
-        match (name == format!("{APP}.log"), archive_form(&name)) {
-            (true, _) => state.live = Some(path),
-            (_, Some(Form::Gzip)) => state.gz.push(path),
-            (_, Some(Form::GzipTemp)) => state.tmp.push(path),
-            (_, Some(Form::Plain)) => state.plain.push(path),
-            (_, None) => state.other.push(path),
+        if path == naming.live_path() {
+            state.live = Some(path);
+            continue;
+        }
+        match naming.parse(&name).map(|a| a.form) {
+            Some(ArchiveForm::Gzip) => state.gz.push(path),
+            Some(ArchiveForm::GzipTemp) => state.tmp.push(path),
+            Some(ArchiveForm::Plain) => state.plain.push(path),
+            None => state.other.push(path),
         }
     }
     let gz: HashSet<&Path> = state.gz.iter().map(PathBuf::as_path).collect();
@@ -77,7 +53,7 @@ pub(super) fn inspect(dir: &Path) -> io::Result<DirState> {
         .iter()
         .filter(|p| {
             let mut s = p.as_os_str().to_owned();
-            s.push(".gz");
+            s.push(GZ_SUFFIX);
             gz.contains(Path::new(&s))
         })
         .count();
@@ -104,25 +80,35 @@ mod tests {
     use super::*;
 
     #[test]
-    fn archive_names() {
+    fn each_file_is_sorted_by_what_its_name_says() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("a/b/c");
+        fs::create_dir_all(&dir).unwrap();
         let ts = "crash.20261125T163918Z-000042";
-        assert_eq!(archive_form(&format!("{ts}.log")), Some(Form::Plain));
-        assert_eq!(archive_form(&format!("{ts}.log.gz")), Some(Form::Gzip));
-        assert_eq!(
-            archive_form(&format!("{ts}.log.gz.tmp")),
-            Some(Form::GzipTemp)
-        );
-        assert_eq!(
-            archive_form("crash.20261125T163918Z-0001234567.log"),
-            Some(Form::Plain)
-        );
-        for other in [
-            "crash.log",
-            "crash.err.log",
-            "crash.20261125T163918Z-42.log",
-            "x.log",
+        for name in [
+            "crash.log".to_string(),
+            format!("{ts}.log"),
+            format!("{ts}.log.gz"),
+            "crash.20261125T163918Z-000043.log.gz.tmp".to_string(),
+            ".crash.log.next".to_string(),
+            ".crash.log.lock".to_string(),
+            "crash.20261125T163918Z-42.log".to_string(),
+            "x.log".to_string(),
         ] {
-            assert_eq!(archive_form(other), None, "{other}");
+            fs::write(dir.join(name), b"").unwrap();
         }
+        let state = inspect(&dir).unwrap();
+        assert_eq!(state.live, Some(dir.join("crash.log")));
+        assert_eq!(state.plain, [dir.join(format!("{ts}.log"))]);
+        assert_eq!(state.gz, [dir.join(format!("{ts}.log.gz"))]);
+        assert_eq!(state.tmp.len(), 1);
+        assert_eq!(state.plain_leftover, 1);
+        assert!(state.next);
+        let mut other = state.other.clone();
+        other.sort();
+        assert_eq!(
+            other,
+            [dir.join("crash.20261125T163918Z-42.log"), dir.join("x.log")]
+        );
     }
 }

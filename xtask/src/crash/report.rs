@@ -63,12 +63,16 @@ impl Report {
             );
         }
         println!(
-            "  rotations     {} archives (.gz) at the end",
-            thousands(self.archives as u64)
+            "  rotations     {} archives ({}) at the end",
+            thousands(self.archives as u64),
+            bunctl_log_rotation::GZ_SUFFIX
         );
         println!(
-            "  markers       {} lines starting \"[bunctl-log] \"; cut-short marks: {} after a partial line, {} after a line missing only its newline",
-            self.markers, self.cut_partial, self.cut_whole
+            "  markers       {} lines starting {:?}; cut-short marks: {} after a partial line, {} after a line missing only its newline",
+            self.markers,
+            String::from_utf8_lossy(bunctl_log_buffer::MARKER_PREFIX),
+            self.cut_partial,
+            self.cut_whole
         );
         println!(
             "  torn lines    {} without the cut-short marker",

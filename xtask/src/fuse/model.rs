@@ -22,7 +22,7 @@ use std::io;
 use std::path::Path;
 use std::time::SystemTime;
 
-use bunctl_log_rotation::{GZ_SUFFIX, TMP_SUFFIX};
+use bunctl_log_rotation::{GZ_SUFFIX, NEXT_SUFFIX, TMP_SUFFIX};
 
 use super::Rng;
 
@@ -217,7 +217,7 @@ impl Tree {
         }
         let ino = self.next_ino;
         self.next_ino += 1;
-        if name.to_string_lossy().ends_with(".log.next") {
+        if name.to_string_lossy().ends_with(NEXT_SUFFIX) {
             self.stats.next_files += 1;
         }
         let content = if is_dir {
