@@ -41,7 +41,7 @@ pub use format::{
     format_lines, format_message, formatted_max_len, LineFormat, TimeCache, TIME_LEN,
 };
 pub use marker::{
-    is_marker, marker_line, marker_text, write_marker, Marker, CONTINUATION_MARKER,
+    cut_short_rest, is_marker, marker_line, marker_text, write_marker, Marker, CONTINUATION_MARKER,
     CUT_LINE_MARKER, MARKER_PREFIX, MARKER_STREAM, ROTATION_FAILED_MARKER, ROTATION_RESUMED_MARKER,
 };
 pub use parse::{ends_in_piece, is_time, json_field, leading_time, JsonLine};

@@ -34,7 +34,7 @@ use std::fmt;
 use std::path::Path;
 use std::time::SystemTime;
 
-use crate::format::{json_line, LineFormat, TimeCache};
+use crate::format::{json_line, LineFormat, TimeCache, TIME_LEN};
 use crate::parse::leading_time;
 
 // The texts that two constants share, spelled once: `concat!` takes only literals.
@@ -227,6 +227,42 @@ pub fn marker_line(format: LineFormat, marker: &Marker<'_>, now: SystemTime) -> 
     out
 }
 
+/// The bytes that complete `torn`, the start of a [`Marker::CutShort`] line in `format` that a
+/// crash cut before its end (the last bytes of a file, after its last `\n`), if it is one.
+///
+/// A power cut can tear the marker a writer's recovery had just written after a cut line:
+/// ending it with its own rest, rather than with a second marker after it, leaves one whole
+/// marker. `torn` counts as a marker only past the [`MARKER_PREFIX`] (a line of the app's
+/// that starts like one and was cut before that is cut short like any line). Its time is
+/// its own; if the cut fell inside the time, the rest of it is `now`'s.
+pub fn cut_short_rest(format: LineFormat, torn: &[u8], now: SystemTime) -> Option<Vec<u8>> {
+    let whole = marker_line(format, &Marker::CutShort, now);
+    if torn.len() >= whole.len() {
+        return None;
+    }
+    let mut stamp = Vec::with_capacity(TIME_LEN);
+    TimeCache::default().write(now, &mut stamp);
+    let time = match format {
+        LineFormat::Raw => 0..0,
+        _ => {
+            let at = memchr::memmem::rfind(&whole, &stamp)?;
+            at..at + TIME_LEN
+        }
+    };
+    let prefix_at = memchr::memmem::find(&whole, MARKER_PREFIX)?;
+    if torn.len() < prefix_at + MARKER_PREFIX.len() {
+        return None;
+    }
+    let alike = torn.iter().zip(&whole).enumerate().all(|(i, (t, w))| {
+        if time.contains(&i) {
+            t.is_ascii_digit() == w.is_ascii_digit() && (w.is_ascii_digit() || t == w)
+        } else {
+            t == w
+        }
+    });
+    alike.then(|| whole[torn.len()..].to_vec())
+}
+
 /// If `line` (with or without its `\n`) is a marker in any of the formats, its text after
 /// [`MARKER_PREFIX`], as stored (in JSON, still escaped).
 pub fn marker_text(line: &[u8]) -> Option<&[u8]> {
@@ -362,5 +398,46 @@ mod tests {
         assert!(!is_marker(b"hello\n"));
         assert!(!is_marker(b"2026-11-27T01:23:45.123456Z hello\n"));
         assert!(!is_marker(b""));
+    }
+
+    #[test]
+    fn a_torn_cut_short_marker_is_completed_not_marked_again() {
+        let then = UNIX_EPOCH + Duration::from_micros(1_764_000_000_123_456);
+        let now = then + Duration::from_secs(3_600);
+        for format in [LineFormat::Raw, LineFormat::Timestamped, LineFormat::Json] {
+            let line = marker_line(format, &Marker::CutShort, then);
+            let prefix_end =
+                memchr::memmem::find(&line, MARKER_PREFIX).unwrap() + MARKER_PREFIX.len();
+            for cut in 0..line.len() {
+                let torn = &line[..cut];
+                let rest = cut_short_rest(format, torn, now);
+                if cut < prefix_end {
+                    assert_eq!(rest, None, "{format:?} cut at {cut}");
+                    continue;
+                }
+                let rest = rest.unwrap_or_else(|| panic!("{format:?} cut at {cut}"));
+                let mended = [torn, &rest].concat();
+                assert_eq!(mended.len(), line.len(), "{format:?} cut at {cut}");
+                assert!(mended.ends_with(b"\n"));
+                let text = marker_text(&mended).unwrap();
+                assert!(
+                    text.starts_with(b"the line above was cut short"),
+                    "{format:?} {cut}"
+                );
+                // Cut past the time (always, but in JSON, whose time is last): the mended line
+                // is the one that was being written.
+                if format != LineFormat::Json || cut >= line.len() - 3 {
+                    assert_eq!(mended, line, "{format:?} cut at {cut}");
+                }
+            }
+        }
+        // A line of the app's that is not a marker, cut anywhere, is not taken for one.
+        assert_eq!(
+            cut_short_rest(LineFormat::Raw, b"[bunctl-log] the lime", now),
+            None
+        );
+        assert_eq!(cut_short_rest(LineFormat::Raw, b"hello", now), None);
+        let whole = marker_line(LineFormat::Raw, &Marker::CutShort, now);
+        assert_eq!(cut_short_rest(LineFormat::Raw, &whole, now), None);
     }
 }

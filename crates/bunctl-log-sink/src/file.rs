@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use std::time::SystemTime;
 
-use bunctl_log_buffer::{ends_in_piece, write_marker, LineFormat, Marker};
+use bunctl_log_buffer::{
+    cut_short_rest, ends_in_piece, marker_line, write_marker, LineFormat, Marker,
+};
 use bunctl_log_fs::{FileId, FileMeta, Filesystem, WriteFile};
 
 use crate::Sink;
@@ -50,6 +52,30 @@ fn last_line(
     } else {
         LastLine::Whole
     })
+}
+
+/// The rest of a cut-short marker that a crash tore at the end of the file of `size` bytes at
+/// `path` (see [`cut_short_rest`]), if its last line is one.
+fn torn_marker_rest(
+    fs: &dyn Filesystem,
+    path: &Path,
+    size: u64,
+    format: LineFormat,
+    now: SystemTime,
+) -> io::Result<Option<Vec<u8>>> {
+    // More than any cut-short marker line's length in any format.
+    const LONGEST: u64 = 512;
+    let mut file = fs.open_read_file(path)?;
+    let from = size.saturating_sub(LONGEST);
+    file.seek(SeekFrom::Start(from))?;
+    let mut tail = Vec::new();
+    file.take(LONGEST).read_to_end(&mut tail)?;
+    let torn = match memchr::memrchr(b'\n', &tail) {
+        Some(end) => &tail[end + 1..],
+        None if from == 0 => &tail[..],
+        None => return Ok(None),
+    };
+    Ok(cut_short_rest(format, torn, now))
 }
 
 /// How the path of a [`FileSink`] no longer names the file it writes.
@@ -182,14 +208,27 @@ impl FileSink {
             _ if fs.last_byte(path)? == Some(b'\n') => LastLine::Whole,
             _ => LastLine::Cut,
         };
+        let mut synced = meta.len;
         if last != LastLine::Whole {
-            let mut repair = match last {
-                LastLine::Cut => b"\n".to_vec(),
-                _ => Vec::new(),
+            let now = SystemTime::now();
+            let repair = match last {
+                LastLine::Cut => match torn_marker_rest(fs.as_ref(), path, size, format, now)? {
+                    // A power cut tore the marker an earlier recovery wrote: its rest ends it.
+                    Some(rest) => rest,
+                    None => {
+                        let mut repair = b"\n".to_vec();
+                        write_marker(format, &Marker::CutShort, now, &mut repair);
+                        repair
+                    }
+                },
+                _ => marker_line(format, &Marker::CutShort, now),
             };
-            write_marker(format, &Marker::CutShort, SystemTime::now(), &mut repair);
             file.write_all(&repair)?;
             size += repair.len() as u64;
+            // Durable at once (a rare fdatasync: only after a crash), so that a power cut
+            // soon after cannot tear the marker itself.
+            file.sync_data()?;
+            synced = size;
             tracing::warn!(path = %path.display(), "log file ended in the middle of a line; ended it with a marker");
         }
         Ok(Self {
@@ -197,9 +236,8 @@ impl FileSink {
             path: path.to_path_buf(),
             file,
             size,
-            // What was there before is taken as it is (another process wrote it); a repair
-            // just written is not durable yet.
-            synced: meta.len,
+            // What was there before is taken as it is (another process wrote it).
+            synced,
             meta,
             id,
             background_sync: None,
@@ -383,6 +421,23 @@ mod tests {
         let want = [&b"whole\ntor\n"[..], CUT_LINE_MARKER, b"next\n"].concat();
         assert_eq!(std::fs::read(&p).unwrap(), want);
         assert_eq!(s.size(), want.len() as u64);
+    }
+
+    #[test]
+    fn a_torn_cut_short_marker_is_ended_by_its_rest_not_by_a_second_marker() {
+        // 17 suspect 6: a power cut tore the marker the last recovery wrote after a cut line.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a/b/c/a.log");
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        for open in [FileSink::open, FileSink::open_after_crash] {
+            let torn = [&b"whole\ntor\n"[..], &CUT_LINE_MARKER[..30]].concat();
+            std::fs::write(&p, &torn).unwrap();
+            let mut s = open(StdFs::shared(), &p, 0o640, LineFormat::Raw).unwrap();
+            s.write_all(b"next\n").unwrap();
+            let want = [&b"whole\ntor\n"[..], CUT_LINE_MARKER, b"next\n"].concat();
+            assert_eq!(std::fs::read(&p).unwrap(), want);
+            assert_eq!(s.size(), want.len() as u64);
+        }
     }
 
     #[test]
