@@ -90,7 +90,7 @@ pub use stats::ChannelStats;
 
 use state::Shared;
 
-/// Creates a channel: producers hold the [`Sender`], the writer thread the [`Receiver`].
+/// Creates a channel: producers hold the [`Sender`], the writer the [`Receiver`].
 pub fn channel(config: ChannelConfig) -> (Sender, Receiver) {
     channel_with_metrics(config, Arc::new(LogMetrics::new()))
 }

@@ -1,7 +1,7 @@
 //! `--metrics-addr`: the writers' metrics, served in Prometheus text format over HTTP.
 //!
 //! The library publishes each writer's counters, gauges and latency histograms (in seconds)
-//! through the `metrics` facade, from the writer thread after every batch (see
+//! through the `metrics` facade, from the writer after every batch (see
 //! `bunctl_logging::metric_names`), with a help text for each; but only to a recorder
 //! installed before the writer is created: its handles are registered then. [`serve`] installs
 //! the Prometheus recorder and starts the HTTP server, so it must run first.

@@ -13,7 +13,7 @@ use crate::blocking::off_the_runtime;
 /// `let (writer, _)`, which drops it at once and every event after it is discarded).
 ///
 /// Shutting down writes every event accepted before it to the file, fsyncs it, finishes a
-/// rotation's compression and retention, and stops the writer thread
+/// rotation's compression and retention, and stops the writer
 /// ([`AsyncLogWriter::shutdown_blocking`]). It is bounded by the writer's
 /// [`shutdown_timeout`](bunctl_logging::WriterOptions::shutdown_timeout) (10 s by default): a
 /// disk that hangs is given up on, and the error says how many lines were not written.

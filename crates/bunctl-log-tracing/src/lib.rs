@@ -45,7 +45,7 @@
 //!   [`MakeWriterExt`](tracing_subscriber::fmt::writer::MakeWriterExt): warnings and errors
 //!   lossless, the rest lossy (example below).
 //! - **The guard** ([`LogGuard`]). Dropping it shuts the writer down: every accepted event is
-//!   written and fsynced, a pending compression finishes, and the writer thread stops,
+//!   written and fsynced, a pending compression finishes, and the writer stops,
 //!   bounded by the writer's `shutdown_timeout` (10 s by default). An error (a hung disk,
 //!   lines lost to I/O errors) goes to stderr; [`LogGuard::shutdown`] returns it instead.
 //!

@@ -13,7 +13,7 @@ use bunctl_log_sink::{RotatingSink, Sink};
 use crate::writer::lock;
 use crate::{Error, Result};
 
-/// The writer thread's [`RotatingSink`], shared with the handle's `rotate` and `sync` and with
+/// The writer's [`RotatingSink`], shared with the handle's `rotate` and `sync` and with
 /// the syncer: each takes the lock between two batches.
 pub(crate) type Rotator = Weak<Mutex<Option<RotatingSink>>>;
 

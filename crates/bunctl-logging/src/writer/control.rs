@@ -17,7 +17,7 @@ impl AsyncLogWriter {
     /// # Errors
     /// [`Error::FlushTimeout`] if the writer did not get there in time (a hung disk; the lines
     /// stay buffered), [`Error::WriteFailed`] if lines were lost to I/O errors since the last
-    /// time `flush` or `shutdown` reported a loss, [`Error::Closed`] if the writer thread ended
+    /// time `flush` or `shutdown` reported a loss, [`Error::Closed`] if the writer's job ended
     /// first.
     pub async fn flush(&self) -> Result<()> {
         let generation = self.tx.request_flush();

@@ -67,7 +67,7 @@ pub struct AsyncLogWriter {
     /// Cuts what [`write`](Self::write) is given into lines and holds a partial last one.
     /// Held while the lines are handed over, so they enter the buffer in the order they came.
     partial: Mutex<LineSplitter>,
-    /// The rotating sink, for [`rotate`](Self::rotate): weak, so that the writer thread alone
+    /// The rotating sink, for [`rotate`](Self::rotate): weak, so that the writer's job alone
     /// keeps it (its files and lock) alive.
     rotator: Rotator,
 }
@@ -109,7 +109,7 @@ pub(crate) fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// What the writer thread shares with the handle.
+/// What the writer's job shares with the handle.
 #[derive(Default)]
 struct TaskShared {
     /// Lines of the batch being written, for the shutdown-timeout report.
@@ -122,7 +122,7 @@ struct TaskShared {
     /// again: not written yet, not lost yet (0 or 1).
     torn_lines: AtomicU64,
     /// Set by `shutdown` before it closes the channel: the writer's job lets its last batches
-    /// through an open circuit breaker ([`Sink::before_close`](bunctl_log_sink::Sink::before_close)).
+    /// through an open circuit breaker ([`bunctl_log_sink::Sink::before_close`]).
     closing: std::sync::atomic::AtomicBool,
 }
 
@@ -306,7 +306,7 @@ impl AsyncLogWriter {
 
 impl Drop for AsyncLogWriter {
     /// A partial line [`write`](AsyncLogWriter::write) still holds is handed over as
-    /// [`write_line`](AsyncLogWriter::write_line) would (never waiting); the writer thread then
+    /// [`write_line`](AsyncLogWriter::write_line) would (never waiting); the writer then
     /// drains the buffer and closes the file on its own.
     fn drop(&mut self) {
         if let Some(tail) = self.take_partial() {

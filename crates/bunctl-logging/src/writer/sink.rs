@@ -17,7 +17,7 @@ use crate::{Error, LogWriterConfig, Result, WriterOptions};
 
 use super::lock;
 
-/// The writer thread's [`RotatingSink`], shared with the handle for
+/// The writer's [`RotatingSink`], shared with the handle for
 /// [`AsyncLogWriter::rotate`](super::AsyncLogWriter::rotate); `None` once closed.
 type SharedRotating = Arc<Mutex<Option<RotatingSink>>>;
 
@@ -116,7 +116,7 @@ pub(super) fn open_sink(
     ))
 }
 
-/// The writer thread's [`RotatingSink`], shared with the handle's
+/// The writer's [`RotatingSink`], shared with the handle's
 /// [`SinkOp`](crate::durability::SinkOp)s: each call takes the lock (never contended but by a
 /// rotation), and `close` drops the sink (its files and lock) so that no rotation can follow.
 struct Shared(SharedRotating);

@@ -88,7 +88,7 @@ const RESTING_BUFFERS: usize = 2;
 /// usual size per busy writer.
 const RESTING_MAX: usize = 256 << 10;
 
-/// The writer thread's job: takes batches from the channel and writes them through the sink.
+/// The writer's job: takes batches from the channel and writes them through the sink.
 struct WriterTask {
     /// The live file, for diagnostics.
     path: PathBuf,
