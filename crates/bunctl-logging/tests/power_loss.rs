@@ -12,7 +12,14 @@
 //! 4. at a cut after `shutdown()` returned, every line the files held then is there, once
 //!    (retention's deletions during the run are the only lines gone);
 //! 5. at a cut after a `sync()` returned, every line its producer wrote before it is there,
-//!    unless retention deleted its archive by the end of the run (counted apart).
+//!    unless retention deleted its archive by the end of the run (counted apart);
+//! 6. every archive, in the crashed state and after recovery, is whole: a `.gz` decompresses
+//!    in full, a plain archive ends with its last line's `\n`;
+//! 7. after recovery nothing is left that recovery cannot explain (no `.gz.tmp`, no `.next`,
+//!    no plain archive beside its `.gz`), and the second open and close change no byte of any
+//!    file (recovery is idempotent).
+//!
+//! Each check's count is printed at the end (`--nocapture`).
 //!
 //! Recovery is run with retention off (`max_files` large), so that check 1 sees what
 //! recovery itself keeps; the run itself keeps 4 archives. The test samples cuts evenly
@@ -23,7 +30,7 @@
 
 mod common;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -149,6 +156,55 @@ fn lines_in_state(state: &CrashState, scratch: &Path) -> Vec<String> {
     seen
 }
 
+/// What each check looked at, summed over the states.
+#[derive(Default)]
+struct Checked {
+    states: usize,
+    /// Check 1: whole lines of a crashed state found again after recovery.
+    kept: usize,
+    /// Check 2: lines not written whole, each followed by the cut-short marker.
+    torn_flagged: usize,
+    /// Checks 3 and the "once" of 4: lines read back, each once and in its producer's order.
+    lines_once_in_order: usize,
+    /// Check 4: lines the files held at shutdown, found after a cut past it.
+    after_shutdown: usize,
+    /// Check 5: synced lines found; synced lines whose archive retention deleted.
+    synced: usize,
+    synced_expired: usize,
+    /// Check 6: archives found whole (`.gz` decompressed in full, plain ending in `\n`).
+    archives_whole: usize,
+    /// Check 7: states left clean and unchanged by a second recovery.
+    clean_and_idempotent: usize,
+}
+
+/// Every file under `root` with its bytes.
+fn snapshot(root: &Path) -> BTreeMap<String, Vec<u8>> {
+    common::dir_names(root)
+        .into_iter()
+        .map(|n| {
+            let bytes = std::fs::read(root.join(&n)).unwrap();
+            (n, bytes)
+        })
+        .collect()
+}
+
+/// Check 6 on the log files of `live`: the number of archives (all but the live file), each
+/// whole.
+fn archives_whole(live: &Path, what: &str) -> usize {
+    let mut n = 0;
+    for f in list_log_files(live).unwrap().iter().filter(|f| *f != live) {
+        // read_files decompresses a .gz in full and panics on one that is not valid.
+        let text = common::read_files(std::slice::from_ref(f));
+        assert!(
+            text.is_empty() || text.ends_with(b"\n"),
+            "{what}: archive {} is cut short",
+            f.display()
+        );
+        n += 1;
+    }
+    n
+}
+
 /// What a failure message shows of a state: its files and their sizes, before and after.
 fn listing(state: &CrashState, after: &Path) -> String {
     let before: Vec<String> = state
@@ -196,17 +252,44 @@ async fn check_state(
     w: &Workload,
     at_end: Option<&[String]>,
     durable: &[String],
+    checked: &mut Checked,
 ) {
     let before = lines_in_state(state, &dir.join("before"));
+    checked.archives_whole += archives_whole(
+        &dir.join("before/app.log"),
+        &format!("{} (as crashed)", state.description),
+    );
     let root = dir.join("after");
     state.materialize(&root).unwrap();
     let live = root.join("app.log");
+    let mut recovered = Vec::new();
     for _ in 0..2 {
         let writer = AsyncLogWriter::new(config(&live, w, true)).await.unwrap();
         writer.shutdown().await.unwrap();
+        recovered.push(snapshot(&root));
     }
     let after = read_back(&live);
     let what = &format!("{}\n{}", state.description, listing(state, &root));
+    checked.states += 1;
+
+    // Check 7.
+    for name in recovered[0].keys() {
+        let left = name.ends_with(bunctl_log_rotation::TMP_SUFFIX)
+            || name.ends_with(bunctl_log_rotation::NEXT_SUFFIX);
+        let twin = format!("{name}{}", bunctl_log_rotation::GZ_SUFFIX);
+        assert!(
+            !left && !recovered[0].contains_key(&twin),
+            "{what}: recovery left {name}"
+        );
+    }
+    assert!(
+        recovered[0] == recovered[1],
+        "{what}: a second recovery changed the files: {:?} then {:?}",
+        recovered[0].keys().collect::<Vec<_>>(),
+        recovered[1].keys().collect::<Vec<_>>()
+    );
+    checked.clean_and_idempotent += 1;
+    checked.archives_whole += archives_whole(&live, what);
 
     let mut counts: HashMap<&str, usize> = HashMap::new();
     let mut last: HashMap<usize, usize> = HashMap::new();
@@ -223,6 +306,7 @@ async fn check_state(
                 flagged,
                 "{what}: torn line {l:?} without the cut-line marker"
             );
+            checked.torn_flagged += 1;
             continue;
         };
         *counts.entry(l.as_str()).or_default() += 1;
@@ -233,11 +317,13 @@ async fn check_state(
     for (l, c) in &counts {
         assert_eq!(*c, 1, "{what}: {l} read back {c} times");
     }
+    checked.lines_once_in_order += counts.len();
     for l in before.iter().filter(|l| parse(l).is_some()) {
         assert!(
             counts.contains_key(l.as_str()),
             "{what}: {l} was in the crashed files and recovery lost it"
         );
+        checked.kept += 1;
     }
     for l in durable {
         assert!(
@@ -245,12 +331,14 @@ async fn check_state(
             "{what}: {l} was synced before the cut and is lost"
         );
     }
+    checked.synced += durable.len();
     if let Some(end) = at_end {
         for l in end.iter().filter(|l| parse(l).is_some()) {
             assert!(
                 counts.contains_key(l.as_str()),
                 "{what}: {l} lost after shutdown"
             );
+            checked.after_shutdown += 1;
         }
     }
 }
@@ -291,29 +379,40 @@ async fn explore(w: Workload) {
     };
     let mut cuts: Vec<usize> = (0..=len).step_by(stride).collect();
     cuts.push(done); // after shutdown: everything durable
-    let (mut checked, mut durable_checked, mut expired_apart) = (0, 0, 0);
+    let mut checked = Checked::default();
+    let cut_count = cuts.len();
     for at in cuts {
         let (durable, expired) = durable_at(at, &synced, &at_end, &w);
         for (i, state) in log.states_at(at, order).iter().enumerate() {
             let dir = base.join(format!("state-{at}-{i}"));
             let end = (at >= done).then_some(at_end.as_slice());
-            check_state(state, &dir, &w, end, &durable).await;
-            durable_checked += durable.len();
-            expired_apart += expired;
+            check_state(state, &dir, &w, end, &durable, &mut checked).await;
+            checked.synced_expired += expired;
             std::fs::remove_dir_all(&dir).unwrap();
-            checked += 1;
         }
     }
+    let c = &checked;
     eprintln!(
-        "{}: {len} operations recorded, {} syncs, {checked} crash states checked ({order:?}); \
-         {durable_checked} synced lines checked present, {expired_apart} synced lines whose \
-         archive retention deleted not checked",
+        "{}: {len} operations recorded, {} syncs, {cut_count} cuts, {} crash states explored \
+         ({order:?}); checks passed: 1 kept {} lines of crashed states, 2 flagged {} torn \
+         lines, 3+4 read {} lines once and in order, 4 found {} lines of the files at shutdown, \
+         5 found {} synced lines ({} more whose archive retention deleted, not checked), 6 \
+         found {} archives whole, 7 left {} states clean and unchanged by a second recovery",
         w.name,
-        synced.len()
+        synced.len(),
+        c.states,
+        c.kept,
+        c.torn_flagged,
+        c.lines_once_in_order,
+        c.after_shutdown,
+        c.synced,
+        c.synced_expired,
+        c.archives_whole,
+        c.clean_and_idempotent,
     );
-    assert!(checked > 0);
+    assert!(c.states > 0);
     assert!(
-        durable_checked > 0,
+        c.synced > 0,
         "no cut came after a sync: the check proved nothing"
     );
 }
@@ -322,7 +421,7 @@ async fn explore(w: Workload) {
 async fn foreground_rotation_survives_every_power_cut() {
     explore(Workload {
         name: "foreground",
-        states: 300,
+        states: 600,
         max_size: 4 << 10,
         producers: 3,
         lines_each: 400,
@@ -336,7 +435,7 @@ async fn foreground_rotation_survives_every_power_cut() {
 async fn background_rotation_survives_every_power_cut() {
     explore(Workload {
         name: "background",
-        states: 80,
+        states: 140,
         max_size: 520 << 10,
         producers: 2,
         lines_each: 8_000,
