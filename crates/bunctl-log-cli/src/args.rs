@@ -90,7 +90,7 @@ from line LINES on (as GNU tail; not with -f, --since or --until); with -f, keep
 lines, following the live file across rotations (like tail -F), or waiting for it if there is \
 none. With --since and/or --until, print instead the lines whose time is in that range, \
 oldest first, from logs written with --format timestamped or json (with -n, the last LINES of \
-them, as `docker logs --since T --tail N` does); rotated files that cannot hold such lines \
+them, as `docker logs --since T --tail N` does; with -f, then follow, as `docker logs --since T -f` and `journalctl --since T -f` do, with no line printed twice or skipped in between; --until ends the range, so it cannot follow); rotated files that cannot hold such lines \
 (by the times in their names, where the clock did not step back) are not opened. \
 --stream says which of NAME's streams: stdout (NAME.log, or both streams merged), stderr \
 (NAME.err.log) or all (the default). When both have files and are printed, each line is \
@@ -329,11 +329,10 @@ pub struct TailArgs {
     #[arg(
         long,
         value_name = "TIME",
-        value_parser = crate::time::parse_time,
-        conflicts_with = "follow"
+        value_parser = crate::time::parse_time
     )]
     pub since: Option<chrono::DateTime<chrono::Utc>>,
-    /// Print the lines up to TIME (included), in the same forms as --since
+    /// Print the lines up to TIME (included), in the same forms as --since; not with -f
     #[arg(
         long,
         value_name = "TIME",
@@ -514,8 +513,11 @@ mod tests {
         assert_eq!(o.lines, Some(LineCount::Last(5)));
         assert!(o.since.is_some());
         assert!(parse("tail --app x --until 2h -n 3").is_ok());
+        let Ok(Command::Tail(o)) = parse("tail --app x --since 1h -f -n 2") else {
+            panic!("not tail")
+        };
+        assert!(o.since.is_some() && o.follow);
         for bad in [
-            "tail --app x --since 2h -f",
             "tail --app x --until 2h -f -n 3",
             "tail --app x --since tomorrow",
             "cat --app x --since 2h",

@@ -7,8 +7,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bunctl_log_read::line::Stamp;
-use bunctl_log_read::{Follower, Origin, Window};
+use bunctl_log_read::{Follower, Origin, Window, WindowCounts};
 use bunctl_logging::StdFs;
+use chrono::{DateTime, Utc};
 
 use crate::print::{print_line, Print, Printer};
 
@@ -284,6 +285,25 @@ fn merge_by_time(
 /// Prints the last `n` lines, then every line written after them, forever (until writing to
 /// stdout fails); each stream on a thread of its own when both are printed.
 pub fn follow(logs: &Logs, n: usize) -> CliResult {
+    follow_each(logs, Start::Last(n))
+}
+
+/// Prints the lines from `since` on (the last `n` of them, if given), then every line written
+/// after them, as [`follow`] does.
+pub fn follow_since(logs: &Logs, since: DateTime<Utc>, n: Option<usize>) -> CliResult {
+    follow_each(logs, Start::Since(since, n))
+}
+
+/// Where a follower starts.
+#[derive(Clone, Copy)]
+enum Start {
+    /// The last lines.
+    Last(usize),
+    /// The lines from a time on (the last of them).
+    Since(DateTime<Utc>, Option<usize>),
+}
+
+fn follow_each(logs: &Logs, start: Start) -> CliResult {
     let out = Arc::new(Mutex::new(io::stdout()));
     let (done, finished) = std::sync::mpsc::channel();
     for (origin, live) in logs.sets.clone() {
@@ -291,7 +311,7 @@ pub fn follow(logs: &Logs, n: usize) -> CliResult {
         let out = out.clone();
         let done = done.clone();
         std::thread::spawn(move || {
-            let _ = done.send(follow_one(&logs, origin, &live, n, &out));
+            let _ = done.send(follow_one(&logs, origin, &live, start, &out));
         });
     }
     drop(done);
@@ -306,10 +326,17 @@ fn follow_one(
     logs: &Logs,
     origin: Origin,
     live: &Path,
-    n: usize,
+    start: Start,
     out: &Mutex<io::Stdout>,
 ) -> io::Result<()> {
-    let mut follower = Follower::new(StdFs::shared(), live, n)?;
+    let mut follower = match start {
+        Start::Last(n) => Follower::new(StdFs::shared(), live, n)?,
+        Start::Since(since, n) => {
+            let (follower, counts) = Follower::since(StdFs::shared(), live, since, n)?;
+            window_notes(live, &counts).map_err(io::Error::other)?;
+            follower
+        }
+    };
     loop {
         // The follower hands out whole lines: each is labelled in one piece.
         let idle = follower.poll(&mut |lines| {
@@ -361,6 +388,12 @@ fn window_of(live: &Path, window: &Window, n: Option<usize>, out: &mut impl Writ
         }
     };
     out.flush()?;
+    Ok(window_notes(live, &counts)?)
+}
+
+/// What reading a window of `live`'s logs says on stderr: files without times skipped; an
+/// error if no line had one.
+fn window_notes(live: &Path, counts: &WindowCounts) -> Result<(), String> {
     for file in &counts.untimed_files {
         eprintln!(
             "bunctl-log: {}: no line has a time (raw format?): skipped",
@@ -372,8 +405,7 @@ fn window_of(live: &Path, window: &Window, n: Option<usize>, out: &mut impl Writ
             "the lines of {} have no times: they were written with --format raw; --since and \
              --until read logs written with --format timestamped or json",
             live.display()
-        )
-        .into());
+        ));
     }
     Ok(())
 }

@@ -56,6 +56,14 @@ pub(crate) fn tail(a: &TailArgs) -> CliResult {
     let lines = a
         .lines
         .unwrap_or(args::LineCount::Last(args::DEFAULT_LINES));
+    if let (Some(since), true) = (a.since, a.follow) {
+        let n = match a.lines {
+            Some(args::LineCount::Last(n)) => Some(n),
+            // -n +N is refused before reading (`usage_conflict` in main).
+            _ => None,
+        };
+        return read::follow_since(&logs, since, n);
+    }
     if a.since.is_some() || a.until.is_some() {
         let window = bunctl_log_read::Window {
             since: a.since,

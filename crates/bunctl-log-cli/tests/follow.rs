@@ -144,6 +144,76 @@ fn tail_follow_watches_the_directory_with_inotify() {
     assert_eq!(lines.recv_timeout(DEADLINE).unwrap(), "world");
 }
 
+/// `tail --since T -n N -f` (`docker logs --since T --tail N -f`): the last N of the lines
+/// from T on, then what comes next; the lines before T, in an archive and in the live file, are
+/// not printed.
+#[test]
+fn follow_from_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().join("x").join("logs");
+    std::fs::create_dir_all(&logs).unwrap();
+    let at = |h: u32, text: &str| format!("2026-11-27T{h:02}:00:00.000000Z {text}\n");
+    std::fs::write(
+        logs.join("t.20261127T000000Z-000001.log"),
+        at(0, "old archived") + &at(2, "new archived"),
+    )
+    .unwrap();
+    std::fs::write(
+        logs.join("t.log"),
+        at(0, "old live") + &at(3, "new one") + &at(4, "new two"),
+    )
+    .unwrap();
+    let run = |n: &str| {
+        let mut child = KillOnDrop(
+            Command::new(BIN)
+                .args(["tail", "t", "--dir", logs.to_str().unwrap()])
+                .args(["--since", "2026-11-27T01:00:00Z", "-f", "-n", n])
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap(),
+        );
+        let stdout = child.0.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines() {
+                let Ok(line) = line else { break };
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        (child, rx)
+    };
+    let (_child, rx) = run("10");
+    let next = || rx.recv_timeout(DEADLINE).unwrap();
+    let first: Vec<String> = (0..3).map(|_| next()).collect();
+    assert_eq!(
+        first,
+        [at(2, "new archived"), at(3, "new one"), at(4, "new two")]
+            .map(|l| l.trim_end().to_string())
+    );
+    let (_other, rx2) = run("2");
+    let first: Vec<String> = (0..2)
+        .map(|_| rx2.recv_timeout(DEADLINE).unwrap())
+        .collect();
+    assert_eq!(
+        first,
+        [at(3, "new one"), at(4, "new two")].map(|l| l.trim_end().to_string())
+    );
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(logs.join("t.log"))
+        .unwrap();
+    f.write_all(at(5, "followed").as_bytes()).unwrap();
+    assert_eq!(next(), at(5, "followed").trim_end());
+    assert_eq!(
+        rx2.recv_timeout(DEADLINE).unwrap(),
+        at(5, "followed").trim_end()
+    );
+    // Nothing else: the lines printed first are not printed again.
+    assert!(rx.recv_timeout(Duration::from_millis(500)).is_err());
+}
+
 /// `tail -f` of an app with stdout and stderr files: both followed, each line labelled.
 #[test]
 fn follow_prints_both_streams_labelled() {

@@ -284,7 +284,7 @@ fn range_usage_errors() {
             "is after --until",
         ),
         (
-            &["--since", "1h", "-f"][..],
+            &["--until", "1h", "-f"][..],
             "cannot be used with '--follow'",
         ),
     ] {

@@ -32,12 +32,15 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
+
 use bunctl_log_fs::{FileId, Filesystem, ReadFile};
 use bunctl_log_rotation::{Archive, ArchiveNaming, GZ_SUFFIX};
 
 use crate::error::{Context, Error, Result};
-use crate::files::{open_archive, same_file, snapshot_above, LiveFile};
+use crate::files::{open_archive, same_file, snapshot_above, LiveFile, Snapshot};
 use crate::last::{last_lines_of, BLOCK};
+use crate::since::{last_in_window_of, Window, WindowCounts};
 use crate::watch::Waker;
 
 /// Something a follower wants its user to know, besides lines.
@@ -122,6 +125,11 @@ impl Open {
 /// What a follower hands out: bytes holding whole lines, each ending in `\n`.
 pub type Emit<'a> = dyn FnMut(&[u8]) -> io::Result<()> + 'a;
 
+/// What a follower hands out first: lines (without their `\n`) picked from the snapshot it
+/// starts at.
+type FirstLines<'a> =
+    dyn FnMut(&dyn Filesystem, &ArchiveNaming, &mut Snapshot) -> Result<Vec<Vec<u8>>> + 'a;
+
 /// A blocking follower (see the [module docs](self)).
 pub struct Follower {
     fs: Arc<dyn Filesystem>,
@@ -152,9 +160,42 @@ impl Follower {
     /// # Errors
     /// If the files cannot be listed or read.
     pub fn new(fs: Arc<dyn Filesystem>, live: &Path, n: usize) -> Result<Self> {
+        Self::start(fs, live, &mut |fs, _, snap| last_lines_of(fs, snap, n))
+    }
+
+    /// A follower that first hands out the lines whose time is at or after `since` (the last
+    /// `n` of them, if given: `docker logs --since T --tail N -f`), then every line written
+    /// after them. Both come from one snapshot of the files, so no line is handed out twice
+    /// or skipped between the two. Also returns what reading the window found (files without
+    /// times).
+    ///
+    /// # Errors
+    /// If the files cannot be listed or read.
+    pub fn since(
+        fs: Arc<dyn Filesystem>,
+        live: &Path,
+        since: DateTime<Utc>,
+        n: Option<usize>,
+    ) -> Result<(Self, WindowCounts)> {
+        let window = Window {
+            since: Some(since),
+            until: None,
+        };
+        let mut counts = WindowCounts::default();
+        let follower = Self::start(fs, live, &mut |fs, naming, snap| {
+            let (lines, found) = last_in_window_of(fs, naming, snap, &window, n)?;
+            counts = found;
+            Ok(lines)
+        })?;
+        Ok((follower, counts))
+    }
+
+    /// A follower that first hands out the lines `first` picks from the snapshot it starts
+    /// at (its live file read up to its length then), then every line written after them.
+    fn start(fs: Arc<dyn Filesystem>, live: &Path, first: &mut FirstLines<'_>) -> Result<Self> {
         let naming = ArchiveNaming::new(live).context("follow the logs of", live)?;
         let mut snap = snapshot_above(fs.as_ref(), &naming, 0)?;
-        let mut lines = last_lines_of(fs.as_ref(), &mut snap, n)?;
+        let mut lines = first(fs.as_ref(), &naming, &mut snap)?;
         let mut cur = None;
         if let Some(live) = snap.live.take() {
             let len = live.len();

@@ -34,7 +34,7 @@ use bunctl_log_rotation::ArchiveNaming;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::error::{Context, Error, Result};
-use crate::files::{open_archive, snapshot};
+use crate::files::{open_archive, snapshot, Snapshot};
 use crate::line::{first_time, line_time, stamp, stamp_at_or_after, Stamp};
 
 /// Longest a line is assumed to wait between being accepted (its time) and being written: the
@@ -182,6 +182,18 @@ pub fn lines_in_window(
 ) -> Result<WindowCounts> {
     let naming = ArchiveNaming::new(live).context("read the logs of", live)?;
     let mut snap = snapshot(fs, live)?;
+    lines_in_window_of(fs, &naming, &mut snap, window, visit)
+}
+
+/// [`lines_in_window`] on a snapshot already taken (the live file's lines up to its length
+/// then): what a follower started at a time hands out first.
+pub(crate) fn lines_in_window_of(
+    fs: &dyn Filesystem,
+    naming: &ArchiveNaming,
+    snap: &mut Snapshot,
+    window: &Window,
+    visit: &mut dyn FnMut(&[u8]) -> io::Result<()>,
+) -> Result<WindowCounts> {
     let names: Vec<Option<DateTime<Utc>>> = snap
         .archives
         .iter()
@@ -234,8 +246,22 @@ pub fn last_in_window(
     window: &Window,
     n: usize,
 ) -> Result<(Vec<Vec<u8>>, WindowCounts)> {
+    let naming = ArchiveNaming::new(live).context("read the logs of", live)?;
+    let mut snap = snapshot(fs, live)?;
+    last_in_window_of(fs, &naming, &mut snap, window, Some(n))
+}
+
+/// The last `n` lines (all with `None`) of [`lines_in_window_of`].
+pub(crate) fn last_in_window_of(
+    fs: &dyn Filesystem,
+    naming: &ArchiveNaming,
+    snap: &mut Snapshot,
+    window: &Window,
+    n: Option<usize>,
+) -> Result<(Vec<Vec<u8>>, WindowCounts)> {
+    let n = n.unwrap_or(usize::MAX);
     let mut ring: std::collections::VecDeque<Vec<u8>> = std::collections::VecDeque::new();
-    let counts = lines_in_window(fs, live, window, &mut |line| {
+    let counts = lines_in_window_of(fs, naming, snap, window, &mut |line| {
         if n > 0 {
             if ring.len() == n {
                 if let Some(mut reused) = ring.pop_front() {
