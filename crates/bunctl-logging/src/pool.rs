@@ -299,7 +299,7 @@ impl Pool {
     }
 
     /// The next job; `None` when this worker should leave (beyond the minimum, idle too long).
-    fn next_job(&self) -> Option<Arc<Job>> {
+    fn next_job(self: &Arc<Self>) -> Option<Arc<Job>> {
         let mut q = lock(&self.queue);
         loop {
             let quiet_turn = q.ready.is_empty() || q.ready_in_a_row + 1 >= QUIET_SHARE;
@@ -312,6 +312,19 @@ impl Pool {
             };
             if let Some(job) = taken {
                 q.last_taken = Instant::now();
+                // Jobs queued while this worker was waking counted it as free, so none of
+                // them asked for a growth check; if work is still waiting with no worker
+                // free, ask now, or a burst of jobs on a hung disk would hold every worker
+                // with the rest queued behind them for good.
+                let waiting = !q.ready.is_empty() || !q.quiet.is_empty();
+                let check = waiting && q.idle == 0 && !q.grow_check && q.workers < MAX_THREADS;
+                if check {
+                    q.grow_check = true;
+                }
+                drop(q);
+                if check {
+                    self.check_growth_at(Instant::now() + GROW_AFTER);
+                }
                 return Some(job);
             }
             q.idle += 1;

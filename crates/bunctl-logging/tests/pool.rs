@@ -88,7 +88,8 @@ async fn a_writer_stuck_on_a_hung_disk_does_not_hold_up_the_others() {
     while faults.calls(Op::Write) < writes_before + 8 {
         assert!(
             Instant::now() < deadline,
-            "the stuck writers never started writing"
+            "the stuck writers never started writing: {} of 8",
+            faults.calls(Op::Write) - writes_before
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
