@@ -114,6 +114,10 @@ pub enum Marker<'a> {
         /// Whether that file is past its size limit (the live file, not a fresh `.next`).
         past_limit: bool,
     },
+    /// `the system went down while this file was open (no clean close recorded): lines
+    /// written after the last sync may be missing here` (a writer found the record of an open
+    /// file left by a writer of an earlier boot).
+    SystemWentDown,
     /// `rotation resumed in DIR after N failed attempts`.
     RotationResumed {
         /// The log directory.
@@ -166,6 +170,10 @@ impl fmt::Display for Marker<'_> {
                 step = step,
                 error = error,
                 writing = writing,
+            ),
+            Self::SystemWentDown => f.write_str(
+                "the system went down while this file was open (no clean close recorded): lines \
+                 written after the last sync may be missing here",
             ),
             Self::RotationResumed { dir, attempts } => write!(
                 f,
@@ -312,6 +320,7 @@ mod tests {
                 dir: Path::new("/logs"),
                 attempts: 4,
             },
+            Marker::SystemWentDown,
         ]
     }
 

@@ -272,6 +272,16 @@ pub fn create_dir_all_durably(fs: &dyn Filesystem, dir: &Path, mode: u32) -> io:
     Ok(())
 }
 
+/// Which boot of the machine this is (Linux: `/proc/sys/kernel/random/boot_id`, new at each
+/// boot), so that a record left by a writer tells a process that died (the page cache kept its
+/// writes) from a machine that went down (what was not synced may be gone). `None` where the
+/// platform does not say.
+pub fn boot_id() -> Option<String> {
+    let id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+    let id = id.trim();
+    (!id.is_empty()).then(|| id.to_string())
+}
+
 /// Whether `e` says the process has no descriptor left to open a file with (`EMFILE`).
 pub fn is_out_of_descriptors(e: &io::Error) -> bool {
     #[cfg(unix)]

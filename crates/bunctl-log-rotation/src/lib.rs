@@ -85,7 +85,7 @@ pub use compress::{compress_file, Compressor};
 pub use listing::{SharedListing, DEFAULT_LISTING_MAX_AGE};
 pub use naming::{
     Archive, ArchiveFile, ArchiveForm, ArchiveNaming, Scan, GZ_SUFFIX, LOCK_SUFFIX, NEXT_SUFFIX,
-    SEQ_MIN_DIGITS, TIMESTAMP_FORMAT, TMP_SUFFIX,
+    OPEN_SUFFIX, SEQ_MIN_DIGITS, TIMESTAMP_FORMAT, TMP_SUFFIX,
 };
 pub use policy::{
     AnyOf, DailyIn, DailyPolicy, HourlyIn, HourlyPolicy, NeverPolicy, RotationPolicy, SizePolicy,

@@ -25,6 +25,9 @@ pub const TMP_SUFFIX: &str = ".tmp";
 pub const NEXT_SUFFIX: &str = ".next";
 /// Suffix of the hidden lock file ([`ArchiveNaming::lock_path`]).
 pub const LOCK_SUFFIX: &str = ".lock";
+/// Suffix of the hidden record that a writer has the live file open
+/// ([`ArchiveNaming::open_record_path`]).
+pub const OPEN_SUFFIX: &str = ".open";
 
 /// Naming of a live file's rotated archives.
 ///
@@ -228,6 +231,17 @@ impl ArchiveNaming {
         let name = match &self.ext {
             Some(ext) => format!(".{}.{ext}{LOCK_SUFFIX}", self.stem),
             None => format!(".{}{LOCK_SUFFIX}", self.stem),
+        };
+        self.dir.join(name)
+    }
+
+    /// The record that a writer has this live file open: `.<live name>.open` next to it
+    /// (`/d/.app.log.open`), holding the boot it was opened in, removed by a clean close.
+    /// Hidden, so listing, recovery and retention never take it for a log file.
+    pub fn open_record_path(&self) -> PathBuf {
+        let name = match &self.ext {
+            Some(ext) => format!(".{}.{ext}{OPEN_SUFFIX}", self.stem),
+            None => format!(".{}{OPEN_SUFFIX}", self.stem),
         };
         self.dir.join(name)
     }

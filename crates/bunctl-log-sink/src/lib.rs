@@ -45,6 +45,7 @@
 mod file;
 mod finish;
 mod metered;
+mod open_record;
 mod recovery;
 mod retrying;
 mod rotating;

@@ -8,12 +8,14 @@
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::SystemTime;
 
-use bunctl_log_buffer::LineFormat;
+use bunctl_log_buffer::{marker_line, LineFormat, Marker};
 use bunctl_log_fs::{parent_dir, Filesystem};
 use bunctl_log_rotation::{ArchiveNaming, Scan, SharedListing};
 use chrono::{DateTime, Utc};
 
+use crate::open_record::{take_over, TakenOver};
 use crate::{FileSink, Sink};
 
 /// What recovery leaves for the open to go on with.
@@ -24,6 +26,8 @@ pub(crate) struct Recovered {
     pub(crate) scan: Scan,
     /// Plain archives still to compress, oldest first.
     pub(crate) uncompressed: Vec<PathBuf>,
+    /// The open-file record: what the last writer left, and this writer's.
+    pub(crate) record: TakenOver,
 }
 
 /// Recovers `naming`'s files after a crash, in this order:
@@ -34,13 +38,17 @@ pub(crate) struct Recovered {
 /// 2. **A cut last line**: the live file is opened ([`FileSink::open_after_crash`]); if its
 ///    last byte is not `\n`, or it ends in a piece of a split line, the line is ended and a
 ///    cut-short marker (in `format`) follows it.
-/// 3. **Unfinished compressions**: `.gz.tmp` files of this app are removed (the rename to `.gz`
+/// 3. **A system gone down with the file open** (the last writer's open-file record is of
+///    another boot, see [`crate::open_record`]): a `SystemWentDown` marker goes after what is
+///    left, where lines lost between two lines would have been, and this writer's record
+///    replaces it.
+/// 4. **Unfinished compressions**: `.gz.tmp` files of this app are removed (the rename to `.gz`
 ///    is the commit point, and no compression runs while the lock is held).
-/// 4. **Compressed archives still plain too**: the directory is fsynced first (so the `.gz`'s
+/// 5. **Compressed archives still plain too**: the directory is fsynced first (so the `.gz`'s
 ///    name is durable), then the plain copy is removed.
-/// 5. **Plain archives** are returned in [`Recovered::uncompressed`] for the compressor.
+/// 6. **Plain archives** are returned in [`Recovered::uncompressed`] for the compressor.
 ///
-/// The directory is listed once (for steps 3-5, and returned for retention); with a
+/// The directory is listed once (for steps 4-6, and returned for retention); with a
 /// `listing` shared by the writers opened in the same directory, not even once: its scan comes
 /// from that listing (a directory of ten thousand apps read for each writer opened made
 /// opening them all quadratic).
@@ -72,7 +80,16 @@ pub(crate) fn recover(
         }
         None => None,
     };
-    let live = FileSink::open_after_crash(fs.clone(), naming.live_path(), file_mode, format)?;
+    let mut live = FileSink::open_after_crash(fs.clone(), naming.live_path(), file_mode, format)?;
+    let record = take_over(fs.as_ref(), naming, file_mode);
+    if record.went_down {
+        // Durable at once, as the cut-line repair is (only after a crash).
+        let marker = marker_line(format, &Marker::SystemWentDown, SystemTime::now());
+        live.write_all(&marker).map_err(|p| p.error)?;
+        live.sync()?;
+        tracing::warn!(live = %naming.live_path().display(),
+            "the system went down while this log file was open; marked where lines may be missing");
+    }
     let scan = match scan {
         Some((listing, live_changed)) => listing.scan(naming, live_changed)?,
         None => naming.scan(fs.as_ref())?,
@@ -82,10 +99,11 @@ pub(crate) fn recover(
         live,
         scan,
         uncompressed,
+        record,
     })
 }
 
-/// Steps 3-5 of [`recover`] on a listing already taken: returns the plain archives to compress.
+/// Steps 4-6 of [`recover`] on a listing already taken: returns the plain archives to compress.
 fn clean_archives(
     fs: &dyn Filesystem,
     naming: &ArchiveNaming,

@@ -17,7 +17,10 @@
 //!    in full, a plain archive ends with its last line's `\n`;
 //! 7. after recovery nothing is left that recovery cannot explain (no `.gz.tmp`, no `.next`,
 //!    no plain archive beside its `.gz`), and the second open and close change no byte of any
-//!    file (recovery is idempotent).
+//!    file (recovery is idempotent);
+//! 8. a power cut is a reboot: where the state kept the writer's open-file record (rewritten
+//!    here to another boot's id), recovery writes one `SystemWentDown` marker, where the
+//!    lines lost between two lines would have been; where it did not, none.
 //!
 //! Each check's count is printed at the end (`--nocapture`).
 //!
@@ -175,6 +178,9 @@ struct Checked {
     archives_whole: usize,
     /// Check 7: states left clean and unchanged by a second recovery.
     clean_and_idempotent: usize,
+    /// Check 8: states with the open-file record (each marked once), and without (none).
+    went_down_marked: usize,
+    no_record_unmarked: usize,
 }
 
 /// Every file under `root` with its bytes.
@@ -262,6 +268,11 @@ async fn check_state(
     let root = dir.join("after");
     state.materialize(&root).unwrap();
     let live = root.join("app.log");
+    let record = root.join(format!(".app.log{}", bunctl_log_rotation::OPEN_SUFFIX));
+    let had_record = record.exists();
+    if had_record {
+        std::fs::write(&record, "a-boot-before-the-power-cut\n").unwrap();
+    }
     let mut recovered = Vec::new();
     for _ in 0..2 {
         let writer = AsyncLogWriter::new(config(&live, w, true)).await.unwrap();
@@ -274,7 +285,8 @@ async fn check_state(
 
     // Check 7.
     for name in recovered[0].keys() {
-        let left = name.ends_with(bunctl_log_rotation::TMP_SUFFIX)
+        let left = name.ends_with(bunctl_log_rotation::OPEN_SUFFIX)
+            || name.ends_with(bunctl_log_rotation::TMP_SUFFIX)
             || name.ends_with(bunctl_log_rotation::NEXT_SUFFIX);
         let twin = format!("{name}{}", bunctl_log_rotation::GZ_SUFFIX);
         assert!(
@@ -289,6 +301,23 @@ async fn check_state(
         recovered[1].keys().collect::<Vec<_>>()
     );
     checked.clean_and_idempotent += 1;
+
+    // Check 8.
+    let went_down = bunctl_logging::Marker::SystemWentDown.to_string();
+    let marks = after
+        .iter()
+        .filter(|l| bunctl_logging::marker_text(l.as_bytes()) == Some(went_down.as_bytes()))
+        .count();
+    if had_record {
+        assert_eq!(
+            marks, 1,
+            "{what}: the open-file record was left, the marker not once"
+        );
+        checked.went_down_marked += 1;
+    } else {
+        assert_eq!(marks, 0, "{what}: no open-file record was left, yet marked");
+        checked.no_record_unmarked += 1;
+    }
     checked.archives_whole += archives_whole(&live, what);
 
     let mut counts: HashMap<&str, usize> = HashMap::new();
@@ -397,7 +426,8 @@ async fn explore(w: Workload) {
          ({order:?}); checks passed: 1 kept {} lines of crashed states, 2 flagged {} torn \
          lines, 3+4 read {} lines once and in order, 4 found {} lines of the files at shutdown, \
          5 found {} synced lines ({} more whose archive retention deleted, not checked), 6 \
-         found {} archives whole, 7 left {} states clean and unchanged by a second recovery",
+         found {} archives whole, 7 left {} states clean and unchanged by a second recovery, \
+         8 marked {} states that kept the open-file record and left {} without it unmarked",
         w.name,
         synced.len(),
         c.states,
@@ -409,6 +439,12 @@ async fn explore(w: Workload) {
         c.synced_expired,
         c.archives_whole,
         c.clean_and_idempotent,
+        c.went_down_marked,
+        c.no_record_unmarked,
+    );
+    assert!(
+        c.went_down_marked > 0,
+        "no state kept the open-file record: check 8 proved nothing"
     );
     assert!(c.states > 0);
     assert!(

@@ -21,6 +21,8 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bunctl_log_buffer::LineFormat;
+#[cfg(doc)]
+use bunctl_log_buffer::Marker;
 use bunctl_log_fs::{create_dir_all_durably, parent_dir, FileId, FileLock, Filesystem};
 use bunctl_log_metrics::LogMetrics;
 use bunctl_log_rotation::{
@@ -33,8 +35,6 @@ use crate::recovery::{recover, Recovered};
 use crate::{FileSink, PathChange, Sink};
 
 use background::BackgroundRotation;
-#[cfg(doc)]
-use bunctl_log_buffer::Marker;
 pub use config::{FullDiskPolicy, RotatingSinkConfig};
 use full_disk::{is_disk_full, FullDisk};
 pub use list::list_log_files;
@@ -144,6 +144,8 @@ pub struct RotatingSink {
     /// The directory listing shared with the writers opened beside this one: told at close
     /// that this file's share is spent (its files may have changed since).
     listing: Option<Arc<SharedListing>>,
+    /// Whether this writer's open-file record is in place, to remove at a clean close.
+    open_record: bool,
 }
 
 impl std::fmt::Debug for RotatingSink {
@@ -179,6 +181,7 @@ impl RotatingSink {
             live,
             scan,
             uncompressed,
+            record,
         } = recover(
             &fs,
             &naming,
@@ -247,7 +250,7 @@ impl RotatingSink {
             retention_due: false,
             // A live file just created (or empty) is named by an entry not yet durable: the
             // first sync or close makes it so.
-            dir_dirty: meta.len == 0,
+            dir_dirty: meta.len == 0 || record.created,
             lock,
             rotation_retry: RotationRetry::new(
                 config.rotation_retry_delay,
@@ -255,6 +258,7 @@ impl RotatingSink {
             ),
             stale_next: false,
             listing: config.listing,
+            open_record: record.held,
         })
     }
 
@@ -448,6 +452,10 @@ impl Sink for RotatingSink {
         };
         if let Some(listing) = &self.listing {
             listing.forget(&self.naming);
+        }
+        // Only once every line is synced: a record left says lines may be missing.
+        if std::mem::take(&mut self.open_record) && finished.is_ok() && synced.is_ok() {
+            crate::open_record::clear(self.fs.as_ref(), &self.naming);
         }
         finished.and(synced).and(compressed).and(retained)
     }

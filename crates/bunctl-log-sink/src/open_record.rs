@@ -1,0 +1,150 @@
+//! The record that a writer has its live file open: `.<live name>.open`, holding the boot the
+//! writer opened it in, removed when it closes cleanly (every line synced).
+//!
+//! The cut-line repair sees a power cut that fell inside a line; one that fell between two
+//! lines leaves a file that ends well and says nothing of the lines it lost. The record does:
+//! found by the next writer with another boot's id (or without its bytes, which only a power
+//! cut leaves), it means the machine went down while the file was open, and that writer puts
+//! [`Marker::SystemWentDown`](bunctl_log_buffer::Marker::SystemWentDown) where the lines may
+//! be missing. Found with this boot's id, the last writer's process died but the page cache
+//! kept its writes: nothing to say (a cut line still gets its marker).
+//!
+//! Making the record costs no fsync: its name becomes durable with the directory at the
+//! writer's first sync or close (or the kernel's writeback before that). A power cut before
+//! then can take the record and its news with it; every failure here is logged and never
+//! costs a line.
+
+use std::io::{self, Read};
+
+use bunctl_log_fs::{boot_id, Filesystem};
+use bunctl_log_rotation::ArchiveNaming;
+
+/// What [`take_over`] found and did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct TakenOver {
+    /// The last writer's record is of another boot: the machine went down with it open.
+    pub(crate) went_down: bool,
+    /// A record of this boot is in place now, for [`clear`] at a clean close.
+    pub(crate) held: bool,
+    /// The record was made anew: its name waits for the directory's next fsync.
+    pub(crate) created: bool,
+}
+
+/// Reads the record the last writer of `naming`'s live file left, if any, and leaves one of
+/// this boot in its place. Called at open, holding the lock.
+pub(crate) fn take_over(fs: &dyn Filesystem, naming: &ArchiveNaming, mode: u32) -> TakenOver {
+    let Some(boot) = boot_id() else {
+        return TakenOver::default();
+    };
+    let path = naming.open_record_path();
+    let previous = match fs.open_read(&path) {
+        Ok(file) => {
+            let mut text = String::new();
+            // A record is one line; a longer file is not one of ours, but is treated alike.
+            match file.take(256).read_to_string(&mut text) {
+                Ok(_) => Some(text.trim().to_string()),
+                // Not text: not a record this boot wrote.
+                Err(_) => Some(String::new()),
+            }
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "cannot read the open-file record");
+            return TakenOver::default();
+        }
+    };
+    if previous.as_deref() == Some(boot.as_str()) {
+        return TakenOver {
+            held: true,
+            ..TakenOver::default()
+        };
+    }
+    let went_down = previous.is_some();
+    if went_down {
+        if let Err(e) = fs.remove_file(&path) {
+            if e.kind() != io::ErrorKind::NotFound {
+                tracing::warn!(path = %path.display(), error = %e,
+                    "cannot replace the open-file record");
+                return TakenOver {
+                    went_down,
+                    ..TakenOver::default()
+                };
+            }
+        }
+    }
+    let written = fs.create_new(&path, mode).and_then(|mut file| {
+        file.write_all(format!("{boot}\n").as_bytes())?;
+        file.flush()
+    });
+    match written {
+        Ok(()) => TakenOver {
+            went_down,
+            held: true,
+            created: true,
+        },
+        Err(e) => {
+            tracing::warn!(path = %path.display(), error = %e, "cannot record the open file");
+            TakenOver {
+                went_down,
+                ..TakenOver::default()
+            }
+        }
+    }
+}
+
+/// Removes the record at a clean close (every line synced).
+pub(crate) fn clear(fs: &dyn Filesystem, naming: &ArchiveNaming) {
+    let path = naming.open_record_path();
+    match fs.remove_file(&path) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            tracing::warn!(path = %path.display(), error = %e, "cannot remove the open-file record");
+        }
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bunctl_log_fs::StdFs;
+
+    #[test]
+    fn a_record_of_another_boot_says_the_system_went_down() {
+        let Some(boot) = boot_id() else { return };
+        let dir = tempfile::tempdir().unwrap();
+        let naming = ArchiveNaming::new(&dir.path().join("a/b/app.log")).unwrap();
+        std::fs::create_dir_all(naming.dir()).unwrap();
+        let record = naming.open_record_path();
+        let fs = StdFs;
+
+        // No record: none before, one now.
+        let first = take_over(&fs, &naming, 0o640);
+        assert_eq!(
+            (first.went_down, first.held, first.created),
+            (false, true, true)
+        );
+        assert_eq!(
+            std::fs::read_to_string(&record).unwrap(),
+            format!("{boot}\n")
+        );
+        // This boot's record (a process that died): nothing to say, the record kept.
+        let again = take_over(&fs, &naming, 0o640);
+        assert_eq!(
+            (again.went_down, again.held, again.created),
+            (false, true, false)
+        );
+        // Another boot's, or a record without its bytes: the system went down.
+        for left in ["00000000-0000-0000-0000-000000000000\n", ""] {
+            std::fs::write(&record, left).unwrap();
+            let after = take_over(&fs, &naming, 0o640);
+            assert_eq!((after.went_down, after.held), (true, true), "{left:?}");
+            assert_eq!(
+                std::fs::read_to_string(&record).unwrap(),
+                format!("{boot}\n")
+            );
+        }
+        clear(&fs, &naming);
+        assert!(!record.exists());
+        clear(&fs, &naming);
+    }
+}
