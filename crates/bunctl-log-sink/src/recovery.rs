@@ -249,6 +249,37 @@ mod tests {
     }
 
     #[test]
+    fn a_foreign_file_at_the_live_name_beside_next_is_kept_as_an_archive_before_our_lines() {
+        // 17 suspect 5: a background rotation found someone else's file at the live name and
+        // the power went before the writer moved `.next` aside. By names alone recovery cannot
+        // tell that file from the rotated one, so it takes it as the rotated one: archived
+        // (synced first), `.next` the live file. Nothing is lost or read twice: the foreign
+        // lines become an archive of the app, as the writer would have adopted that file as
+        // its live file had it gone on.
+        let (_dir, n) = setup();
+        let older = make(&n, 1, "", 0);
+        std::fs::write(&older, b"archived\n").unwrap();
+        std::fs::write(n.live_path(), b"foreign\n").unwrap();
+        std::fs::write(n.next_path(), b"ours\n").unwrap();
+        let fs = StdFs::shared();
+        let got = recover(&fs, &n, 0o640, LineFormat::Raw, None).unwrap();
+        assert!(!n.next_path().exists());
+        drop(got);
+        let scan = n.scan(fs.as_ref()).unwrap();
+        let archives: Vec<Vec<u8>> = scan
+            .archives
+            .iter()
+            .map(|a| std::fs::read(&a.path).unwrap())
+            .collect();
+        assert_eq!(archives, [b"archived\n".to_vec(), b"foreign\n".to_vec()]);
+        assert_eq!(std::fs::read(n.live_path()).unwrap(), b"ours\n");
+        // A second recovery changes nothing.
+        drop(recover(&fs, &n, 0o640, LineFormat::Raw, None).unwrap());
+        assert_eq!(std::fs::read(n.live_path()).unwrap(), b"ours\n");
+        assert_eq!(n.scan(fs.as_ref()).unwrap().archives.len(), 2);
+    }
+
+    #[test]
     fn a_plain_copy_stays_until_the_directory_holding_its_gz_is_synced() {
         let (_dir, n) = setup();
         let gz = make(&n, 1, GZ_SUFFIX, 5);
