@@ -32,10 +32,15 @@ fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
 
 /// `tail -f -n 1` on `app`, its lines sent to the returned channel as they come.
 fn tail_follow(dir: &Path, app: &str) -> (KillOnDrop, mpsc::Receiver<String>) {
+    tail_with(dir, app, &["-n", "1", "-f"])
+}
+
+/// `tail` of `app` with `args`, its stdout's lines sent as they come.
+fn tail_with(dir: &Path, app: &str, args: &[&str]) -> (KillOnDrop, mpsc::Receiver<String>) {
     let mut child = KillOnDrop(
         Command::new(BIN)
             .args(["tail", "--app", app, "--dir", dir.to_str().unwrap()])
-            .args(["-n", "1", "-f"])
+            .args(args)
             .stdout(Stdio::piped())
             .spawn()
             .unwrap(),
@@ -164,25 +169,11 @@ fn follow_from_a_time() {
     )
     .unwrap();
     let run = |n: &str| {
-        let mut child = KillOnDrop(
-            Command::new(BIN)
-                .args(["tail", "t", "--dir", logs.to_str().unwrap()])
-                .args(["--since", "2026-11-27T01:00:00Z", "-f", "-n", n])
-                .stdout(Stdio::piped())
-                .spawn()
-                .unwrap(),
-        );
-        let stdout = child.0.stdout.take().unwrap();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                if tx.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        (child, rx)
+        tail_with(
+            &logs,
+            "t",
+            &["--since", "2026-11-27T01:00:00Z", "-f", "-n", n],
+        )
     };
     let (_child, rx) = run("10");
     let next = || rx.recv_timeout(DEADLINE).unwrap();
