@@ -133,6 +133,9 @@ pub struct RotatingSink {
     retention_due: bool,
     /// A rotation or reopen changed the directory since its last fsync.
     dir_dirty: bool,
+    /// The live file holds lines a [`Sink::sync`] declared durable: a foreground rotation
+    /// makes its rename durable before a new file takes the live name.
+    holds_synced_lines: bool,
     /// Held for the sink's life (and the compressor's); taken again by a reopen that finds
     /// the lock file gone.
     lock: Arc<FileLock>,
@@ -251,6 +254,7 @@ impl RotatingSink {
             // A live file just created (or empty) is named by an entry not yet durable: the
             // first sync or close makes it so.
             dir_dirty: meta.len == 0 || record.created,
+            holds_synced_lines: false,
             lock,
             rotation_retry: RotationRetry::new(
                 config.rotation_retry_delay,
@@ -373,6 +377,7 @@ impl Sink for RotatingSink {
         }
         if let Some(live) = self.live.as_mut() {
             live.sync()?;
+            self.holds_synced_lines = true;
         }
         self.sync_dir_if_dirty()
     }

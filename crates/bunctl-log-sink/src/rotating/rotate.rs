@@ -4,6 +4,7 @@
 use std::io;
 use std::path::PathBuf;
 
+use bunctl_log_fs::parent_dir;
 use memchr::{memchr, memrchr};
 
 use super::{file_name, RotatingSink};
@@ -151,6 +152,15 @@ impl RotatingSink {
         }
         // The old handle now writes to the archive: never use it again.
         self.live = None;
+        // Lines a `sync()` declared durable must not lose their name: on a filesystem that
+        // makes directory changes durable out of order, the new live file's entry could
+        // survive a power cut without this rename, leaving the synced file unnamed.
+        if self.holds_synced_lines {
+            if let Err(e) = self.fs.sync_dir(&parent_dir(self.naming.live_path())) {
+                tracing::warn!(live = %self.naming.live_path().display(), error = %e,
+                    "cannot sync the log directory after a rotation; the next sync retries");
+            }
+        }
         tracing::debug!(live = %self.naming.live_path().display(), archive = %archive.display(),
             seq = self.next_seq, size, "log file rotated");
         self.rotated();
@@ -186,6 +196,7 @@ impl RotatingSink {
         self.next_seq += 1;
         self.opened_at = self.clock.now();
         self.at_line_start = true;
+        self.holds_synced_lines = false;
         // The directory's fsync (making the renames and the new live file durable) is left to
         // the next sync or close, or to the compressor, which fsyncs the directory before it
         // removes the plain archive: a crash before that undoes a rename at worst, and the
