@@ -15,9 +15,10 @@
 //! costs a line.
 
 use std::io::{self, Read};
+use std::path::PathBuf;
 
 use bunctl_log_fs::{boot_id, Filesystem};
-use bunctl_log_rotation::ArchiveNaming;
+use bunctl_log_rotation::{ArchiveNaming, TMP_SUFFIX};
 
 /// What [`take_over`] found and did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -30,9 +31,19 @@ pub(crate) struct TakenOver {
     pub(crate) created: bool,
 }
 
-/// Reads the record the last writer of `naming`'s live file left, if any, and leaves one of
-/// this boot in its place. Called at open, holding the lock.
-pub(crate) fn take_over(fs: &dyn Filesystem, naming: &ArchiveNaming, mode: u32) -> TakenOver {
+/// Reads the record the last writer of `naming`'s live file left, if any; if it is of another
+/// boot, calls `mark` (which writes the marker); then leaves a record of this boot in its
+/// place. Called at open, holding the lock.
+///
+/// The old record goes only once the marker is written and the new record is ready to take
+/// its name (a rename over it): if either cannot be done, the old record stays, so the next
+/// open says what this one could not, and the same crash is not marked twice.
+pub(crate) fn take_over(
+    fs: &dyn Filesystem,
+    naming: &ArchiveNaming,
+    mode: u32,
+    mark: &mut dyn FnMut() -> io::Result<()>,
+) -> TakenOver {
     let Some(boot) = boot_id() else {
         return TakenOver::default();
     };
@@ -60,35 +71,41 @@ pub(crate) fn take_over(fs: &dyn Filesystem, naming: &ArchiveNaming, mode: u32) 
         };
     }
     let went_down = previous.is_some();
-    if went_down {
-        if let Err(e) = fs.remove_file(&path) {
-            if e.kind() != io::ErrorKind::NotFound {
-                tracing::warn!(path = %path.display(), error = %e,
-                    "cannot replace the open-file record");
-                return TakenOver {
-                    went_down,
-                    ..TakenOver::default()
-                };
-            }
-        }
-    }
-    let written = fs.create_new(&path, mode).and_then(|mut file| {
+    let mut tmp = path.clone().into_os_string();
+    tmp.push(TMP_SUFFIX);
+    let tmp = PathBuf::from(tmp);
+    // One left by a crash in the middle of this.
+    let _ = fs.remove_file(&tmp);
+    let written = fs.create_new(&tmp, mode).and_then(|mut file| {
         file.write_all(format!("{boot}\n").as_bytes())?;
         file.flush()
     });
-    match written {
-        Ok(()) => TakenOver {
-            went_down,
-            held: true,
-            created: true,
-        },
-        Err(e) => {
-            tracing::warn!(path = %path.display(), error = %e, "cannot record the open file");
-            TakenOver {
-                went_down,
-                ..TakenOver::default()
-            }
+    if let Err(e) = written {
+        tracing::warn!(path = %tmp.display(), error = %e, "cannot record the open file");
+        let _ = fs.remove_file(&tmp);
+        return TakenOver::default();
+    }
+    if went_down {
+        if let Err(e) = mark() {
+            tracing::warn!(path = %path.display(), error = %e,
+                "cannot mark where lines may be missing after the system went down; the next \
+                 open tries again");
+            let _ = fs.remove_file(&tmp);
+            return TakenOver::default();
         }
+    }
+    if let Err(e) = fs.rename(&tmp, &path) {
+        tracing::warn!(path = %path.display(), error = %e, "cannot record the open file");
+        let _ = fs.remove_file(&tmp);
+        return TakenOver {
+            went_down,
+            ..TakenOver::default()
+        };
+    }
+    TakenOver {
+        went_down,
+        held: true,
+        created: true,
     }
 }
 
@@ -116,9 +133,14 @@ mod tests {
         std::fs::create_dir_all(naming.dir()).unwrap();
         let record = naming.open_record_path();
         let fs = StdFs;
+        let marks = std::cell::Cell::new(0);
+        let mut mark = || {
+            marks.set(marks.get() + 1);
+            Ok(())
+        };
 
         // No record: none before, one now.
-        let first = take_over(&fs, &naming, 0o640);
+        let first = take_over(&fs, &naming, 0o640, &mut mark);
         assert_eq!(
             (first.went_down, first.held, first.created),
             (false, true, true)
@@ -128,21 +150,42 @@ mod tests {
             format!("{boot}\n")
         );
         // This boot's record (a process that died): nothing to say, the record kept.
-        let again = take_over(&fs, &naming, 0o640);
+        let again = take_over(&fs, &naming, 0o640, &mut mark);
         assert_eq!(
             (again.went_down, again.held, again.created),
             (false, true, false)
         );
+        assert_eq!(marks.get(), 0);
         // Another boot's, or a record without its bytes: the system went down.
         for left in ["00000000-0000-0000-0000-000000000000\n", ""] {
             std::fs::write(&record, left).unwrap();
-            let after = take_over(&fs, &naming, 0o640);
+            let after = take_over(&fs, &naming, 0o640, &mut mark);
             assert_eq!((after.went_down, after.held), (true, true), "{left:?}");
             assert_eq!(
                 std::fs::read_to_string(&record).unwrap(),
                 format!("{boot}\n")
             );
         }
+        assert_eq!(marks.get(), 2);
+        // The marker cannot be written (a full disk): the old record stays for the next open,
+        // which marks it, once.
+        let other = "11111111-1111-1111-1111-111111111111\n";
+        std::fs::write(&record, other).unwrap();
+        let mut full = || Err(io::Error::from(io::ErrorKind::StorageFull));
+        let failed = take_over(&fs, &naming, 0o640, &mut full);
+        assert_eq!((failed.went_down, failed.held), (false, false));
+        assert_eq!(std::fs::read_to_string(&record).unwrap(), other);
+        let later = take_over(&fs, &naming, 0o640, &mut mark);
+        assert_eq!((later.went_down, later.held), (true, true));
+        assert_eq!(marks.get(), 3);
+        let _ = take_over(&fs, &naming, 0o640, &mut mark);
+        assert_eq!(marks.get(), 3, "one crash, one marker");
+        let mut names: Vec<String> = std::fs::read_dir(naming.dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, [".app.log.open"], "no temporary record left");
         clear(&fs, &naming);
         assert!(!record.exists());
         clear(&fs, &naming);

@@ -81,15 +81,16 @@ pub(crate) fn recover(
         None => None,
     };
     let mut live = FileSink::open_after_crash(fs.clone(), naming.live_path(), file_mode, format)?;
-    let record = take_over(fs.as_ref(), naming, file_mode);
-    if record.went_down {
-        // Durable at once, as the cut-line repair is (only after a crash).
+    let record = take_over(fs.as_ref(), naming, file_mode, &mut || {
+        // Durable at once, as the cut-line repair is (only after a crash). A failure is
+        // logged and the open goes on: the record stays for the next open to mark.
         let marker = marker_line(format, &Marker::SystemWentDown, SystemTime::now());
         live.write_all(&marker).map_err(|p| p.error)?;
         live.sync()?;
         tracing::warn!(live = %naming.live_path().display(),
             "the system went down while this log file was open; marked where lines may be missing");
-    }
+        Ok(())
+    });
     let scan = match scan {
         Some((listing, live_changed)) => listing.scan(naming, live_changed)?,
         None => naming.scan(fs.as_ref())?,
