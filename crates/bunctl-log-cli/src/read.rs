@@ -322,6 +322,21 @@ fn follow_each(logs: &Logs, start: Start) -> CliResult {
     }
 }
 
+/// Prints whole lines of `origin`'s files handed out by a follower, labelled in one piece.
+fn print_lines_of(
+    logs: &Logs,
+    origin: Origin,
+    lines: &[u8],
+    out: &Mutex<io::Stdout>,
+) -> io::Result<()> {
+    let mut out = out
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut printer = logs.printer(&mut *out, origin);
+    printer.write_all(lines)?;
+    printer.finish()
+}
+
 fn follow_one(
     logs: &Logs,
     origin: Origin,
@@ -332,21 +347,17 @@ fn follow_one(
     let mut follower = match start {
         Start::Last(n) => Follower::new(StdFs::shared(), live, n)?,
         Start::Since(since, n) => {
-            let (follower, counts) = Follower::since(StdFs::shared(), live, since, n)?;
+            let (follower, counts) =
+                Follower::since(StdFs::shared(), live, since, n, &mut |lines| {
+                    print_lines_of(logs, origin, lines, out)
+                })?;
             window_notes(live, &counts).map_err(io::Error::other)?;
             follower
         }
     };
     loop {
         // The follower hands out whole lines: each is labelled in one piece.
-        let idle = follower.poll(&mut |lines| {
-            let mut out = out
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            let mut printer = logs.printer(&mut *out, origin);
-            printer.write_all(lines)?;
-            printer.finish()
-        })?;
+        let idle = follower.poll(&mut |lines| print_lines_of(logs, origin, lines, out))?;
         for notice in follower.take_notices() {
             eprintln!("bunctl-log: {notice}");
         }

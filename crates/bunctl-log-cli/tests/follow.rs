@@ -163,18 +163,19 @@ fn follow_from_a_time() {
         at(0, "old archived") + &at(2, "new archived"),
     )
     .unwrap();
+    // The live file ends in a line still being written: printed once, when it ends.
     std::fs::write(
         logs.join("t.log"),
-        at(0, "old live") + &at(3, "new one") + &at(4, "new two"),
+        at(0, "old live")
+            + &at(3, "new one")
+            + &at(4, "new two")
+            + "2026-11-27T05:00:00.000000Z foll",
     )
     .unwrap();
-    let run = |n: &str| {
-        tail_with(
-            &logs,
-            "t",
-            &["--since", "2026-11-27T01:00:00Z", "-f", "-n", n],
-        )
-    };
+    let since = ["--since", "2026-11-27T01:00:00Z", "-f"];
+    let run = |n: &str| tail_with(&logs, "t", &[&since[..], &["-n", n]].concat());
+    // Without -n: the whole window, read and printed as it goes.
+    let (_all, rx0) = tail_with(&logs, "t", &since);
     let (_child, rx) = run("10");
     let next = || rx.recv_timeout(DEADLINE).unwrap();
     let first: Vec<String> = (0..3).map(|_| next()).collect();
@@ -195,14 +196,28 @@ fn follow_from_a_time() {
         .append(true)
         .open(logs.join("t.log"))
         .unwrap();
-    f.write_all(at(5, "followed").as_bytes()).unwrap();
+    f.write_all(b"owed\n").unwrap();
     assert_eq!(next(), at(5, "followed").trim_end());
+    let all: Vec<String> = (0..4)
+        .map(|_| rx0.recv_timeout(DEADLINE).unwrap())
+        .collect();
+    assert_eq!(
+        all,
+        [
+            at(2, "new archived"),
+            at(3, "new one"),
+            at(4, "new two"),
+            at(5, "followed")
+        ]
+        .map(|l| l.trim_end().to_string())
+    );
     assert_eq!(
         rx2.recv_timeout(DEADLINE).unwrap(),
         at(5, "followed").trim_end()
     );
     // Nothing else: the lines printed first are not printed again.
     assert!(rx.recv_timeout(Duration::from_millis(500)).is_err());
+    assert!(rx0.recv_timeout(Duration::from_millis(100)).is_err());
 }
 
 /// `tail -f` of an app with stdout and stderr files: both followed, each line labelled.

@@ -40,7 +40,7 @@ use bunctl_log_rotation::{Archive, ArchiveNaming, GZ_SUFFIX};
 use crate::error::{Context, Error, Result};
 use crate::files::{open_archive, same_file, snapshot_above, LiveFile, Snapshot};
 use crate::last::{last_lines_of, BLOCK};
-use crate::since::{last_in_window_of, Window, WindowCounts};
+use crate::since::{last_in_window_of, lines_in_window_of, Window, WindowCounts};
 use crate::watch::Waker;
 
 /// Something a follower wants its user to know, besides lines.
@@ -160,39 +160,71 @@ impl Follower {
     /// # Errors
     /// If the files cannot be listed or read.
     pub fn new(fs: Arc<dyn Filesystem>, live: &Path, n: usize) -> Result<Self> {
-        Self::start(fs, live, &mut |fs, _, snap| last_lines_of(fs, snap, n))
+        Self::start(fs, live, true, &mut |fs, _, snap| {
+            last_lines_of(fs, snap, n)
+        })
     }
 
     /// A follower that first hands out the lines whose time is at or after `since` (the last
     /// `n` of them, if given: `docker logs --since T --tail N -f`), then every line written
     /// after them. Both come from one snapshot of the files, so no line is handed out twice
-    /// or skipped between the two. Also returns what reading the window found (files without
+    /// or skipped between the two. Without `n` the window's lines go to `emit` as they are
+    /// read (a week of logs is never held in memory); with it, the last `n` wait for the
+    /// first [`poll`](Self::poll). Also returns what reading the window found (files without
     /// times).
     ///
     /// # Errors
-    /// If the files cannot be listed or read.
+    /// If the files cannot be listed or read, or `emit` fails.
     pub fn since(
         fs: Arc<dyn Filesystem>,
         live: &Path,
         since: DateTime<Utc>,
         n: Option<usize>,
+        emit: &mut Emit<'_>,
     ) -> Result<(Self, WindowCounts)> {
         let window = Window {
             since: Some(since),
             until: None,
         };
         let mut counts = WindowCounts::default();
-        let follower = Self::start(fs, live, &mut |fs, naming, snap| {
-            let (lines, found) = last_in_window_of(fs, naming, snap, &window, n)?;
-            counts = found;
-            Ok(lines)
+        let follower = Self::start(fs, live, false, &mut |fs, naming, snap| match n {
+            Some(n) => {
+                let (lines, found) = last_in_window_of(fs, naming, snap, &window, true, n)?;
+                counts = found;
+                Ok(lines)
+            }
+            None => {
+                // Handed out in pieces of about 64 KiB: whole lines, each with its `\n`.
+                let mut piece = Vec::new();
+                counts = lines_in_window_of(fs, naming, snap, &window, true, &mut |line| {
+                    piece.extend_from_slice(line);
+                    piece.push(b'\n');
+                    if piece.len() >= 64 << 10 {
+                        emit(&piece)?;
+                        piece.clear();
+                    }
+                    Ok(())
+                })?;
+                if !piece.is_empty() {
+                    emit(&piece).map_err(Error::output)?;
+                }
+                Ok(Vec::new())
+            }
         })?;
         Ok((follower, counts))
     }
 
     /// A follower that first hands out the lines `first` picks from the snapshot it starts
     /// at (its live file read up to its length then), then every line written after them.
-    fn start(fs: Arc<dyn Filesystem>, live: &Path, first: &mut FirstLines<'_>) -> Result<Self> {
+    ///
+    /// `with_tail`: `first` includes the live file's last line even unfinished (it is taken
+    /// off then, to be handed out when it ends).
+    fn start(
+        fs: Arc<dyn Filesystem>,
+        live: &Path,
+        with_tail: bool,
+        first: &mut FirstLines<'_>,
+    ) -> Result<Self> {
         let naming = ArchiveNaming::new(live).context("follow the logs of", live)?;
         let mut snap = snapshot_above(fs.as_ref(), &naming, 0)?;
         let mut lines = first(fs.as_ref(), &naming, &mut snap)?;
@@ -203,7 +235,7 @@ impl Follower {
             // A last line still being written is not a line yet: it is handed out when it
             // ends.
             if let Some(tail) = unfinished_tail(&mut open)? {
-                if lines.last().is_some_and(|l| *l == tail) {
+                if with_tail && lines.last().is_some_and(|l| *l == tail) {
                     lines.pop();
                 }
                 open.pos = len - tail.len() as u64;

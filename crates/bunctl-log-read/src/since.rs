@@ -182,16 +182,18 @@ pub fn lines_in_window(
 ) -> Result<WindowCounts> {
     let naming = ArchiveNaming::new(live).context("read the logs of", live)?;
     let mut snap = snapshot(fs, live)?;
-    lines_in_window_of(fs, &naming, &mut snap, window, visit)
+    lines_in_window_of(fs, &naming, &mut snap, window, false, visit)
 }
 
 /// [`lines_in_window`] on a snapshot already taken (the live file's lines up to its length
-/// then): what a follower started at a time hands out first.
+/// then): what a follower started at a time hands out first, with `whole_only` (a last line
+/// still being written is handed out by the follower when it ends).
 pub(crate) fn lines_in_window_of(
     fs: &dyn Filesystem,
     naming: &ArchiveNaming,
     snap: &mut Snapshot,
     window: &Window,
+    whole_only: bool,
     visit: &mut dyn FnMut(&[u8]) -> io::Result<()>,
 ) -> Result<WindowCounts> {
     let names: Vec<Option<DateTime<Utc>>> = snap
@@ -217,6 +219,7 @@ pub(crate) fn lines_in_window_of(
             from,
             to,
             &archive.path,
+            false,
             visit,
         )?;
         totals.add(counts, &archive.path);
@@ -227,7 +230,14 @@ pub(crate) fn lines_in_window_of(
             let file = live.file_mut();
             file.seek(SeekFrom::Start(0))
                 .context("read log file", &path)?;
-            let counts = filter(BufReader::new(file.take(len)), from, to, &path, visit)?;
+            let counts = filter(
+                BufReader::new(file.take(len)),
+                from,
+                to,
+                &path,
+                whole_only,
+                visit,
+            )?;
             totals.add(counts, &path);
         }
     }
@@ -248,20 +258,20 @@ pub fn last_in_window(
 ) -> Result<(Vec<Vec<u8>>, WindowCounts)> {
     let naming = ArchiveNaming::new(live).context("read the logs of", live)?;
     let mut snap = snapshot(fs, live)?;
-    last_in_window_of(fs, &naming, &mut snap, window, Some(n))
+    last_in_window_of(fs, &naming, &mut snap, window, false, n)
 }
 
-/// The last `n` lines (all with `None`) of [`lines_in_window_of`].
+/// The last `n` lines of [`lines_in_window_of`].
 pub(crate) fn last_in_window_of(
     fs: &dyn Filesystem,
     naming: &ArchiveNaming,
     snap: &mut Snapshot,
     window: &Window,
-    n: Option<usize>,
+    whole_only: bool,
+    n: usize,
 ) -> Result<(Vec<Vec<u8>>, WindowCounts)> {
-    let n = n.unwrap_or(usize::MAX);
     let mut ring: std::collections::VecDeque<Vec<u8>> = std::collections::VecDeque::new();
-    let counts = lines_in_window_of(fs, naming, snap, window, &mut |line| {
+    let counts = lines_in_window_of(fs, naming, snap, window, whole_only, &mut |line| {
         if n > 0 {
             if ring.len() == n {
                 if let Some(mut reused) = ring.pop_front() {
@@ -298,11 +308,13 @@ struct FileCounts {
 
 /// Passes the lines of `read` (the file `path`) whose time is in `from..=to` to `visit`; a line
 /// without a time goes with the line before it (lines before the first time are left out).
+/// With `whole_only`, a last line without its `\n` (still being written) is left out.
 fn filter(
     mut read: impl BufRead,
     from: Option<Stamp>,
     to: Option<Stamp>,
     path: &Path,
+    whole_only: bool,
     visit: &mut dyn FnMut(&[u8]) -> io::Result<()>,
 ) -> Result<FileCounts> {
     let mut counts = FileCounts::default();
@@ -314,6 +326,7 @@ fn filter(
             .read_until(b'\n', &mut line)
             .context("read log file", path)?
             == 0
+            || (whole_only && !line.ends_with(b"\n"))
         {
             return Ok(counts);
         }
@@ -386,6 +399,7 @@ mod tests {
                 Some(stamp(at(from))),
                 Some(stamp(at(to))),
                 Path::new("x"),
+                false,
                 &mut |l| {
                     out.extend_from_slice(l);
                     out.push(b'\n');
