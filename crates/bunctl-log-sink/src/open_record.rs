@@ -15,7 +15,7 @@
 //! costs a line.
 
 use std::io::{self, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use bunctl_log_fs::{boot_id, Filesystem};
 use bunctl_log_rotation::{ArchiveNaming, TMP_SUFFIX};
@@ -71,28 +71,36 @@ pub(crate) fn take_over(
         };
     }
     let went_down = previous.is_some();
+    if !went_down {
+        // The usual open, after a clean close: the record is made in place, one create.
+        return match write_record(fs, &path, mode, &boot) {
+            Ok(()) => TakenOver {
+                went_down,
+                held: true,
+                created: true,
+            },
+            Err(e) => {
+                tracing::warn!(path = %path.display(), error = %e, "cannot record the open file");
+                TakenOver::default()
+            }
+        };
+    }
     let mut tmp = path.clone().into_os_string();
     tmp.push(TMP_SUFFIX);
     let tmp = PathBuf::from(tmp);
     // One left by a crash in the middle of this.
     let _ = fs.remove_file(&tmp);
-    let written = fs.create_new(&tmp, mode).and_then(|mut file| {
-        file.write_all(format!("{boot}\n").as_bytes())?;
-        file.flush()
-    });
-    if let Err(e) = written {
+    if let Err(e) = write_record(fs, &tmp, mode, &boot) {
         tracing::warn!(path = %tmp.display(), error = %e, "cannot record the open file");
         let _ = fs.remove_file(&tmp);
         return TakenOver::default();
     }
-    if went_down {
-        if let Err(e) = mark() {
-            tracing::warn!(path = %path.display(), error = %e,
-                "cannot mark where lines may be missing after the system went down; the next \
-                 open tries again");
-            let _ = fs.remove_file(&tmp);
-            return TakenOver::default();
-        }
+    if let Err(e) = mark() {
+        tracing::warn!(path = %path.display(), error = %e,
+            "cannot mark where lines may be missing after the system went down; the next open \
+             tries again");
+        let _ = fs.remove_file(&tmp);
+        return TakenOver::default();
     }
     if let Err(e) = fs.rename(&tmp, &path) {
         tracing::warn!(path = %path.display(), error = %e, "cannot record the open file");
@@ -107,6 +115,13 @@ pub(crate) fn take_over(
         held: true,
         created: true,
     }
+}
+
+/// A new record of `boot` at `path`.
+fn write_record(fs: &dyn Filesystem, path: &Path, mode: u32, boot: &str) -> io::Result<()> {
+    let mut file = fs.create_new(path, mode)?;
+    file.write_all(format!("{boot}\n").as_bytes())?;
+    file.flush()
 }
 
 /// Removes the record at a clean close (every line synced).
