@@ -253,7 +253,7 @@ impl RotatingSink {
             retention_due: false,
             // A live file just created (or empty) is named by an entry not yet durable: the
             // first sync or close makes it so.
-            dir_dirty: meta.len == 0 || record.created,
+            dir_dirty: meta.len == 0,
             holds_synced_lines: false,
             lock,
             rotation_retry: RotationRetry::new(
