@@ -1,4 +1,7 @@
 //! [`FileSink`]: appends to one file, one `write(2)` per call.
+//!
+//! Over 500 lines with its tests; the code (the sink, and how a file a crash cut is ended) is
+//! about 390.
 
 use std::io::{self, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};

@@ -25,6 +25,10 @@
 //!
 //! A panic in a writer's code is caught (`catch_unwind`): that writer ends and reports it
 //! ([`Error::TaskFailed`](crate::Error::TaskFailed) at shutdown), the worker goes on.
+//!
+//! One job in about 500 lines: the two queues, the workers, their growth and the timer share
+//! one lock's state and one set of rules (above), so they stay together; its tests are in
+//! `tests/pool.rs` and `tests/quiet_closes.rs`.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
