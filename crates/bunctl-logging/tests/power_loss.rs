@@ -268,7 +268,9 @@ async fn check_state(
     let root = dir.join("after");
     state.materialize(&root).unwrap();
     let live = root.join("app.log");
-    let record = root.join(format!(".app.log{}", bunctl_log_rotation::OPEN_SUFFIX));
+    let record = bunctl_log_rotation::ArchiveNaming::new(&live)
+        .unwrap()
+        .open_record_path();
     let had_record = record.exists();
     if had_record {
         std::fs::write(&record, "a-boot-before-the-power-cut\n").unwrap();

@@ -4,7 +4,6 @@
 use std::io;
 use std::path::PathBuf;
 
-use bunctl_log_fs::parent_dir;
 use memchr::{memchr, memrchr};
 
 use super::{file_name, RotatingSink};
@@ -156,7 +155,8 @@ impl RotatingSink {
         // makes directory changes durable out of order, the new live file's entry could
         // survive a power cut without this rename, leaving the synced file unnamed.
         if self.holds_synced_lines {
-            if let Err(e) = self.fs.sync_dir(&parent_dir(self.naming.live_path())) {
+            self.dir_dirty = true;
+            if let Err(e) = self.sync_dir_if_dirty() {
                 tracing::warn!(live = %self.naming.live_path().display(), error = %e,
                     "cannot sync the log directory after a rotation; the next sync retries");
             }
